@@ -1,0 +1,441 @@
+package actors
+
+import (
+	"bytes"
+	"slices"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/scheduler"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/groups"
+)
+
+// handleActor is one CPG handle on its node (Corosync's per-connection
+// cpg_pd). It holds the handle's join state, forwards its multicasts to its
+// group actor, and queues the group's events for the client that owns the
+// handle, pushing them within the client's credit window. The queue is
+// bounded: above QueueHighBytes the group is flow-controlled, above
+// QueueLimitBytes (or stalled for StallTimeout) the member is evicted.
+type handleActor struct {
+	node         *Node
+	nodePID      *actor.PID
+	id           groups.HandleID
+	pid          uint32
+	flags        uint32
+	client       *actor.PID
+	clientHandle uint64
+	autoCredit   bool
+	remoteClient bool
+
+	group       *actor.PID
+	groupName   []byte
+	joinPending bool
+	leaving     bool
+	epoch       uint64
+	initialSent bool
+	finalized   bool
+
+	queue       []*api.Event
+	qhead       int
+	queuedBytes uint64
+	outEvents   uint32
+	outBytes    uint64
+	congested   bool
+	creditGen   uint64
+
+	partial *partialMcast
+}
+
+// partialMcast is a multicast arriving in parts from a remote client.
+type partialMcast struct {
+	guarantee uint32
+	total     uint64
+	data      []byte
+}
+
+// Receive implements actor.Actor.
+func (a *handleActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *api.McastRequest:
+		a.mcast(ctx, []*api.McastRequest{m})
+	case *api.McastBatch:
+		a.mcast(ctx, m.Msgs)
+	case *wire.LocalEvents:
+		a.enqueue(ctx, m.Events)
+	case *api.Credit:
+		a.credit(ctx, m)
+	case *api.JoinRequest:
+		a.join(ctx, m)
+	case *api.LeaveRequest:
+		a.leave(ctx, m)
+	case *wire.MemberLeft:
+		a.group, a.groupName, a.leaving = nil, nil, false
+		a.setCongested(ctx, false)
+		a.control(ctx, &api.Control{LeftEpoch: a.epoch})
+	case *wire.McastRejected:
+		a.control(ctx, &api.Control{Rejected: m.Count, RejectedBytes: m.Bytes})
+	case *wire.FlowControl:
+		fc := int32(1)
+		if m.Enabled {
+			fc = 2
+		}
+		a.control(ctx, &api.Control{FlowControl: fc})
+	case *api.TotemConfchg:
+		a.enqueue(ctx, []*api.Event{{TotemConfchg: m}})
+	case *wire.Tick:
+		a.stallCheck(ctx, m.Gen)
+	case *api.FinalizeRequest:
+		a.finalize(ctx)
+	case *actor.Stopping:
+		if !a.finalized {
+			a.finalized = true
+			a.dropMembership(ctx)
+			ctx.Send(a.client, &api.Control{Handle: a.clientHandle, Closed: true})
+		}
+	case *actor.Started, *actor.Stopped, *actor.Restarting:
+	default:
+		a.node.log.Warn().Str("type", typeName(m)).Uint64("handle", uint64(a.id)).Msg("handle: unexpected message dropped")
+	}
+}
+
+func reply(ctx actor.Context, msg any) {
+	if ctx.Sender() != nil {
+		ctx.Respond(msg)
+	}
+}
+
+func status(c api.Code) *api.Status { return &api.Status{Code: int32(c)} }
+
+func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest) {
+	if err := api.CheckName(m.Group); err != nil {
+		reply(ctx, status(api.CodeOf(err)))
+		return
+	}
+	switch {
+	case a.finalized:
+		reply(ctx, status(api.CodeBadHandle))
+		return
+	case a.joinPending, a.group != nil && a.leaving:
+		// A join in flight, or the previous membership still ending:
+		// Corosync answers BUSY and its library spins; we let the caller retry.
+		reply(ctx, status(api.CodeTryAgain))
+		return
+	case a.group != nil:
+		reply(ctx, status(api.CodeExist))
+		return
+	}
+	a.joinPending = true
+	sender := ctx.Sender()
+	name := slices.Clone(m.Group)
+	f := ctx.RequestFuture(a.nodePID, &wire.JoinGroup{
+		Group: name, HandleId: uint64(a.id), Pid: a.pid, HandleActor: apiPid(ctx.Self()),
+	}, a.node.cfg.RequestTimeout)
+	ctx.ReenterAfter(f, func(res any, err error) {
+		a.joinPending = false
+		r, ok := res.(*wire.JoinResult)
+		if err != nil || !ok {
+			a.node.log.Error().Err(err).Msg("handle: join routing failed")
+			if sender != nil {
+				ctx.Send(sender, status(api.CodeLibrary))
+			}
+			return
+		}
+		code := api.Code(r.Code)
+		if code == api.CodeOK {
+			a.group, a.groupName, a.leaving = pidOf(r.GroupActor), name, false
+			a.epoch++
+			a.initialSent = false
+			if a.finalized { // finalized while the join was routed
+				a.dropMembership(ctx)
+				code = api.CodeBadHandle
+			}
+		}
+		if sender != nil {
+			ctx.Send(sender, &api.Status{Code: int32(code), Epoch: a.epoch})
+		}
+	})
+}
+
+func (a *handleActor) leave(ctx actor.Context, m *api.LeaveRequest) {
+	if len(m.Group) > api.MaxNameLength {
+		reply(ctx, status(api.CodeNameTooLong))
+		return
+	}
+	switch {
+	case a.finalized:
+		reply(ctx, status(api.CodeBadHandle))
+	case a.joinPending:
+		reply(ctx, status(api.CodeTryAgain))
+	case a.group == nil || a.leaving || !bytes.Equal(m.Group, a.groupName):
+		// Not in that group. Corosync trusts the name and corrupts the
+		// membership (CPG-SPEC 8.2); we check it.
+		reply(ctx, status(api.CodeNotExist))
+	default:
+		a.leaving = true
+		ctx.Send(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonLeave)})
+		reply(ctx, status(api.CodeOK))
+	}
+}
+
+func (a *handleActor) mcast(ctx actor.Context, msgs []*api.McastRequest) {
+	whole := msgs
+	var rejected uint32
+	if a.partial != nil || hasParts(msgs) {
+		whole, rejected = a.reassemble(msgs)
+	}
+	max := a.node.cfg.MaxMessageSize
+	ok := a.group != nil && !a.leaving && !a.finalized
+	var rejectedBytes uint64
+	for _, r := range whole {
+		if !ok || uint64(len(r.Data)) > max || !api.Guarantee(r.Guarantee).Valid() {
+			rejected++
+			rejectedBytes += uint64(len(r.Data))
+		}
+	}
+	if rejected == 0 {
+		if len(whole) > 0 {
+			ctx.Send(a.group, &wire.HandleMcast{HandleId: uint64(a.id), Msgs: whole})
+		}
+		return
+	}
+	if ok { // send the valid ones; count the rest
+		valid := make([]*api.McastRequest, 0, len(whole))
+		for _, r := range whole {
+			if uint64(len(r.Data)) <= max && api.Guarantee(r.Guarantee).Valid() {
+				valid = append(valid, r)
+			}
+		}
+		if len(valid) > 0 {
+			ctx.Send(a.group, &wire.HandleMcast{HandleId: uint64(a.id), Msgs: valid})
+		}
+	}
+	a.control(ctx, &api.Control{Rejected: rejected, RejectedBytes: rejectedBytes})
+}
+
+func hasParts(msgs []*api.McastRequest) bool {
+	for _, r := range msgs {
+		if r.More || r.TotalLength > 0 {
+			return true
+		}
+	}
+	return false
+}
+
+// reassemble joins multicast parts into whole messages and counts the
+// whole messages it refuses (larger than MaxMessageSize). A new first part
+// drops an unfinished one (as libcpg does on FIRST); a part with no message
+// started is dropped.
+func (a *handleActor) reassemble(msgs []*api.McastRequest) (out []*api.McastRequest, tooBig uint32) {
+	out = make([]*api.McastRequest, 0, len(msgs))
+	for _, r := range msgs {
+		switch {
+		case r.TotalLength > 0:
+			a.partial = &partialMcast{guarantee: r.Guarantee, total: r.TotalLength}
+			if r.TotalLength <= a.node.cfg.MaxMessageSize {
+				a.partial.data = make([]byte, 0, r.TotalLength)
+				a.partial.data = append(a.partial.data, r.Data...)
+			}
+		case a.partial != nil:
+			if a.partial.data != nil && uint64(len(a.partial.data)+len(r.Data)) <= a.partial.total {
+				a.partial.data = append(a.partial.data, r.Data...)
+			}
+		default:
+			if !r.More {
+				out = append(out, r)
+			}
+			continue
+		}
+		if r.More {
+			continue
+		}
+		p := a.partial
+		a.partial = nil
+		switch {
+		case p.data == nil:
+			tooBig++
+		case uint64(len(p.data)) == p.total:
+			out = append(out, &api.McastRequest{Guarantee: p.guarantee, Data: p.data})
+		}
+	}
+	return out, tooBig
+}
+
+// enqueue adds events for the client, and after the first confchg of a
+// membership the initial totem confchg when the model flags ask for it.
+func (a *handleActor) enqueue(ctx actor.Context, events []*api.Event) {
+	if a.finalized {
+		return
+	}
+	for _, ev := range events {
+		a.push(ev)
+		if ev.Confchg != nil && !a.initialSent && a.flags&api.ModelV1DeliverInitialTotemConf != 0 {
+			a.initialSent = true
+			a.push(&api.Event{TotemConfchg: &api.TotemConfchg{RingId: a.node.Ring(), Members: []uint32{a.node.cfg.NodeID}}})
+		}
+	}
+	a.pump(ctx)
+}
+
+func (a *handleActor) push(ev *api.Event) {
+	a.queue = append(a.queue, ev)
+	a.queuedBytes += uint64(api.EventSize(ev))
+}
+
+func (a *handleActor) credit(ctx actor.Context, m *api.Credit) {
+	a.outEvents -= min(a.outEvents, m.Events)
+	a.outBytes -= min(a.outBytes, m.Bytes)
+	a.creditGen++
+	a.pump(ctx)
+}
+
+// pump sends queued events to the client while its credit window has room.
+// At least one event is always in flight, so a message larger than the
+// window still moves.
+func (a *handleActor) pump(ctx actor.Context) {
+	cfg := &a.node.cfg
+	for a.qhead < len(a.queue) {
+		if !a.autoCredit && a.outEvents > 0 && (a.outEvents >= cfg.CreditEvents || a.outBytes >= cfg.CreditBytes) {
+			break
+		}
+		batch := &api.EventBatch{Handle: a.clientHandle}
+		var batchBytes uint64
+		for a.qhead < len(a.queue) {
+			if !a.autoCredit && a.outEvents > 0 && (a.outEvents >= cfg.CreditEvents || a.outBytes >= cfg.CreditBytes) {
+				break
+			}
+			if a.remoteClient && batchBytes > 0 && batchBytes >= uint64(cfg.LinkFragment) {
+				break
+			}
+			ev := a.queue[a.qhead]
+			a.queue[a.qhead] = nil
+			a.qhead++
+			size := uint64(api.EventSize(ev))
+			a.queuedBytes -= size
+			if a.remoteClient && ev.Deliver != nil && len(ev.Deliver.Data) > int(cfg.LinkFragment) {
+				// Too large for one link message: send it in parts, each
+				// in its own batch so no frame grows past LinkFragment.
+				if len(batch.Events) > 0 {
+					ctx.Send(a.client, batch)
+					batch = &api.EventBatch{Handle: a.clientHandle}
+				}
+				a.sendParts(ctx, ev.Deliver)
+			} else {
+				batch.Events = append(batch.Events, ev)
+				batchBytes += size
+			}
+			if !a.autoCredit {
+				a.outEvents++
+				a.outBytes += size
+			}
+		}
+		if len(batch.Events) > 0 {
+			ctx.Send(a.client, batch)
+		}
+	}
+	if a.qhead == len(a.queue) {
+		a.queue, a.qhead = a.queue[:0], 0
+	} else if a.qhead > 1024 && a.qhead > len(a.queue)/2 {
+		a.queue = append(a.queue[:0], a.queue[a.qhead:]...)
+		a.qhead = 0
+	}
+	a.checkQueue(ctx)
+}
+
+// sendParts sends a large Deliver to a remote client in LinkFragment parts.
+// The client reassembles them and credits them as one event of the whole
+// size.
+func (a *handleActor) sendParts(ctx actor.Context, d *api.Deliver) {
+	frag := int(a.node.cfg.LinkFragment)
+	head := &api.Deliver{Group: d.Group, Nodeid: d.Nodeid, Pid: d.Pid, Guarantee: d.Guarantee}
+	for off := 0; off < len(d.Data); off += frag {
+		end := min(off+frag, len(d.Data))
+		p := &api.DeliverPart{Data: d.Data[off:end], Last: end == len(d.Data)}
+		if off == 0 {
+			p.Head, p.TotalLength = head, uint64(len(d.Data))
+		}
+		ctx.Send(a.client, &api.EventBatch{Handle: a.clientHandle, Events: []*api.Event{{Part: p}}})
+	}
+}
+
+// checkQueue applies the receive-queue bounds: flow control above the
+// high-water mark, eviction above the limit.
+func (a *handleActor) checkQueue(ctx actor.Context) {
+	cfg := &a.node.cfg
+	level := a.queuedBytes + a.outBytes
+	switch {
+	case level > cfg.QueueLimitBytes:
+		a.evict(ctx, "receive queue above its limit")
+	case level > cfg.QueueHighBytes:
+		a.setCongested(ctx, true)
+	case level < cfg.QueueHighBytes/2:
+		a.setCongested(ctx, false)
+	}
+}
+
+func (a *handleActor) setCongested(ctx actor.Context, on bool) {
+	if on == a.congested {
+		return
+	}
+	a.congested = on
+	if a.group != nil {
+		ctx.Send(a.group, &wire.Congestion{HandleId: uint64(a.id), Congested: on})
+	}
+	if on {
+		a.armStallCheck(ctx)
+	}
+}
+
+func (a *handleActor) armStallCheck(ctx actor.Context) {
+	scheduler.NewTimerScheduler(ctx).SendOnce(a.node.cfg.StallTimeout, ctx.Self(), &wire.Tick{Gen: a.creditGen})
+}
+
+func (a *handleActor) stallCheck(ctx actor.Context, gen uint64) {
+	if !a.congested || a.finalized {
+		return
+	}
+	if gen == a.creditGen {
+		a.evict(ctx, "no dispatch while congested")
+		return
+	}
+	a.armStallCheck(ctx)
+}
+
+// evict removes a member that fell too far behind from its group with
+// reason PROCDOWN. The handle stays valid: it receives its queued events,
+// then the confchg that removes it, and may join again.
+func (a *handleActor) evict(ctx actor.Context, why string) {
+	if a.group == nil || a.leaving || a.finalized {
+		return
+	}
+	a.node.log.Warn().Uint64("handle", uint64(a.id)).Uint32("pid", a.pid).Str("why", why).Msg("evicting member")
+	a.leaving = true
+	ctx.Send(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonProcDown)})
+}
+
+func (a *handleActor) control(ctx actor.Context, c *api.Control) {
+	c.Handle = a.clientHandle
+	ctx.Send(a.client, c)
+}
+
+func (a *handleActor) finalize(ctx actor.Context) {
+	if a.finalized {
+		reply(ctx, status(api.CodeBadHandle))
+		return
+	}
+	a.finalized = true
+	a.dropMembership(ctx)
+	reply(ctx, status(api.CodeOK))
+	ctx.Stop(ctx.Self())
+}
+
+// dropMembership tells the group the handle is gone: the other members see
+// PROCDOWN unless its leave is already in flight.
+func (a *handleActor) dropMembership(ctx actor.Context) {
+	if a.group != nil {
+		ctx.Send(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonProcDown), Gone: true})
+		a.group = nil
+	}
+	a.queue, a.qhead, a.queuedBytes = nil, 0, 0
+}

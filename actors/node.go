@@ -1,0 +1,170 @@
+// Package actors is the actor shell of an actorcpg node: the node actor
+// (root of one node: handles, routing, the member-list mirror), the handle
+// actor (one per CPG handle), the group actor (one per group on each node,
+// driving a groups.Group) and the sequencer actor (driving a
+// sequencer.Sequencer). The protocol decisions live in those state
+// machines; the actors only feed them events and carry out their output.
+package actors
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/asynkron/protoactor-go/actor"
+	premote "github.com/asynkron/protoactor-go/remote"
+	"github.com/rs/zerolog"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/remote"
+)
+
+// RootName is the name of the node actor on every node.
+const RootName = "cpg"
+
+// Node is one running actorcpg node: a protoactor ActorSystem with the node
+// actor at its root.
+type Node struct {
+	cfg    remote.Config
+	log    zerolog.Logger
+	system *actor.ActorSystem
+	remote *premote.Remote
+	addr   string
+	root   *actor.PID
+	ring   *api.RingId
+}
+
+// Option changes how a node starts.
+type Option func(*Node)
+
+// WithLogger sets the node's logger (default: zerolog.Nop()).
+func WithLogger(l zerolog.Logger) Option { return func(n *Node) { n.log = l } }
+
+// Start starts a node from cfg (validated first). With cfg.Listen set, the
+// node accepts attached clients on that address.
+func Start(cfg remote.Config, opts ...Option) (*Node, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	n := &Node{cfg: cfg, log: zerolog.Nop()}
+	for _, o := range opts {
+		o(n)
+	}
+	n.log = n.log.With().Uint32("node", cfg.NodeID).Logger()
+	seq, err := nextRingSeq(cfg.StateDir, cfg.NodeID)
+	if err != nil {
+		return nil, err
+	}
+	n.ring = &api.RingId{Nodeid: cfg.NodeID, Seq: seq}
+	n.system = actor.NewActorSystemWithConfig(SystemConfig(n.log))
+	if cfg.Listen != "" {
+		r, addr, err := remote.StartRemoting(n.system, cfg.Listen)
+		if err != nil {
+			n.system.Shutdown()
+			return nil, err
+		}
+		n.remote, n.addr = r, addr
+	}
+	props := actor.PropsFromProducer(func() actor.Actor { return newNodeActor(n) })
+	root, err := n.system.Root.SpawnNamed(props, RootName)
+	if err != nil {
+		n.Stop()
+		return nil, fmt.Errorf("actors: spawn node actor: %w", err)
+	}
+	n.root = root
+	n.log.Info().Str("listen", n.addr).Uint64("ring_seq", seq).Msg("node started")
+	return n, nil
+}
+
+// PID returns the node actor, where InitRequest, MembershipRequest,
+// IterationRequest, LocalGetRequest and Heartbeat go.
+func (n *Node) PID() *actor.PID { return n.root }
+
+// System returns the node's actor system, so that embedded applications can
+// spawn their actors next to it.
+func (n *Node) System() *actor.ActorSystem { return n.system }
+
+// Address returns the remoting address attached clients use, or "".
+func (n *Node) Address() string { return n.addr }
+
+// Config returns the node's validated configuration.
+func (n *Node) Config() remote.Config { return n.cfg }
+
+// NodeID returns the node's id.
+func (n *Node) NodeID() uint32 { return n.cfg.NodeID }
+
+// Ring returns the node's current ring id.
+func (n *Node) Ring() *api.RingId { return n.ring }
+
+// Logger returns the node's logger.
+func (n *Node) Logger() zerolog.Logger { return n.log }
+
+// Stop stops the node: its handles end (attached clients see the link
+// close) and its listener closes.
+func (n *Node) Stop() {
+	if n.root != nil {
+		_ = n.system.Root.StopFuture(n.root).Wait()
+	}
+	if n.remote != nil {
+		n.remote.Shutdown(false)
+	}
+	n.system.Shutdown()
+}
+
+// nextRingSeq reads the persisted ring sequence of nodeID from dir, adds
+// one, and writes it back, like Corosync's ringid_<nodeid> file. With no
+// dir the first ring is 1.
+func nextRingSeq(dir string, nodeID uint32) (uint64, error) {
+	if dir == "" {
+		return 1, nil
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return 0, fmt.Errorf("actors: state dir: %w", err)
+	}
+	path := filepath.Join(dir, "ringid_"+strconv.FormatUint(uint64(nodeID), 10))
+	var seq uint64
+	b, err := os.ReadFile(path)
+	switch {
+	case err == nil:
+		seq, err = strconv.ParseUint(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("actors: %s: %w", path, err)
+		}
+	case !errors.Is(err, os.ErrNotExist):
+		return 0, fmt.Errorf("actors: %s: %w", path, err)
+	}
+	seq++
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o644); err != nil {
+		return 0, fmt.Errorf("actors: %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return 0, fmt.Errorf("actors: %s: %w", path, err)
+	}
+	return seq, nil
+}
+
+// pidOf converts an api.Pid to an actor PID; a nil or empty Pid gives nil.
+func pidOf(p *api.Pid) *actor.PID {
+	if p == nil || p.Id == "" {
+		return nil
+	}
+	return actor.NewPID(p.Address, p.Id)
+}
+
+// apiPid converts an actor PID to an api.Pid.
+func apiPid(p *actor.PID) *api.Pid {
+	if p == nil {
+		return nil
+	}
+	return &api.Pid{Address: p.Address, Id: p.Id}
+}
+
+// ToPID converts an api.Pid to an actor PID (nil for an empty Pid).
+func ToPID(p *api.Pid) *actor.PID { return pidOf(p) }
+
+// FromPID converts an actor PID to an api.Pid.
+func FromPID(p *actor.PID) *api.Pid { return apiPid(p) }

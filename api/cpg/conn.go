@@ -1,0 +1,266 @@
+package cpg
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
+
+	"github.com/actorcpg/actorcpg/actors"
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/remote"
+)
+
+// conn is this process's link to one node: the actor system the handles'
+// client actor runs in, and the node actor's PID. One conn serves every
+// handle of the process on that node, as one client actor.
+type conn struct {
+	system   *actor.ActorSystem
+	client   *actor.PID
+	node     *actor.PID
+	attached bool
+	timeout  time.Duration
+
+	mu      sync.RWMutex
+	handles map[uint64]*Handle
+	nextID  atomic.Uint64
+	dead    atomic.Bool
+	stopHB  chan struct{}
+	hbOnce  sync.Once
+}
+
+var (
+	connsMu sync.Mutex
+	conns   = map[string]*conn{}
+
+	defaultNodeOnce sync.Once
+	defaultNode     *actors.Node
+	defaultNodeErr  error
+)
+
+// DefaultNode returns the process's embedded single node (node id 1,
+// in-process only), starting it on first use. It is what Initialize uses
+// when no node is configured.
+func DefaultNode() (*actors.Node, error) {
+	defaultNodeOnce.Do(func() {
+		logger := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+		defaultNode, defaultNodeErr = actors.Start(remote.DefaultConfig(), actors.WithLogger(logger))
+	})
+	return defaultNode, defaultNodeErr
+}
+
+// connFor returns the conn the options select: a given node, an attached
+// node address (option or ACTORCPG_NODE), or the default embedded node.
+func connFor(o *options) (*conn, error) {
+	if o.node != nil {
+		return embeddedConn(o.node)
+	}
+	addr := o.address
+	if addr == "" {
+		addr = os.Getenv(EnvNode)
+	}
+	if addr != "" {
+		return attachedConn(addr, o.timeout)
+	}
+	n, err := DefaultNode()
+	if err != nil {
+		return nil, fmt.Errorf("cpg: start embedded node: %v: %w", err, api.ErrLibrary)
+	}
+	return embeddedConn(n)
+}
+
+func embeddedConn(n *actors.Node) (*conn, error) {
+	key := fmt.Sprintf("embedded:%p", n)
+	connsMu.Lock()
+	defer connsMu.Unlock()
+	if c, ok := conns[key]; ok && !c.dead.Load() {
+		return c, nil
+	}
+	c := &conn{system: n.System(), node: n.PID(), timeout: n.Config().RequestTimeout, handles: map[uint64]*Handle{}}
+	if err := c.spawnClient(); err != nil {
+		return nil, err
+	}
+	conns[key] = c
+	return c, nil
+}
+
+// attachedConn links this process to a node process at addr over protoactor
+// remoting. An unreachable node gives ErrLibrary at once (rule 2).
+func attachedConn(addr string, timeout time.Duration) (*conn, error) {
+	key := "attached:" + addr
+	connsMu.Lock()
+	defer connsMu.Unlock()
+	if c, ok := conns[key]; ok && !c.dead.Load() {
+		return c, nil
+	}
+	probe, err := net.DialTimeout("tcp", addr, 2*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("cpg: node %s unreachable: %v: %w", addr, err, api.ErrLibrary)
+	}
+	probe.Close()
+	logger := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Str("client_of", addr).Logger()
+	system := actor.NewActorSystemWithConfig(actors.SystemConfig(logger))
+	if _, _, err := remote.StartRemoting(system, "127.0.0.1:0"); err != nil {
+		system.Shutdown()
+		return nil, fmt.Errorf("cpg: client remoting: %v: %w", err, api.ErrLibrary)
+	}
+	if timeout == 0 {
+		timeout = remote.DefaultConfig().RequestTimeout
+	}
+	c := &conn{
+		system:   system,
+		node:     actor.NewPID(addr, actors.RootName),
+		attached: true,
+		timeout:  timeout,
+		handles:  map[uint64]*Handle{},
+		stopHB:   make(chan struct{}),
+	}
+	if err := c.spawnClient(); err != nil {
+		system.Shutdown()
+		return nil, err
+	}
+	conns[key] = c
+	return c, nil
+}
+
+func (c *conn) spawnClient() error {
+	props := actor.PropsFromProducer(func() actor.Actor { return &clientActor{c: c} })
+	pid := c.system.Root.Spawn(props)
+	if pid == nil {
+		return fmt.Errorf("cpg: spawn client actor: %w", api.ErrLibrary)
+	}
+	c.client = pid
+	return nil
+}
+
+// startHeartbeat keeps an attached node aware that this process lives, and
+// declares the node gone when it stops answering.
+func (c *conn) startHeartbeat(every time.Duration) {
+	if !c.attached {
+		return
+	}
+	if every <= 0 {
+		every = remote.DefaultConfig().ClientHeartbeat
+	}
+	c.hbOnce.Do(func() {
+		go func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			misses := 0
+			hb := &api.Heartbeat{Client: actors.FromPID(c.client)}
+			for {
+				select {
+				case <-c.stopHB:
+					return
+				case <-t.C:
+				}
+				_, err := c.system.Root.RequestFuture(c.node, hb, 4*every).Result()
+				if err == nil {
+					misses = 0
+					continue
+				}
+				misses++
+				if misses >= 3 {
+					c.kill()
+					return
+				}
+			}
+		}()
+	})
+}
+
+// kill marks the node unreachable: every handle's calls now fail with
+// ErrLibrary, as libcpg's do when corosync dies.
+func (c *conn) kill() {
+	if c.dead.Swap(true) {
+		return
+	}
+	c.mu.RLock()
+	hs := make([]*Handle, 0, len(c.handles))
+	for _, h := range c.handles {
+		hs = append(hs, h)
+	}
+	c.mu.RUnlock()
+	for _, h := range hs {
+		h.close()
+	}
+	if c.stopHB != nil {
+		close(c.stopHB)
+	}
+}
+
+func (c *conn) add(h *Handle) {
+	c.mu.Lock()
+	c.handles[h.id] = h
+	c.mu.Unlock()
+}
+
+func (c *conn) remove(h *Handle) {
+	c.mu.Lock()
+	delete(c.handles, h.id)
+	c.mu.Unlock()
+}
+
+func (c *conn) handle(id uint64) *Handle {
+	c.mu.RLock()
+	h := c.handles[id]
+	c.mu.RUnlock()
+	return h
+}
+
+// request sends msg to pid and waits for the answer. A node that does not
+// answer gives ErrLibrary (attached) or ErrTimeout.
+func (c *conn) request(pid *actor.PID, msg any) (any, error) {
+	if c.dead.Load() {
+		return nil, api.ErrLibrary
+	}
+	res, err := c.system.Root.RequestFuture(pid, msg, c.timeout).Result()
+	if err != nil {
+		if errors.Is(err, actor.ErrTimeout) {
+			if c.attached {
+				return nil, fmt.Errorf("cpg: node did not answer: %w", api.ErrLibrary)
+			}
+			return nil, api.ErrTimeout
+		}
+		return nil, fmt.Errorf("cpg: %v: %w", err, api.ErrLibrary)
+	}
+	if _, ok := res.(*actor.DeadLetterResponse); ok {
+		return nil, errDeadLetter
+	}
+	return res, nil
+}
+
+// errDeadLetter means the handle actor no longer exists.
+var errDeadLetter = errors.New("cpg: handle actor gone")
+
+// clientActor receives the events and control messages of this process's
+// handles on one node and hands them to the handles.
+type clientActor struct {
+	c *conn
+}
+
+// Receive implements actor.Actor.
+func (a *clientActor) Receive(ctx actor.Context) {
+	switch m := ctx.Message().(type) {
+	case *api.EventBatch:
+		if h := a.c.handle(m.Handle); h != nil {
+			h.receive(ctx, m.Events)
+		}
+	case *api.Control:
+		if h := a.c.handle(m.Handle); h != nil {
+			h.control(m)
+		}
+	case *actor.Started:
+		ctx.Watch(a.c.node)
+	case *actor.Terminated:
+		if m.Who.Equal(a.c.node) {
+			a.c.kill()
+		}
+	}
+}

@@ -1,0 +1,253 @@
+package cpg
+
+import (
+	"sync"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actorcpg/actorcpg/api"
+)
+
+// eventQueue holds a handle's events between their arrival from the node
+// and Dispatch. The node bounds it through credits: it pushes at most the
+// credit window, and the queue returns credit as events are dispatched.
+type eventQueue struct {
+	mu    sync.Mutex
+	items []*api.Event
+	head  int
+	// ready holds a token while events are queued (the readiness channel).
+	ready chan struct{}
+	// credit not yet returned to the node.
+	credEvents uint32
+	credBytes  uint64
+}
+
+func (q *eventQueue) init() { q.ready = make(chan struct{}, 1) }
+
+func (q *eventQueue) signal() {
+	select {
+	case q.ready <- struct{}{}:
+	default:
+	}
+}
+
+// wake unblocks a waiting Dispatch.
+func (q *eventQueue) wake() { q.signal() }
+
+// pop takes the next event, or nil.
+func (q *eventQueue) pop() *api.Event {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.head == len(q.items) {
+		return nil
+	}
+	ev := q.items[q.head]
+	q.items[q.head] = nil
+	q.head++
+	if q.head == len(q.items) {
+		q.items, q.head = q.items[:0], 0
+		select { // empty: no token left behind
+		case <-q.ready:
+		default:
+		}
+	} else {
+		q.signal()
+	}
+	return ev
+}
+
+// receive takes events from the node (on the client actor): it joins
+// parts into whole messages, gives the send window back for the handle's
+// own messages, and queues the events, or sends them to the receiver actor.
+func (h *Handle) receive(ctx actor.Context, events []*api.Event) {
+	if h.finalized.Load() {
+		return
+	}
+	h.q.mu.Lock()
+	queued := false
+	for _, ev := range events {
+		if ev.Part != nil {
+			if ev = h.reassemble(ev.Part); ev == nil {
+				continue
+			}
+		}
+		if d := ev.Deliver; d != nil && d.Nodeid == h.nodeid && d.Pid == h.pid {
+			h.inflight.Add(-1)
+			h.inflightBytes.Add(-int64(len(d.Data)))
+		}
+		if h.receiver != nil {
+			switch {
+			case ev.Deliver != nil:
+				ctx.Send(h.receiver, ev.Deliver)
+			case ev.Confchg != nil:
+				ctx.Send(h.receiver, ev.Confchg)
+			case ev.TotemConfchg != nil:
+				ctx.Send(h.receiver, ev.TotemConfchg)
+			}
+			continue
+		}
+		h.q.items = append(h.q.items, ev)
+		queued = true
+	}
+	h.q.mu.Unlock()
+	if queued {
+		h.q.signal()
+	}
+}
+
+// partial is a large Deliver arriving in parts; guarded by q.mu.
+type partial struct {
+	head *api.Deliver
+	buf  []byte
+}
+
+func (h *Handle) reassemble(p *api.DeliverPart) *api.Event {
+	if p.Head != nil {
+		h.part = &partial{head: p.Head, buf: make([]byte, 0, p.TotalLength)}
+	}
+	if h.part == nil {
+		return nil
+	}
+	h.part.buf = append(h.part.buf, p.Data...)
+	if !p.Last {
+		return nil
+	}
+	d := h.part.head
+	d.Data = h.part.buf
+	h.part = nil
+	return &api.Event{Deliver: d}
+}
+
+// control applies a node's control message to the handle.
+func (h *Handle) control(m *api.Control) {
+	switch m.FlowControl {
+	case 1:
+		h.groupFC.Store(false)
+	case 2:
+		h.groupFC.Store(true)
+	}
+	if m.Rejected > 0 {
+		h.inflight.Add(-int64(m.Rejected))
+		h.inflightBytes.Add(-int64(m.RejectedBytes))
+	}
+	if m.LeftEpoch != 0 && h.joinEpoch.CompareAndSwap(m.LeftEpoch, 0) {
+		h.leaving.Store(false)
+	}
+	if m.Closed {
+		h.close()
+	}
+}
+
+// FdGet returns the handle's readiness channel, in place of cpg_fd_get: it
+// holds a token while events wait for Dispatch, and is stable for the
+// handle's life. After a wake-up, Dispatch(DispatchAll) or
+// Dispatch(DispatchOneNonblocking) delivers what is queued; a wake-up with
+// nothing queued can happen and is harmless.
+func (h *Handle) FdGet() (<-chan struct{}, error) {
+	if h == nil || h.finalized.Load() {
+		return nil, api.ErrBadHandle
+	}
+	if h.receiver != nil {
+		return nil, api.ErrNotSupported
+	}
+	return h.q.ready, nil
+}
+
+// Dispatch runs the callbacks of queued events on the calling goroutine
+// (cpg_dispatch):
+//   - DispatchOne waits for one event and delivers it;
+//   - DispatchAll delivers what is queued and returns CS_OK, even if nothing;
+//   - DispatchBlocking delivers events until the handle is finalized;
+//   - DispatchOneNonblocking delivers one event, or returns ErrTryAgain.
+//
+// If a callback finalizes the handle, Dispatch returns ErrBadHandle after
+// it. Once the node is gone and the queue is empty, it returns ErrLibrary.
+func (h *Handle) Dispatch(flag api.DispatchFlag) error {
+	if h == nil || h.finalized.Load() {
+		return api.ErrBadHandle
+	}
+	if flag < api.DispatchOne || flag > api.DispatchOneNonblocking {
+		return api.ErrInvalidParam
+	}
+	if h.receiver != nil {
+		return api.ErrNotSupported
+	}
+	wait := flag == api.DispatchOne || flag == api.DispatchBlocking
+	for {
+		ev := h.q.pop()
+		if ev == nil {
+			if h.finalized.Load() {
+				return api.ErrBadHandle
+			}
+			if h.closed.Load() {
+				h.flushCredit()
+				return api.ErrLibrary
+			}
+			if !wait {
+				h.flushCredit()
+				if flag == api.DispatchOneNonblocking {
+					return api.ErrTryAgain
+				}
+				return nil
+			}
+			select {
+			case <-h.q.ready:
+			case <-h.done:
+			}
+			continue
+		}
+		h.run(ev)
+		h.consumed(ev)
+		if h.finalized.Load() {
+			return api.ErrBadHandle
+		}
+		if flag == api.DispatchOne || flag == api.DispatchOneNonblocking {
+			return nil
+		}
+	}
+}
+
+func (h *Handle) run(ev *api.Event) {
+	m := &h.model
+	switch {
+	case ev.Deliver != nil:
+		if m.Deliver != nil {
+			d := ev.Deliver
+			m.Deliver(h, d.Group, d.Nodeid, d.Pid, d.Data)
+		}
+	case ev.Confchg != nil:
+		if m.Confchg != nil {
+			c := ev.Confchg
+			m.Confchg(h, c.Group, c.Members, c.Left, c.Joined)
+		}
+	case ev.TotemConfchg != nil:
+		if m.TotemConfchg != nil {
+			t := ev.TotemConfchg
+			m.TotemConfchg(h, t.RingId, t.Members)
+		}
+	}
+}
+
+// consumed records a dispatched event and returns credit to the node in
+// batches of a quarter window.
+func (h *Handle) consumed(ev *api.Event) {
+	h.q.mu.Lock()
+	h.q.credEvents++
+	h.q.credBytes += uint64(api.EventSize(ev))
+	due := h.q.credEvents >= h.creditEvents/4 || h.q.credBytes >= h.creditBytes/4 || h.q.head == len(h.q.items)
+	h.q.mu.Unlock()
+	if due {
+		h.flushCredit()
+	}
+}
+
+func (h *Handle) flushCredit() {
+	h.q.mu.Lock()
+	c := &api.Credit{Events: h.q.credEvents, Bytes: h.q.credBytes}
+	h.q.credEvents, h.q.credBytes = 0, 0
+	h.q.mu.Unlock()
+	if c.Events == 0 && c.Bytes == 0 || h.closed.Load() || h.finalized.Load() {
+		return
+	}
+	h.conn.system.Root.Send(h.actor, c)
+}

@@ -1,0 +1,358 @@
+package cpg
+
+import (
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+
+	"github.com/actorcpg/actorcpg/actors"
+	"github.com/actorcpg/actorcpg/api"
+)
+
+// EnvNode names the environment variable that attaches a process to a node
+// process: ACTORCPG_NODE=127.0.0.1:PORT.
+const EnvNode = "ACTORCPG_NODE"
+
+// DeliverFn is the deliver callback (cpg_deliver_fn_t). msg is shared
+// read-only with other local receivers: copy it before changing it.
+type DeliverFn func(h *Handle, group []byte, nodeid, pid uint32, msg []byte)
+
+// ConfchgFn is the confchg callback (cpg_confchg_fn_t). members is sorted
+// by (nodeid, pid). The lists are read-only.
+type ConfchgFn func(h *Handle, group []byte, members, left, joined []*api.Address)
+
+// TotemConfchgFn is the totem confchg callback (cpg_totem_confchg_fn_t).
+type TotemConfchgFn func(h *Handle, ring *api.RingId, members []uint32)
+
+// Callbacks are the callbacks of Initialize (cpg_callbacks_t). A nil
+// callback consumes its events silently.
+type Callbacks struct {
+	Deliver DeliverFn
+	Confchg ConfchgFn
+}
+
+// ModelV1Data is the model data of ModelInitialize (cpg_model_v1_data_t).
+// Flags may hold api.ModelV1DeliverInitialTotemConf.
+type ModelV1Data struct {
+	Deliver      DeliverFn
+	Confchg      ConfchgFn
+	TotemConfchg TotemConfchgFn
+	Flags        uint32
+}
+
+// Option selects the node a handle uses and its identity.
+type Option func(*options)
+
+type options struct {
+	node    *actors.Node
+	address string
+	pid     uint32
+	timeout time.Duration
+}
+
+// WithNode uses an embedded node started by this process.
+func WithNode(n *actors.Node) Option { return func(o *options) { o.node = n } }
+
+// WithAddress attaches to the node process listening on addr
+// ("127.0.0.1:PORT"), like setting ACTORCPG_NODE.
+func WithAddress(addr string) Option { return func(o *options) { o.address = addr } }
+
+// WithPid makes the handle's member address (nodeid, pid) use pid, for
+// example os.Getpid() as Corosync's libcpg does. Two handles with the same
+// pid then cannot join the same group (ErrExist). By default the node gives
+// each handle a pid unique on the node, above any real process id.
+func WithPid(pid uint32) Option { return func(o *options) { o.pid = pid } }
+
+// WithTimeout bounds each call to the node (default 10 s).
+func WithTimeout(d time.Duration) Option { return func(o *options) { o.timeout = d } }
+
+// Handle is one CPG handle (cpg_handle_t): a member-to-be of one group at a
+// time. Its methods are safe to call from several goroutines; callbacks run
+// on the goroutine that calls Dispatch, one at a time, in event order.
+type Handle struct {
+	conn   *conn
+	id     uint64
+	actor  *actor.PID
+	nodeid uint32
+	pid    uint32
+	model  ModelV1Data
+	// receiver, if set, gets the events as actor messages (the actor face).
+	receiver *actor.PID
+
+	maxAtomic    uint32
+	maxMessage   uint64
+	linkFragment uint32
+	sendWindow   int64
+	sendBytes    int64
+	creditEvents uint32
+	creditBytes  uint64
+
+	finalized atomic.Bool
+	closed    atomic.Bool
+	done      chan struct{}
+	doneOnce  sync.Once
+
+	ctxMu   sync.Mutex
+	context any
+
+	// join state: epoch of the current membership (0: none) and leaving.
+	joinEpoch atomic.Uint64
+	leaving   atomic.Bool
+	// send window: multicasts sent and not yet delivered back or rejected.
+	inflight      atomic.Int64
+	inflightBytes atomic.Int64
+	groupFC       atomic.Bool
+	sendMu        sync.Mutex
+
+	q    eventQueue
+	part *partial // guarded by q.mu
+
+	itMu       sync.Mutex
+	iterations map[*Iteration]bool
+}
+
+// Initialize creates a handle with the deliver and confchg callbacks
+// (cpg_initialize). cb may be nil.
+func Initialize(cb *Callbacks, opts ...Option) (*Handle, error) {
+	var md ModelV1Data
+	if cb != nil {
+		md.Deliver, md.Confchg = cb.Deliver, cb.Confchg
+	}
+	return ModelInitialize(api.ModelV1, &md, nil, opts...)
+}
+
+// ModelInitialize creates a handle (cpg_model_initialize). model must be
+// api.ModelV1 and data.Flags only api.ModelV1DeliverInitialTotemConf
+// (ErrInvalidParam otherwise). context is returned by ContextGet. A node that
+// cannot be reached gives ErrLibrary.
+func ModelInitialize(model api.Model, data *ModelV1Data, context any, opts ...Option) (*Handle, error) {
+	if model != api.ModelV1 {
+		return nil, fmt.Errorf("cpg: model %d: %w", model, api.ErrInvalidParam)
+	}
+	var md ModelV1Data
+	if data != nil {
+		md = *data
+	}
+	if md.Flags&^api.ModelV1DeliverInitialTotemConf != 0 {
+		return nil, fmt.Errorf("cpg: model flags %#x: %w", md.Flags, api.ErrInvalidParam)
+	}
+	h, err := open(md, nil, opts)
+	if err != nil {
+		return nil, err
+	}
+	h.context = context
+	return h, nil
+}
+
+// InitializeActor creates a handle whose events go to receiver as
+// *api.Deliver, *api.Confchg and *api.TotemConfchg messages, in the order
+// and with the meaning of the callbacks (the actor face). receiver must run
+// in this process. flags may hold api.ModelV1DeliverInitialTotemConf.
+// Dispatch is not used with such a handle.
+func InitializeActor(receiver *actor.PID, flags uint32, opts ...Option) (*Handle, error) {
+	if receiver == nil {
+		return nil, fmt.Errorf("cpg: nil receiver: %w", api.ErrInvalidParam)
+	}
+	if flags&^api.ModelV1DeliverInitialTotemConf != 0 {
+		return nil, fmt.Errorf("cpg: model flags %#x: %w", flags, api.ErrInvalidParam)
+	}
+	return open(ModelV1Data{Flags: flags}, receiver, opts)
+}
+
+func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
+	var o options
+	for _, opt := range opts {
+		opt(&o)
+	}
+	c, err := connFor(&o)
+	if err != nil {
+		return nil, err
+	}
+	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, done: make(chan struct{})}
+	h.q.init()
+	c.add(h)
+	res, err := c.request(c.node, &api.InitRequest{
+		Client:     actors.FromPID(c.client),
+		Handle:     h.id,
+		Pid:        o.pid,
+		Flags:      md.Flags,
+		AutoCredit: receiver != nil,
+	})
+	if err != nil {
+		c.remove(h)
+		return nil, fmt.Errorf("cpg: initialize: %w", asLibrary(err))
+	}
+	r, ok := res.(*api.InitReply)
+	if !ok {
+		c.remove(h)
+		return nil, fmt.Errorf("cpg: initialize: unexpected reply %T: %w", res, api.ErrLibrary)
+	}
+	if code := api.Code(r.Code); code != api.CodeOK {
+		c.remove(h)
+		return nil, fmt.Errorf("cpg: initialize: %w", code.Err())
+	}
+	h.actor = actors.ToPID(r.HandleActor)
+	h.nodeid, h.pid = r.Nodeid, r.Pid
+	h.maxAtomic, h.maxMessage, h.linkFragment = r.MaxAtomic, r.MaxMessage, r.LinkFragment
+	h.sendWindow, h.sendBytes = int64(r.SendWindow), int64(r.SendWindowBytes)
+	h.creditEvents, h.creditBytes = r.CreditEvents, r.CreditBytes
+	c.startHeartbeat(time.Duration(r.HeartbeatMs) * time.Millisecond)
+	return h, nil
+}
+
+func asLibrary(err error) error {
+	if err == errDeadLetter {
+		return api.ErrLibrary
+	}
+	return err
+}
+
+// check returns ErrBadHandle for a nil or finalized handle and ErrLibrary
+// when its node is gone.
+func (h *Handle) check() error {
+	switch {
+	case h == nil || h.finalized.Load():
+		return api.ErrBadHandle
+	case h.closed.Load():
+		return api.ErrLibrary
+	}
+	return nil
+}
+
+// call sends a request to the handle actor and returns its Status as an
+// error.
+func (h *Handle) call(msg any) (*api.Status, error) {
+	res, err := h.conn.request(h.actor, msg)
+	if err != nil {
+		if err == errDeadLetter {
+			if h.finalized.Load() {
+				return nil, api.ErrBadHandle
+			}
+			return nil, api.ErrLibrary
+		}
+		return nil, err
+	}
+	st, ok := res.(*api.Status)
+	if !ok {
+		return nil, fmt.Errorf("cpg: unexpected reply %T: %w", res, api.ErrLibrary)
+	}
+	return st, api.Code(st.Code).Err()
+}
+
+// Finalize ends the handle (cpg_finalize). A joined handle leaves its group
+// with reason PROCDOWN, as in Corosync. The handle is unusable afterwards
+// whatever the result; unlike libcpg, the node's own answer is returned.
+// Called inside a callback, it makes that Dispatch return ErrBadHandle.
+func (h *Handle) Finalize() error {
+	if h == nil || !h.finalized.CompareAndSwap(false, true) {
+		return api.ErrBadHandle
+	}
+	h.endIterations()
+	var err error
+	if !h.closed.Load() {
+		_, err = h.call(&api.FinalizeRequest{})
+		if err == api.ErrBadHandle {
+			err = nil // the node had already dropped it
+		}
+	} else {
+		err = api.ErrLibrary
+	}
+	h.conn.remove(h)
+	h.shut()
+	return err
+}
+
+// close marks the handle's node as gone (ErrLibrary from now on).
+func (h *Handle) close() {
+	h.closed.Store(true)
+	h.shut()
+}
+
+func (h *Handle) shut() {
+	h.doneOnce.Do(func() { close(h.done) })
+	h.q.wake()
+}
+
+// ContextGet returns the context set by ModelInitialize or ContextSet.
+func (h *Handle) ContextGet() (any, error) {
+	if h == nil || h.finalized.Load() {
+		return nil, api.ErrBadHandle
+	}
+	h.ctxMu.Lock()
+	defer h.ctxMu.Unlock()
+	return h.context, nil
+}
+
+// ContextSet replaces the handle's context.
+func (h *Handle) ContextSet(ctx any) error {
+	if h == nil || h.finalized.Load() {
+		return api.ErrBadHandle
+	}
+	h.ctxMu.Lock()
+	h.context = ctx
+	h.ctxMu.Unlock()
+	return nil
+}
+
+// MaxAtomicMsgsizeGet returns the largest message sent without
+// fragmentation (cpg_max_atomic_msgsize_get): 1,047,552 by default. Larger
+// messages, up to the node's maximum message size, are still delivered
+// whole, as one callback.
+func (h *Handle) MaxAtomicMsgsizeGet() (uint32, error) {
+	if h == nil || h.finalized.Load() {
+		return 0, api.ErrBadHandle
+	}
+	return h.maxAtomic, nil
+}
+
+// MaxMessageSize returns the largest message McastJoined accepts.
+func (h *Handle) MaxMessageSize() uint64 { return h.maxMessage }
+
+// LocalGet returns the node's id (cpg_local_get).
+func (h *Handle) LocalGet() (uint32, error) {
+	if err := h.check(); err != nil {
+		return 0, err
+	}
+	res, err := h.conn.request(h.conn.node, &api.LocalGetRequest{})
+	if err != nil {
+		return 0, asLibrary(err)
+	}
+	r, ok := res.(*api.LocalGetReply)
+	if !ok {
+		return 0, api.ErrLibrary
+	}
+	return r.Nodeid, api.Code(r.Code).Err()
+}
+
+// Pid returns the pid of the handle's member address.
+func (h *Handle) Pid() uint32 { return h.pid }
+
+// NodeID returns the node id of the handle's member address.
+func (h *Handle) NodeID() uint32 { return h.nodeid }
+
+// ActorPID returns the handle's actor on its node. An application actor may
+// send it *api.JoinRequest, *api.LeaveRequest, *api.MembershipRequest (each
+// answered with a reply message) and *api.McastRequest (one-way).
+func (h *Handle) ActorPID() *actor.PID { return h.actor }
+
+// FlowControlStateGet reports whether McastJoined would now return
+// ErrTryAgain (cpg_flow_control_state_get). Unlike Corosync's stub, the state
+// is real: ENABLED while the send window is full or a member of the group
+// is too far behind.
+func (h *Handle) FlowControlStateGet() (api.FlowControlState, error) {
+	if err := h.check(); err != nil {
+		return api.FlowControlDisabled, err
+	}
+	if h.flowControlled() {
+		return api.FlowControlEnabled, nil
+	}
+	return api.FlowControlDisabled, nil
+}
+
+func (h *Handle) flowControlled() bool {
+	n := h.inflight.Load()
+	return h.groupFC.Load() || n >= h.sendWindow || (n > 0 && h.inflightBytes.Load() >= h.sendBytes)
+}

@@ -1,0 +1,153 @@
+package cpg
+
+import (
+	"bytes"
+	"fmt"
+	"sync"
+
+	"github.com/actorcpg/actorcpg/api"
+)
+
+// Join joins the handle to group (cpg_join). CS_OK means the join is
+// queued; the handle becomes a member when its own JOIN confchg arrives,
+// which every member (the joiner too) receives. A handle is in one group
+// at a time: joining again gives ErrExist, as does joining a group in which
+// another handle with the same pid is a member. Names longer than 128 bytes
+// give ErrNameTooLong; an empty name gives ErrInvalidParam.
+func (h *Handle) Join(group []byte) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if err := api.CheckName(group); err != nil {
+		return err
+	}
+	st, err := h.call(&api.JoinRequest{Group: group})
+	if err != nil {
+		return err
+	}
+	h.leaving.Store(false)
+	h.joinEpoch.Store(st.Epoch)
+	return nil
+}
+
+// Leave leaves group (cpg_leave). group must be the handle's group
+// (ErrNotExist otherwise, where Corosync trusts the name). Every member,
+// the leaver too, receives a confchg with the leaver in left (LEAVE); after
+// it the handle receives nothing more of the group and may join again.
+func (h *Handle) Leave(group []byte) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if len(group) > api.MaxNameLength {
+		return api.ErrNameTooLong
+	}
+	if _, err := h.call(&api.LeaveRequest{Group: group}); err != nil {
+		return err
+	}
+	h.leaving.Store(true)
+	return nil
+}
+
+// McastJoined multicasts the concatenation of iov to the handle's group
+// (cpg_mcast_joined); the pieces are gathered like an iovec and any number
+// of them may be given. Every member, the sender too, receives it once, in
+// agreed order. It returns:
+//   - ErrNotExist when the handle is not joined (Corosync drops it silently);
+//   - ErrTryAgain while flow control is on: the send window is full or a
+//     member of the group is too far behind. Keep dispatching and retry;
+//   - ErrTooBig above the node's maximum message size (64 MiB by default);
+//   - ErrInvalidParam for an unknown guarantee.
+func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if !guarantee.Valid() {
+		return api.ErrInvalidParam
+	}
+	var total int
+	for _, b := range iov {
+		total += len(b)
+	}
+	if uint64(total) > h.maxMessage {
+		return api.ErrTooBig
+	}
+	if h.joinEpoch.Load() == 0 || h.leaving.Load() {
+		return api.ErrNotExist
+	}
+	if h.flowControlled() {
+		return api.ErrTryAgain
+	}
+	data := make([]byte, 0, total)
+	for _, b := range iov {
+		data = append(data, b...)
+	}
+	h.inflight.Add(1)
+	h.inflightBytes.Add(int64(total))
+	root := h.conn.system.Root
+	h.sendMu.Lock()
+	defer h.sendMu.Unlock()
+	if !h.conn.attached || total <= int(h.linkFragment) {
+		root.Send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
+		return nil
+	}
+	frag := int(h.linkFragment)
+	for off := 0; off < total; off += frag {
+		end := min(off+frag, total)
+		r := &api.McastRequest{Guarantee: uint32(guarantee), Data: data[off:end], More: end < total}
+		if off == 0 {
+			r.TotalLength = uint64(total)
+		}
+		root.Send(h.actor, r)
+	}
+	return nil
+}
+
+// zcb tracks the buffers of ZcbAlloc, so that ZcbFree can refuse others.
+var zcb = struct {
+	sync.Mutex
+	bufs map[*byte]bool
+}{bufs: map[*byte]bool{}}
+
+// ZcbAlloc returns a buffer of size bytes for ZcbMcastJoined
+// (cpg_zcb_alloc). Like Corosync since zero-copy CPG was removed, it is a
+// plain allocation.
+func (h *Handle) ZcbAlloc(size int) ([]byte, error) {
+	if err := h.check(); err != nil {
+		return nil, err
+	}
+	if size <= 0 || uint64(size) > h.maxMessage {
+		return nil, fmt.Errorf("cpg: zcb size %d: %w", size, api.ErrInvalidParam)
+	}
+	b := make([]byte, size)
+	zcb.Lock()
+	zcb.bufs[&b[0]] = true
+	zcb.Unlock()
+	return b, nil
+}
+
+// ZcbFree releases a buffer from ZcbAlloc (cpg_zcb_free). Other buffers,
+// or one freed twice, give ErrInvalidParam.
+func (h *Handle) ZcbFree(buf []byte) error {
+	if err := h.check(); err != nil {
+		return err
+	}
+	if len(buf) == 0 {
+		return api.ErrInvalidParam
+	}
+	zcb.Lock()
+	defer zcb.Unlock()
+	if !zcb.bufs[&buf[0]] {
+		return api.ErrInvalidParam
+	}
+	delete(zcb.bufs, &buf[0])
+	return nil
+}
+
+// ZcbMcastJoined multicasts buf (cpg_zcb_mcast_joined): McastJoined with
+// one piece.
+func (h *Handle) ZcbMcastJoined(guarantee api.Guarantee, buf []byte) error {
+	return h.McastJoined(guarantee, buf)
+}
+
+// sameName reports whether two group names are the same group.
+func sameName(a, b []byte) bool { return len(a) == len(b) && bytes.Equal(a, b) }

@@ -1,0 +1,342 @@
+// Package groups holds one node's replica of a process group as a
+// deterministic state machine: the replicated member list, the state of the
+// node's own member handles, agreed-order delivery of sequenced events and
+// confchg generation.
+//
+// A Group has no goroutines, clocks or randomness. Its inputs are method
+// calls (a local handle joins, leaves or multicasts; the sequencer's ordered
+// events arrive); its outputs collect in a Ready that the caller takes with
+// Ready and acknowledges with Advance, like etcd-io/raft's RawNode.
+package groups
+
+import (
+	"slices"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
+)
+
+// HandleID names a handle on its node.
+type HandleID uint64
+
+// member is the state of one local handle in this group.
+type member struct {
+	id  HandleID
+	pid uint32
+	// applied: the handle's own JOIN has been applied; from then on it
+	// receives the group's events.
+	applied bool
+	// leaving: a LEAVE for the handle has been submitted.
+	leaving bool
+	// gone: the handle was finalized; it receives nothing more and only
+	// waits for its LEAVE to be applied.
+	gone bool
+	// out is the handle's entry in the current Ready, or nil.
+	out *Delivery
+}
+
+// Group is one node's replica of one process group. Not safe for concurrent
+// use: one actor owns it.
+type Group struct {
+	name   []byte
+	nodeID uint32
+
+	// members is the replicated member list, sorted by (nodeid, pid).
+	members []*api.Address
+	// locals are this node's handles that joined and have not yet left,
+	// by pid and by handle id.
+	locals   map[uint32]*member
+	byHandle map[HandleID]*member
+	// receivers are the local members that get the group's events (own
+	// join applied, not finalized), sorted by pid: member-list order.
+	receivers []*member
+
+	// nextSeq is the sequence number of the next event to apply.
+	nextSeq uint64
+	// early holds events that arrived ahead of nextSeq.
+	early map[uint64]*wire.GroupEvent
+	// nextMsgID numbers the events this node submits.
+	nextMsgID uint64
+
+	congested map[HandleID]bool
+	fcEnabled bool
+
+	ready Ready
+}
+
+// New returns the replica of group name on node nodeID, empty, expecting
+// sequence number 1 next.
+func New(name []byte, nodeID uint32) *Group {
+	return &Group{
+		name:      slices.Clone(name),
+		nodeID:    nodeID,
+		locals:    make(map[uint32]*member),
+		byHandle:  make(map[HandleID]*member),
+		nextSeq:   1,
+		early:     make(map[uint64]*wire.GroupEvent),
+		congested: make(map[HandleID]bool),
+	}
+}
+
+// Name returns the group's name. The caller must not change it.
+func (g *Group) Name() []byte { return g.name }
+
+// Members returns a copy of the member list, sorted by (nodeid, pid).
+func (g *Group) Members() []*api.Address { return slices.Clone(g.members) }
+
+// Idle reports whether the group has no members and no local handles.
+func (g *Group) Idle() bool { return len(g.members) == 0 && len(g.byHandle) == 0 }
+
+// FlowControlled reports whether some local member's queue is congested.
+func (g *Group) FlowControlled() bool { return g.fcEnabled }
+
+// Join asks to add local handle h with pid to the group. On CodeOK the JOIN
+// is submitted for sequencing; the handle becomes a member when it is
+// applied. Checks follow Corosync's order (exec/cpg.c message_handler_req_lib_cpg_join):
+//   - the same pid already has a live local handle in the group: CodeExist;
+//   - the pid is still a member while its earlier incarnation's leave or
+//     PROCDOWN is in flight: CodeTryAgain.
+func (g *Group) Join(h HandleID, pid uint32) api.Code {
+	if _, ok := g.byHandle[h]; ok {
+		return api.CodeExist
+	}
+	if m, ok := g.locals[pid]; ok {
+		if m.gone {
+			return api.CodeTryAgain
+		}
+		return api.CodeExist
+	}
+	if g.isMember(g.nodeID, pid) {
+		return api.CodeTryAgain
+	}
+	m := &member{id: h, pid: pid}
+	g.locals[pid] = m
+	g.byHandle[h] = m
+	g.submit(&wire.GroupEvent{Kind: wire.Kind_KIND_JOIN, Nodeid: g.nodeID, Pid: pid, Reason: uint32(api.ReasonJoin)})
+	return api.CodeOK
+}
+
+// Leave asks to remove local handle h with reason LEAVE (cpg_leave) or
+// PROCDOWN (eviction). The handle keeps receiving the group's events up to
+// and including the confchg that removes it; then Ready.Left names it.
+// A handle that is not in the group, or already leaving, gets CodeNotExist.
+func (g *Group) Leave(h HandleID, reason api.Reason) api.Code {
+	m, ok := g.byHandle[h]
+	if !ok || m.leaving || m.gone {
+		return api.CodeNotExist
+	}
+	m.leaving = true
+	g.submit(&wire.GroupEvent{Kind: wire.Kind_KIND_LEAVE, Nodeid: g.nodeID, Pid: m.pid, Reason: uint32(reason)})
+	return api.CodeOK
+}
+
+// Gone tells the group that local handle h was finalized or its client
+// died. The handle receives nothing more; unless its leave is already in
+// flight, the other members see it leave with reason PROCDOWN.
+func (g *Group) Gone(h HandleID) {
+	m, ok := g.byHandle[h]
+	if !ok || m.gone {
+		return
+	}
+	m.gone = true
+	g.removeReceiver(m)
+	g.setCongested(h, false)
+	if !m.leaving {
+		m.leaving = true
+		g.submit(&wire.GroupEvent{Kind: wire.Kind_KIND_LEAVE, Nodeid: g.nodeID, Pid: m.pid, Reason: uint32(api.ReasonProcDown)})
+	}
+}
+
+// Mcast submits local handle h's messages for sequencing. A handle that is
+// not a member (or is leaving) has them refused: Ready.Rejected counts them.
+// A message that travelled in parts must be whole here.
+func (g *Group) Mcast(h HandleID, msgs []*api.McastRequest) {
+	m, ok := g.byHandle[h]
+	if !ok || m.leaving || m.gone {
+		var n uint64
+		for _, r := range msgs {
+			n += uint64(len(r.Data))
+		}
+		g.ready.Rejected = append(g.ready.Rejected, Rejected{Handle: h, Count: uint32(len(msgs)), Bytes: n})
+		return
+	}
+	for _, r := range msgs {
+		g.submit(&wire.GroupEvent{Kind: wire.Kind_KIND_MCAST, Nodeid: g.nodeID, Pid: m.pid, Guarantee: r.Guarantee, Data: r.Data})
+	}
+}
+
+// Congestion records whether local handle h's receive queue is above its
+// high-water mark. While any local member is congested the group is
+// flow-controlled: Ready.FlowChanged reports each change.
+func (g *Group) Congestion(h HandleID, congested bool) {
+	if _, ok := g.byHandle[h]; !ok {
+		congested = false
+	}
+	g.setCongested(h, congested)
+}
+
+func (g *Group) setCongested(h HandleID, on bool) {
+	if on {
+		g.congested[h] = true
+	} else {
+		delete(g.congested, h)
+	}
+	if fc := len(g.congested) > 0; fc != g.fcEnabled {
+		g.fcEnabled = fc
+		g.ready.FlowChanged = true
+	}
+}
+
+func (g *Group) submit(ev *wire.GroupEvent) {
+	g.nextMsgID++
+	ev.Msgid = g.nextMsgID
+	g.ready.Submit = append(g.ready.Submit, ev)
+}
+
+// Apply takes sequenced events from the sequencer. Events are applied
+// strictly in sequence order; duplicates are ignored and events ahead of a
+// gap wait until the gap is filled.
+func (g *Group) Apply(events []*wire.GroupEvent) {
+	for _, ev := range events {
+		switch {
+		case ev.Seq < g.nextSeq:
+			continue
+		case ev.Seq > g.nextSeq:
+			g.early[ev.Seq] = ev
+			continue
+		}
+		g.apply(ev)
+		for {
+			next, ok := g.early[g.nextSeq]
+			if !ok {
+				break
+			}
+			delete(g.early, g.nextSeq)
+			g.apply(next)
+		}
+	}
+}
+
+// NextSeq returns the sequence number the group waits for.
+func (g *Group) NextSeq() uint64 { return g.nextSeq }
+
+func (g *Group) apply(ev *wire.GroupEvent) {
+	g.nextSeq = ev.Seq + 1
+	switch ev.Kind {
+	case wire.Kind_KIND_JOIN:
+		g.applyJoin(ev)
+	case wire.Kind_KIND_LEAVE:
+		g.applyLeave(ev)
+	case wire.Kind_KIND_MCAST:
+		g.applyMcast(ev)
+	}
+}
+
+func (g *Group) applyJoin(ev *wire.GroupEvent) {
+	addr := &api.Address{Nodeid: ev.Nodeid, Pid: ev.Pid}
+	i, found := slices.BinarySearchFunc(g.members, addr, api.CompareAddresses)
+	if found {
+		return // a duplicate join changes nothing
+	}
+	g.members = slices.Insert(g.members, i, addr)
+	g.ready.MembersChanged = true
+	if ev.Nodeid == g.nodeID {
+		if m, ok := g.locals[ev.Pid]; ok && !m.applied {
+			m.applied = true
+			if !m.gone {
+				g.addReceiver(m)
+			}
+		}
+	}
+	cc := &api.Event{Confchg: &api.Confchg{
+		Group:   g.name,
+		Members: slices.Clone(g.members),
+		Joined:  []*api.Address{{Nodeid: ev.Nodeid, Pid: ev.Pid, Reason: uint32(api.ReasonJoin)}},
+	}}
+	g.deliverAll(cc)
+}
+
+func (g *Group) applyLeave(ev *wire.GroupEvent) {
+	addr := &api.Address{Nodeid: ev.Nodeid, Pid: ev.Pid}
+	i, found := slices.BinarySearchFunc(g.members, addr, api.CompareAddresses)
+	if !found {
+		return
+	}
+	g.members = slices.Delete(g.members, i, i+1)
+	g.ready.MembersChanged = true
+	cc := &api.Event{Confchg: &api.Confchg{
+		Group:   g.name,
+		Members: slices.Clone(g.members),
+		Left:    []*api.Address{{Nodeid: ev.Nodeid, Pid: ev.Pid, Reason: ev.Reason}},
+	}}
+	g.deliverAll(cc)
+	if ev.Nodeid != g.nodeID {
+		return
+	}
+	m, ok := g.locals[ev.Pid]
+	if !ok {
+		return
+	}
+	delete(g.locals, ev.Pid)
+	delete(g.byHandle, m.id)
+	g.removeReceiver(m)
+	g.setCongested(m.id, false)
+	if !m.gone {
+		g.ready.Left = append(g.ready.Left, Left{Handle: m.id, Reason: api.Reason(ev.Reason)})
+	}
+}
+
+func (g *Group) applyMcast(ev *wire.GroupEvent) {
+	if !g.isMember(ev.Nodeid, ev.Pid) {
+		return // a message from a non-member is never delivered
+	}
+	g.deliverAll(&api.Event{Deliver: &api.Deliver{
+		Group:     g.name,
+		Nodeid:    ev.Nodeid,
+		Pid:       ev.Pid,
+		Data:      ev.Data,
+		Guarantee: ev.Guarantee,
+	}})
+}
+
+func (g *Group) isMember(nodeid, pid uint32) bool {
+	_, found := slices.BinarySearchFunc(g.members, &api.Address{Nodeid: nodeid, Pid: pid}, api.CompareAddresses)
+	return found
+}
+
+// deliverAll queues ev (shared, read-only) for every receiving local member.
+func (g *Group) deliverAll(ev *api.Event) {
+	for _, m := range g.receivers {
+		if m.out == nil {
+			m.out = &Delivery{Handle: m.id}
+			g.ready.Deliveries = append(g.ready.Deliveries, m.out)
+		}
+		m.out.Events = append(m.out.Events, ev)
+	}
+}
+
+func (g *Group) addReceiver(m *member) {
+	i, _ := slices.BinarySearchFunc(g.receivers, m.pid, func(r *member, pid uint32) int {
+		return cmpUint32(r.pid, pid)
+	})
+	g.receivers = slices.Insert(g.receivers, i, m)
+}
+
+func (g *Group) removeReceiver(m *member) {
+	i, found := slices.BinarySearchFunc(g.receivers, m.pid, func(r *member, pid uint32) int {
+		return cmpUint32(r.pid, pid)
+	})
+	if found && g.receivers[i] == m {
+		g.receivers = slices.Delete(g.receivers, i, i+1)
+	}
+}
+
+func cmpUint32(a, b uint32) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}

@@ -1,0 +1,62 @@
+package remote
+
+import (
+	"fmt"
+	"math"
+	"net"
+	"strconv"
+
+	"github.com/asynkron/protoactor-go/actor"
+	premote "github.com/asynkron/protoactor-go/remote"
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+)
+
+// writerBatch bounds how many remoting messages protoactor packs into one
+// gRPC frame. Every actorcpg link message is at most LinkFragment plus a
+// small header, so a frame stays below writerBatch * (LinkFragment + 64 KiB).
+const writerBatch = 64
+
+// maxFrame is the gRPC message limit on both ends. protoactor's defaults
+// (1000 messages per frame, gRPC's 4 MB receive limit) can build frames the
+// receiver drops silently; ours can not exceed this.
+const maxFrame = math.MaxInt32
+
+// StartRemoting starts protoactor remoting for system on listen
+// ("host:port"; port 0 picks a free port) and returns it with the address
+// it listens on. Errors from the listener are returned, not panicked.
+func StartRemoting(system *actor.ActorSystem, listen string) (r *premote.Remote, addr string, err error) {
+	host, portStr, err := net.SplitHostPort(listen)
+	if err != nil {
+		return nil, "", fmt.Errorf("remote: listen %q: %w", listen, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, "", fmt.Errorf("remote: listen %q: bad port", listen)
+	}
+	if port != 0 {
+		// protoactor panics when it cannot listen; find out first.
+		l, lerr := net.Listen("tcp", listen)
+		if lerr != nil {
+			return nil, "", fmt.Errorf("remote: listen %q: %w", listen, lerr)
+		}
+		l.Close()
+	}
+	cfg := premote.Configure(host, port,
+		premote.WithEndpointWriterBatchSize(writerBatch),
+		premote.WithServerOptions(grpc.MaxRecvMsgSize(maxFrame), grpc.MaxSendMsgSize(maxFrame)),
+		premote.WithDialOptions(
+			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxFrame), grpc.MaxCallSendMsgSize(maxFrame)),
+		),
+		premote.WithCallOptions(grpc.MaxCallRecvMsgSize(maxFrame), grpc.MaxCallSendMsgSize(maxFrame)),
+	)
+	defer func() {
+		if p := recover(); p != nil {
+			r, addr, err = nil, "", fmt.Errorf("remote: start on %q: %v", listen, p)
+		}
+	}()
+	r = premote.NewRemote(system, cfg)
+	r.Start()
+	return r, system.Address(), nil
+}
