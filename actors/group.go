@@ -19,7 +19,7 @@ type groupActor struct {
 	g       *groups.Group
 	handles map[groups.HandleID]*actor.PID
 
-	pending []*wire.GroupEvent
+	pending  []*wire.GroupEvent
 	flushing bool
 }
 

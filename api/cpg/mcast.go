@@ -1,7 +1,6 @@
 package cpg
 
 import (
-	"bytes"
 	"fmt"
 	"sync"
 
@@ -149,5 +148,3 @@ func (h *Handle) ZcbMcastJoined(guarantee api.Guarantee, buf []byte) error {
 	return h.McastJoined(guarantee, buf)
 }
 
-// sameName reports whether two group names are the same group.
-func sameName(a, b []byte) bool { return len(a) == len(b) && bytes.Equal(a, b) }

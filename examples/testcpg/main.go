@@ -150,15 +150,16 @@ func run(name []byte, node string, ipv4 bool) int {
 		fmt.Printf("node/pid %s/%d\n", s.nodeStr(a.Nodeid), a.Pid)
 	}
 
-	lines := make(chan string)
+	input := make(chan string)
 	go func() {
 		sc := bufio.NewScanner(os.Stdin)
 		sc.Buffer(make([]byte, 64<<10), 1<<20)
 		for sc.Scan() {
-			lines <- sc.Text()
+			input <- sc.Text()
 		}
-		close(lines)
+		close(input)
 	}()
+	lines := input
 	ready, _ := h.FdGet()
 	leaving := false
 	for !s.quit {
