@@ -22,6 +22,14 @@ const writerBatch = 64
 // receiver drops silently; ours can not exceed this.
 const maxFrame = math.MaxInt32
 
+// streamWindow is gRPC's flow-control window per stream and connection.
+// protoactor sends everything to a peer on one stream; gRPC's 64 KiB
+// default makes large messages wait a round trip per window.
+const streamWindow = 32 << 20
+
+// ioBuffer is gRPC's socket read and write buffer.
+const ioBuffer = 1 << 20
+
 // StartRemoting starts protoactor remoting for system on listen
 // ("host:port"; port 0 picks a free port) and returns it with the address
 // it listens on. Errors from the listener are returned, not panicked.
@@ -44,10 +52,16 @@ func StartRemoting(system *actor.ActorSystem, listen string) (r *premote.Remote,
 	}
 	cfg := premote.Configure(host, port,
 		premote.WithEndpointWriterBatchSize(writerBatch),
-		premote.WithServerOptions(grpc.MaxRecvMsgSize(maxFrame), grpc.MaxSendMsgSize(maxFrame)),
+		premote.WithServerOptions(
+			grpc.MaxRecvMsgSize(maxFrame), grpc.MaxSendMsgSize(maxFrame),
+			grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow),
+			grpc.WriteBufferSize(ioBuffer), grpc.ReadBufferSize(ioBuffer),
+		),
 		premote.WithDialOptions(
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxFrame), grpc.MaxCallSendMsgSize(maxFrame)),
+			grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow),
+			grpc.WithWriteBufferSize(ioBuffer), grpc.WithReadBufferSize(ioBuffer),
 		),
 		premote.WithCallOptions(grpc.MaxCallRecvMsgSize(maxFrame), grpc.MaxCallSendMsgSize(maxFrame)),
 	)

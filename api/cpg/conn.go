@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	premote "github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
 
 	"github.com/actorcpg/actorcpg/actors"
@@ -22,6 +23,7 @@ import (
 // handle of the process on that node, as one client actor.
 type conn struct {
 	system   *actor.ActorSystem
+	remoting *premote.Remote // attached only
 	client   *actor.PID
 	node     *actor.PID
 	attached bool
@@ -106,7 +108,8 @@ func attachedConn(addr string, timeout time.Duration) (*conn, error) {
 	probe.Close()
 	logger := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Str("client_of", addr).Logger()
 	system := actor.NewActorSystemWithConfig(actors.SystemConfig(logger))
-	if _, _, err := remote.StartRemoting(system, "127.0.0.1:0"); err != nil {
+	remoting, _, err := remote.StartRemoting(system, "127.0.0.1:0")
+	if err != nil {
 		system.Shutdown()
 		return nil, fmt.Errorf("cpg: client remoting: %v: %w", err, api.ErrLibrary)
 	}
@@ -115,6 +118,7 @@ func attachedConn(addr string, timeout time.Duration) (*conn, error) {
 	}
 	c := &conn{
 		system:   system,
+		remoting: remoting,
 		node:     actor.NewPID(addr, actors.RootName),
 		attached: true,
 		timeout:  timeout,
@@ -192,6 +196,14 @@ func (c *conn) kill() {
 	}
 	if c.stopHB != nil {
 		close(c.stopHB)
+	}
+	if c.remoting != nil {
+		// The node is gone: stop this link's remoting so that protoactor
+		// does not keep redialling it. Not on the client actor's goroutine.
+		go func() {
+			c.remoting.Shutdown(false)
+			c.system.Shutdown()
+		}()
 	}
 }
 
