@@ -147,4 +147,3 @@ func (h *Handle) ZcbFree(buf []byte) error {
 func (h *Handle) ZcbMcastJoined(guarantee api.Guarantee, buf []byte) error {
 	return h.McastJoined(guarantee, buf)
 }
-

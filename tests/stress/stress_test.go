@@ -43,9 +43,9 @@ const (
 	totalHandles = 1000
 	bigGroups    = 2
 	bigSize      = 320 // more than CPG_MEMBERS_MAX (128)
-	bigMsgs      = 3   // messages per sender in a big group
+	bigMsgs      = 5   // messages per sender in a big group
 	smallSize    = 10
-	smallMsgs    = 20
+	smallMsgs    = 25
 	headerLen    = 16 // pid, seq, body length, crc32 of body
 	// deadline bounds the whole run; a stuck run fails instead of hanging.
 	deadline = 100 * time.Second
