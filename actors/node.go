@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 	premote "github.com/asynkron/protoactor-go/remote"
@@ -35,6 +36,8 @@ type Node struct {
 	addr   string
 	root   *actor.PID
 	ring   *api.RingId
+
+	stopOnce sync.Once
 }
 
 // Option changes how a node starts.
@@ -103,15 +106,17 @@ func (n *Node) Ring() *api.RingId { return n.ring }
 func (n *Node) Logger() zerolog.Logger { return n.log }
 
 // Stop stops the node: its handles end (attached clients see the link
-// close) and its listener closes.
+// close) and its listener closes. Stopping twice does nothing more.
 func (n *Node) Stop() {
-	if n.root != nil {
-		_ = n.system.Root.StopFuture(n.root).Wait()
-	}
-	if n.remote != nil {
-		n.remote.Shutdown(false)
-	}
-	n.system.Shutdown()
+	n.stopOnce.Do(func() {
+		if n.root != nil {
+			_ = n.system.Root.StopFuture(n.root).Wait()
+		}
+		if n.remote != nil {
+			n.remote.Shutdown(false)
+		}
+		n.system.Shutdown()
+	})
 }
 
 // nextRingSeq reads the persisted ring sequence of nodeID from dir, adds

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	premote "github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
 
 	"github.com/actorcpg/actorcpg/actors"
@@ -23,7 +22,6 @@ import (
 // handle of the process on that node, as one client actor.
 type conn struct {
 	system   *actor.ActorSystem
-	remoting *premote.Remote // attached only
 	client   *actor.PID
 	node     *actor.PID
 	attached bool
@@ -106,19 +104,15 @@ func attachedConn(addr string, timeout time.Duration) (*conn, error) {
 		return nil, fmt.Errorf("cpg: node %s unreachable: %v: %w", addr, err, api.ErrLibrary)
 	}
 	probe.Close()
-	logger := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Str("client_of", addr).Logger()
-	system := actor.NewActorSystemWithConfig(actors.SystemConfig(logger))
-	remoting, _, err := remote.StartRemoting(system, "127.0.0.1:0")
+	system, err := clientSystem()
 	if err != nil {
-		system.Shutdown()
-		return nil, fmt.Errorf("cpg: client remoting: %v: %w", err, api.ErrLibrary)
+		return nil, err
 	}
 	if timeout == 0 {
 		timeout = remote.DefaultConfig().RequestTimeout
 	}
 	c := &conn{
 		system:   system,
-		remoting: remoting,
 		node:     actor.NewPID(addr, actors.RootName),
 		attached: true,
 		timeout:  timeout,
@@ -126,11 +120,40 @@ func attachedConn(addr string, timeout time.Duration) (*conn, error) {
 		stopHB:   make(chan struct{}),
 	}
 	if err := c.spawnClient(); err != nil {
-		system.Shutdown()
 		return nil, err
 	}
 	conns[key] = c
 	return c, nil
+}
+
+var (
+	clientOnce   sync.Once
+	clientSys    *actor.ActorSystem
+	clientSysErr error
+)
+
+// clientSystem returns the process's one actor system for attached links,
+// with remoting on an ephemeral 127.0.0.1 port, starting it on first use.
+// One remoting instance reaches any number of nodes; starting one per link
+// would also race on gRPC's global logger, which protoactor resets on every
+// start. Its own logs are off unless ACTORCPG_LOG sets a level: link
+// failures reach the caller as ErrLibrary.
+func clientSystem() (*actor.ActorSystem, error) {
+	clientOnce.Do(func() {
+		lvl := zerolog.Disabled
+		if l, err := zerolog.ParseLevel(os.Getenv("ACTORCPG_LOG")); err == nil && l != zerolog.NoLevel {
+			lvl = l
+		}
+		logger := zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("side", "client").Logger()
+		system := actor.NewActorSystemWithConfig(actors.SystemConfig(logger))
+		if _, _, err := remote.StartRemoting(system, "127.0.0.1:0"); err != nil {
+			system.Shutdown()
+			clientSysErr = fmt.Errorf("cpg: client remoting: %v: %w", err, api.ErrLibrary)
+			return
+		}
+		clientSys = system
+	})
+	return clientSys, clientSysErr
 }
 
 func (c *conn) spawnClient() error {
@@ -197,13 +220,8 @@ func (c *conn) kill() {
 	if c.stopHB != nil {
 		close(c.stopHB)
 	}
-	if c.remoting != nil {
-		// The node is gone: stop this link's remoting so that protoactor
-		// does not keep redialling it. Not on the client actor's goroutine.
-		go func() {
-			c.remoting.Shutdown(false)
-			c.system.Shutdown()
-		}()
+	if c.attached {
+		c.system.Root.Stop(c.client)
 	}
 }
 

@@ -309,7 +309,12 @@ func (h *Handle) MaxAtomicMsgsizeGet() (uint32, error) {
 }
 
 // MaxMessageSize returns the largest message McastJoined accepts.
-func (h *Handle) MaxMessageSize() uint64 { return h.maxMessage }
+func (h *Handle) MaxMessageSize() uint64 {
+	if h == nil {
+		return 0
+	}
+	return h.maxMessage
+}
 
 // LocalGet returns the node's id (cpg_local_get).
 func (h *Handle) LocalGet() (uint32, error) {
@@ -328,15 +333,30 @@ func (h *Handle) LocalGet() (uint32, error) {
 }
 
 // Pid returns the pid of the handle's member address.
-func (h *Handle) Pid() uint32 { return h.pid }
+func (h *Handle) Pid() uint32 {
+	if h == nil {
+		return 0
+	}
+	return h.pid
+}
 
 // NodeID returns the node id of the handle's member address.
-func (h *Handle) NodeID() uint32 { return h.nodeid }
+func (h *Handle) NodeID() uint32 {
+	if h == nil {
+		return 0
+	}
+	return h.nodeid
+}
 
 // ActorPID returns the handle's actor on its node. An application actor may
 // send it *api.JoinRequest, *api.LeaveRequest, *api.MembershipRequest (each
 // answered with a reply message) and *api.McastRequest (one-way).
-func (h *Handle) ActorPID() *actor.PID { return h.actor }
+func (h *Handle) ActorPID() *actor.PID {
+	if h == nil {
+		return nil
+	}
+	return h.actor
+}
 
 // FlowControlStateGet reports whether McastJoined would now return
 // ErrTryAgain (cpg_flow_control_state_get). Unlike Corosync's stub, the state

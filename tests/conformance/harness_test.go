@@ -164,8 +164,16 @@ func startNode(t *testing.T, mutate func(*remote.Config)) *actors.Node {
 	if err != nil {
 		t.Fatalf("actors.Start: %v", err)
 	}
-	t.Cleanup(node.Stop)
+	t.Cleanup(func() { stopNode(node) })
 	return node
+}
+
+var stopped sync.Map // *actors.Node -> *sync.Once
+
+// stopNode stops node once: Node.Stop panics when called twice.
+func stopNode(node *actors.Node) {
+	once, _ := stopped.LoadOrStore(node, new(sync.Once))
+	once.(*sync.Once).Do(node.Stop)
 }
 
 // newClient creates a handle with ModelInitialize whose callbacks record
@@ -258,7 +266,14 @@ func waitAll(t *testing.T, what string, cond func() bool, cs ...*client) {
 	t.Helper()
 	deadline := time.NewTimer(waitTimeout)
 	defer deadline.Stop()
-	cases := []reflect.SelectCase{{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline.C)}}
+	// The tick re-checks cond for state that no event announces (flow
+	// control); it is a poll interval, not an assertion.
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	cases := []reflect.SelectCase{
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(deadline.C)},
+		{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(tick.C)},
+	}
 	for _, c := range cs {
 		if c.ready != nil {
 			cases = append(cases, reflect.SelectCase{Dir: reflect.SelectRecv, Chan: reflect.ValueOf(c.ready)})
@@ -325,12 +340,26 @@ func join(t *testing.T, c *client, group string) event {
 	return waitJoined(t, c, group)
 }
 
-// waitJoined waits for the last JOIN confchg of c itself in group.
+// waitJoined waits for c's own JOIN confchg in group that follows its last
+// own leave (LEAVE or PROCDOWN) confchg there, and returns it.
 func waitJoined(t *testing.T, c *client, group string) event {
 	t.Helper()
 	self := c.self(api.ReasonJoin)
-	evs := waitFor(t, c, fmt.Sprintf("own JOIN confchg in %q", group), has(func(e event) bool { return joinedIs(e, group, self) }))
-	return evs[indexOf(evs, func(e event) bool { return joinedIs(e, group, self) })]
+	var found event
+	waitFor(t, c, fmt.Sprintf("own JOIN confchg in %q", group), func(evs []event) bool {
+		for i := len(evs) - 1; i >= 0; i-- {
+			e := evs[i]
+			if joinedIs(e, group, self) {
+				found = e
+				return true
+			}
+			if e.Kind == kConfchg && e.Group == group && len(e.Left) == 1 && e.Left[0].Nodeid == self.Nodeid && e.Left[0].Pid == self.Pid {
+				return false
+			}
+		}
+		return false
+	})
+	return found
 }
 
 // waitSeen waits until every client has a confchg of group matching f.

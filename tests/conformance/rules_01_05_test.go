@@ -123,6 +123,35 @@ func TestRule02_UnreachableNodeGivesLibraryThenBadHandle(t *testing.T) {
 		}
 		assertAllBadHandle(t, c.h)
 	})
+
+	// As after a corosync restart (CPG-SPEC 12, feature 30): the client
+	// got LIBRARY, and initializes and joins again once a node is back.
+	t.Run("ReinitializeAfterNodeRestart", func(t *testing.T) {
+		nodeProc, addr := startCpgnode(t)
+		c := newClient(t, "first", 0, cpg.WithAddress(addr))
+		join(t, c, "rule02")
+		nodeProc.kill()
+		waitLibrary(t, c)
+		wantCode(t, "Finalize after node death", ignoreLibrary(c.h.Finalize()), nil)
+
+		_, addr2 := startCpgnode(t)
+		again := newClient(t, "reattached", 0, cpg.WithAddress(addr2))
+		cc := join(t, again, "rule02")
+		if !slices.Equal(cc.Members, noReason(again.self(0))) {
+			t.Errorf("members on the new node = %v, want [%v]", cc.Members, again.self(0))
+		}
+		mcast(t, again, "back")
+		waitFor(t, again, "own message after reattaching", hasDeliver("rule02", "back"))
+	})
+}
+
+// ignoreLibrary maps LIBRARY to nil: finalize on a handle whose node died
+// may report the transport error (libcpg returns the IPC-level result).
+func ignoreLibrary(err error) error {
+	if errors.Is(err, api.ErrLibrary) {
+		return nil
+	}
+	return err
 }
 
 // waitLibrary dispatches c until Dispatch returns LIBRARY.
