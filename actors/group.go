@@ -18,6 +18,8 @@ type groupActor struct {
 	seq     *actor.PID
 	g       *groups.Group
 	handles map[groups.HandleID]*actor.PID
+	// byActor finds a local handle from its actor, for Terminated.
+	byActor map[string]groups.HandleID
 
 	pending  []*wire.GroupEvent
 	flushing bool
@@ -30,11 +32,15 @@ func newGroupActor(n *Node, name []byte, nodePID, seq *actor.PID) *groupActor {
 		seq:     seq,
 		g:       groups.New(name, n.cfg.NodeID),
 		handles: make(map[groups.HandleID]*actor.PID),
+		byActor: make(map[string]groups.HandleID),
 	}
 }
 
 // Receive implements actor.Actor.
 func (a *groupActor) Receive(ctx actor.Context) {
+	if nilMessage(ctx.Message()) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *wire.HandleMcast:
 		a.g.Mcast(groups.HandleID(m.HandleId), m.Msgs)
@@ -50,9 +56,16 @@ func (a *groupActor) Receive(ctx actor.Context) {
 	case *wire.JoinGroup:
 		code := a.g.Join(groups.HandleID(m.HandleId), m.Pid)
 		if code == api.CodeOK {
-			a.handles[groups.HandleID(m.HandleId)] = pidOf(m.HandleActor)
+			h, pid := groups.HandleID(m.HandleId), pidOf(m.HandleActor)
+			if pid == nil {
+				pid = actor.NewPID(ctx.Self().Address, "none")
+			}
+			a.handles[h] = pid
+			a.byActor[pid.String()] = h
+			// Whatever way the handle actor ends, its member goes.
+			ctx.Watch(pid)
 			if a.g.FlowControlled() {
-				ctx.Send(pidOf(m.HandleActor), &wire.FlowControl{Enabled: true})
+				ctx.Send(pid, &wire.FlowControl{Enabled: true})
 			}
 		}
 		ctx.Respond(&wire.JoinResult{Code: int32(code), GroupActor: apiPid(ctx.Self())})
@@ -60,12 +73,19 @@ func (a *groupActor) Receive(ctx actor.Context) {
 		h := groups.HandleID(m.HandleId)
 		if m.Gone {
 			a.g.Gone(h)
-			delete(a.handles, h)
+			a.forget(ctx, h)
 		} else {
 			a.g.Leave(h, api.Reason(m.Reason))
 		}
 	case *wire.Congestion:
 		a.g.Congestion(groups.HandleID(m.HandleId), m.Congested)
+	case *actor.Terminated:
+		// A system message overtakes the handle's last user messages (its
+		// leave, its multicasts), so queue the PROCDOWN behind them.
+		if h, ok := a.byActor[m.Who.String()]; ok {
+			ctx.Send(ctx.Self(), &wire.LeaveGroup{HandleId: uint64(h), Reason: uint32(api.ReasonProcDown), Gone: true})
+		}
+		return
 	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
 		return
 	default:
@@ -101,7 +121,7 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 	for _, l := range rd.Left {
 		if pid, ok := a.handles[l.Handle]; ok {
 			ctx.Send(pid, &wire.MemberLeft{Reason: uint32(l.Reason)})
-			delete(a.handles, l.Handle)
+			a.forget(ctx, l.Handle)
 		}
 	}
 	for _, r := range rd.Rejected {
@@ -116,4 +136,15 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 		}
 	}
 	a.g.Advance()
+}
+
+// forget stops tracking local handle h (it left or is gone).
+func (a *groupActor) forget(ctx actor.Context, h groups.HandleID) {
+	pid, ok := a.handles[h]
+	if !ok {
+		return
+	}
+	delete(a.handles, h)
+	delete(a.byActor, pid.String())
+	ctx.Unwatch(pid)
 }

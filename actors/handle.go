@@ -57,11 +57,14 @@ type partialMcast struct {
 
 // Receive implements actor.Actor.
 func (a *handleActor) Receive(ctx actor.Context) {
+	if nilMessage(ctx.Message()) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *api.McastRequest:
 		a.mcast(ctx, []*api.McastRequest{m})
 	case *api.McastBatch:
-		a.mcast(ctx, m.Msgs)
+		a.mcast(ctx, withoutNil(m.Msgs))
 	case *wire.LocalEvents:
 		a.enqueue(ctx, m.Events)
 	case *api.Credit:
@@ -140,6 +143,9 @@ func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest) {
 			if sender != nil {
 				ctx.Send(sender, status(api.CodeLibrary))
 			}
+			if a.finalized {
+				ctx.Stop(ctx.Self())
+			}
 			return
 		}
 		code := api.Code(r.Code)
@@ -147,13 +153,18 @@ func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest) {
 			a.group, a.groupName, a.leaving = pidOf(r.GroupActor), name, false
 			a.epoch++
 			a.initialSent = false
-			if a.finalized { // finalized while the join was routed
-				a.dropMembership(ctx)
+		}
+		if a.finalized { // finalized while the join was routed
+			a.dropMembership(ctx)
+			if code == api.CodeOK {
 				code = api.CodeBadHandle
 			}
 		}
 		if sender != nil {
 			ctx.Send(sender, &api.Status{Code: int32(code), Epoch: a.epoch})
+		}
+		if a.finalized {
+			ctx.Stop(ctx.Self())
 		}
 	})
 }
@@ -427,7 +438,11 @@ func (a *handleActor) finalize(ctx actor.Context) {
 	a.finalized = true
 	a.dropMembership(ctx)
 	reply(ctx, status(api.CodeOK))
-	ctx.Stop(ctx.Self())
+	if !a.joinPending {
+		ctx.Stop(ctx.Self())
+	}
+	// else: the join's continuation drops the membership it created and
+	// stops the actor; stopping now would leave a ghost member.
 }
 
 // dropMembership tells the group the handle is gone: the other members see
@@ -438,4 +453,20 @@ func (a *handleActor) dropMembership(ctx actor.Context) {
 		a.group = nil
 	}
 	a.queue, a.qhead, a.queuedBytes = nil, 0, 0
+}
+
+// withoutNil drops nil entries that an in-process sender may put in a batch.
+func withoutNil(msgs []*api.McastRequest) []*api.McastRequest {
+	for i, r := range msgs {
+		if r == nil {
+			out := append([]*api.McastRequest(nil), msgs[:i]...)
+			for _, r := range msgs[i+1:] {
+				if r != nil {
+					out = append(out, r)
+				}
+			}
+			return out
+		}
+	}
+	return msgs
 }

@@ -71,7 +71,8 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		}
 		n.remote, n.addr = r, addr
 	}
-	props := actor.PropsFromProducer(func() actor.Actor { return newNodeActor(n) })
+	props := actor.PropsFromProducer(func() actor.Actor { return newNodeActor(n) },
+		actor.WithGuardian(resume), actor.WithSupervisor(resume))
 	root, err := n.system.Root.SpawnNamed(props, RootName)
 	if err != nil {
 		n.Stop()

@@ -68,6 +68,9 @@ func newNodeActor(n *Node) *nodeActor {
 
 // Receive implements actor.Actor.
 func (a *nodeActor) Receive(ctx actor.Context) {
+	if nilMessage(ctx.Message()) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
 		every := a.node.cfg.ClientHeartbeat

@@ -26,6 +26,9 @@ func newSequencerActor(n *Node, name []byte, subscribers []*actor.PID) *sequence
 
 // Receive implements actor.Actor.
 func (a *sequencerActor) Receive(ctx actor.Context) {
+	if nilMessage(ctx.Message()) {
+		return
+	}
 	switch m := ctx.Message().(type) {
 	case *wire.Submit:
 		a.s.Submit(m.Events)

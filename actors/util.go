@@ -3,8 +3,25 @@ package actors
 import (
 	"fmt"
 	"strconv"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
 func itoa(v uint64) string { return strconv.FormatUint(v, 10) }
 
 func typeName(m any) string { return fmt.Sprintf("%T", m) }
+
+// nilMessage reports whether m is a typed nil protobuf message, which an
+// in-process sender can post; actors drop them instead of crashing.
+func nilMessage(m any) bool {
+	pm, ok := m.(interface{ ProtoReflect() protoreflect.Message })
+	return ok && !pm.ProtoReflect().IsValid()
+}
+
+// resume keeps an actor and its state after a panic in its Receive: a bug
+// triggered by one message must not wipe a node's handles and groups.
+var resume = actor.NewOneForOneStrategy(10, time.Second, func(reason any) actor.Directive {
+	return actor.ResumeDirective
+})

@@ -21,6 +21,7 @@ import (
 // client actor runs in, and the node actor's PID. One conn serves every
 // handle of the process on that node, as one client actor.
 type conn struct {
+	key      string
 	system   *actor.ActorSystem
 	client   *actor.PID
 	node     *actor.PID
@@ -82,7 +83,7 @@ func embeddedConn(n *actors.Node) (*conn, error) {
 	if c, ok := conns[key]; ok && !c.dead.Load() {
 		return c, nil
 	}
-	c := &conn{system: n.System(), node: n.PID(), timeout: n.Config().RequestTimeout, handles: map[uint64]*Handle{}}
+	c := &conn{key: key, system: n.System(), node: n.PID(), timeout: n.Config().RequestTimeout, handles: map[uint64]*Handle{}}
 	if err := c.spawnClient(); err != nil {
 		return nil, err
 	}
@@ -112,6 +113,7 @@ func attachedConn(addr string, timeout time.Duration) (*conn, error) {
 		timeout = remote.DefaultConfig().RequestTimeout
 	}
 	c := &conn{
+		key:      key,
 		system:   system,
 		node:     actor.NewPID(addr, actors.RootName),
 		attached: true,
@@ -208,6 +210,11 @@ func (c *conn) kill() {
 	if c.dead.Swap(true) {
 		return
 	}
+	connsMu.Lock()
+	if conns[c.key] == c {
+		delete(conns, c.key)
+	}
+	connsMu.Unlock()
 	c.mu.RLock()
 	hs := make([]*Handle, 0, len(c.handles))
 	for _, h := range c.handles {

@@ -2,6 +2,7 @@ package cpg
 
 import (
 	"sync"
+	"sync/atomic"
 
 	"github.com/asynkron/protoactor-go/actor"
 
@@ -72,8 +73,7 @@ func (h *Handle) receive(ctx actor.Context, events []*api.Event) {
 			}
 		}
 		if d := ev.Deliver; d != nil && d.Nodeid == h.nodeid && d.Pid == h.pid {
-			h.inflight.Add(-1)
-			h.inflightBytes.Add(-int64(len(d.Data)))
+			h.unsend(1, int64(len(d.Data)))
 		}
 		if h.receiver != nil {
 			switch {
@@ -127,8 +127,7 @@ func (h *Handle) control(m *api.Control) {
 		h.groupFC.Store(true)
 	}
 	if m.Rejected > 0 {
-		h.inflight.Add(-int64(m.Rejected))
-		h.inflightBytes.Add(-int64(m.RejectedBytes))
+		h.unsend(int64(m.Rejected), int64(m.RejectedBytes))
 	}
 	if m.LeftEpoch != 0 && h.joinEpoch.CompareAndSwap(m.LeftEpoch, 0) {
 		h.leaving.Store(false)
@@ -250,4 +249,22 @@ func (h *Handle) flushCredit() {
 		return
 	}
 	h.conn.system.Root.Send(h.actor, c)
+}
+
+// unsend gives send-window room back for messages delivered back or
+// refused. The counts never go below zero: messages an actor sent straight
+// to the handle actor were never counted, and must not widen the window.
+func (h *Handle) unsend(n, bytes int64) {
+	decr(&h.inflight, n)
+	decr(&h.inflightBytes, bytes)
+}
+
+func decr(v *atomic.Int64, d int64) {
+	for {
+		old := v.Load()
+		nv := max(old-d, 0)
+		if v.CompareAndSwap(old, nv) {
+			return
+		}
+	}
 }

@@ -628,29 +628,40 @@ func TestDispatchOnActorFaceHandle(t *testing.T) {
 func TestJoinRacingFinalize(t *testing.T) {
 	f := newFixture(t, func(c *remote.Config) { c.RequestTimeout = time.Second })
 	const rounds = 20
-	var stuck []string
+	results := make(chan string, rounds)
 	for i := range rounds {
-		h, err := cpg.Initialize(nil, cpg.WithNode(f.node))
-		if err != nil {
-			t.Fatalf("Initialize: %v", err)
-		}
-		joined := make(chan error, 1)
-		go func() { joined <- h.Join(f.group) }()
-		finalized := h.Finalize()
-		if c := api.CodeOf(finalized); c != api.CodeOK {
-			t.Errorf("round %d: Finalize = %v, want CS_OK", i, c)
-		}
-		select {
-		case err := <-joined:
-			if c := api.CodeOf(err); c != api.CodeOK && c != api.CodeBadHandle {
-				stuck = append(stuck, fmt.Sprintf("round %d: %v", i, err))
+		go func() {
+			h, err := cpg.Initialize(nil, cpg.WithNode(f.node))
+			if err != nil {
+				results <- fmt.Sprintf("round %d: Initialize: %v", i, err)
+				return
 			}
-		case <-time.After(patience):
-			t.Fatalf("round %d: Join still blocked %v after Finalize", i, patience)
-		}
+			joined := make(chan error, 1)
+			go func() { joined <- h.Join(f.group) }()
+			// Let the join get ahead by a varying head start, so that
+			// some rounds finalize while it is in flight.
+			time.Sleep(time.Duration(i%10) * 25 * time.Microsecond)
+			if c := api.CodeOf(h.Finalize()); c != api.CodeOK {
+				results <- fmt.Sprintf("round %d: Finalize = %v, want CS_OK", i, c)
+				return
+			}
+			select {
+			case err := <-joined:
+				if c := api.CodeOf(err); c != api.CodeOK && c != api.CodeBadHandle {
+					results <- fmt.Sprintf("round %d: Join = %v, want CS_OK or CS_ERR_BAD_HANDLE", i, err)
+					return
+				}
+			case <-time.After(patience):
+				results <- fmt.Sprintf("round %d: Join still blocked %v after Finalize", i, patience)
+				return
+			}
+			results <- ""
+		}()
 	}
-	if len(stuck) > 0 {
-		t.Errorf("%d of %d Joins racing Finalize returned neither CS_OK nor BAD_HANDLE: %v", len(stuck), rounds, stuck)
+	for range rounds {
+		if r := <-results; r != "" {
+			t.Error(r)
+		}
 	}
 	// A join routed after all of theirs: once it is applied, so are all
 	// of theirs, and only the PROCDOWNs may still be on their way.

@@ -6,6 +6,7 @@ import (
 	"os"
 	"slices"
 	"testing"
+	"time"
 
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
@@ -381,10 +382,21 @@ func testMcastFlowControl(t *testing.T) {
 			t.Fatalf("no TRY_AGAIN after %d messages while a member does not dispatch", sent)
 		}
 	}
-	for _, c := range []*client{s, r} {
-		if st, err := c.h.FlowControlStateGet(); err != nil || st != api.FlowControlEnabled {
-			t.Errorf("%s: FlowControlStateGet after TRY_AGAIN = %v, %v; want ENABLED", c.name, st, err)
+	if st, err := s.h.FlowControlStateGet(); err != nil || st != api.FlowControlEnabled {
+		t.Errorf("sender: FlowControlStateGet after TRY_AGAIN = %v, %v; want ENABLED", st, err)
+	}
+	// The group's state reaches each member's client asynchronously; the
+	// slow member (which must not dispatch here) sees it shortly.
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		st, err := r.h.FlowControlStateGet()
+		if err == nil && st == api.FlowControlEnabled {
+			break
 		}
+		if time.Now().After(deadline) {
+			t.Fatalf("slow: FlowControlStateGet = %v, %v; want ENABLED", st, err)
+		}
+		time.Sleep(time.Millisecond)
 	}
 	wantCode(t, "mcast while flow-controlled", s.h.McastJoined(api.TypeAgreed, []byte("refused")), api.ErrTryAgain)
 
