@@ -349,8 +349,11 @@ func (h *Handle) NodeID() uint32 {
 }
 
 // ActorPID returns the handle's actor on its node. An application actor may
-// send it *api.JoinRequest, *api.LeaveRequest, *api.MembershipRequest (each
-// answered with a reply message) and *api.McastRequest (one-way).
+// send it *api.JoinRequest and *api.LeaveRequest (answered with *api.Status)
+// and *api.McastRequest (one-way) instead of calling the methods. Use one way
+// or the other for a handle: the methods track the join state and send
+// window on this side, messages sent straight to the actor bypass both (the
+// node still refuses what is not allowed).
 func (h *Handle) ActorPID() *actor.PID {
 	if h == nil {
 		return nil
