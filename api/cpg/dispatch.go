@@ -242,13 +242,13 @@ func (h *Handle) consumed(ev *api.Event) {
 
 func (h *Handle) flushCredit() {
 	h.q.mu.Lock()
-	c := &api.Credit{Events: h.q.credEvents, Bytes: h.q.credBytes}
+	events, bytes := h.q.credEvents, h.q.credBytes
 	h.q.credEvents, h.q.credBytes = 0, 0
 	h.q.mu.Unlock()
-	if c.Events == 0 && c.Bytes == 0 || h.closed.Load() || h.finalized.Load() {
+	if events == 0 && bytes == 0 || h.closed.Load() || h.finalized.Load() {
 		return
 	}
-	h.conn.system.Root.Send(h.actor, c)
+	h.conn.system.Root.Send(h.actor, &api.Credit{Events: events, Bytes: bytes})
 }
 
 // unsend gives send-window room back for messages delivered back or
