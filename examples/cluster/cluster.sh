@@ -1,0 +1,112 @@
+#!/bin/bash
+# cluster.sh - start/stop local actorcpg nodes (cpgnode processes on 127.0.0.1),
+# with the interface of the Corosync harness's cluster.sh, so that
+# ../shared/bench/corosync-anchor/run.sh can measure both in one run.
+#
+#   cluster.sh up N        build, start N nodes and wait until they accept clients
+#   cluster.sh down        stop every node this script started
+#   cluster.sh exec K CMD  run CMD as a client attached to node K (ACTORCPG_NODE)
+#   cluster.sh status      show what is running
+#   cluster.sh bin         print the directory holding the built cpgnode and cpgflood
+#
+# Node K listens on 127.0.0.1:$((ACTORCPG_BASE_PORT + K)) (base 7100) and keeps
+# its state (ring sequence) and log in $ACTORCPG_CLUSTER_DIR/nK
+# (default /tmp/actorcpg-cluster).
+#
+# N > 1 needs the multi-node protocol (issue 4); until it lands, up N>1 refuses.
+set -uo pipefail
+
+BASE=${ACTORCPG_CLUSTER_DIR:-/tmp/actorcpg-cluster}
+PORT0=${ACTORCPG_BASE_PORT:-7100}
+HERE=$(cd "$(dirname "$0")" && pwd)
+REPO=$(cd "$HERE/../.." && pwd)
+BIN=$BASE/bin
+
+log() { echo "cluster.sh: $*" >&2; }
+
+build() {
+	mkdir -p "$BIN"
+	(cd "$REPO" && go build -o "$BIN/cpgnode" ./examples/cpgnode && go build -o "$BIN/cpgflood" ./examples/cpgflood) ||
+		{ log "build failed"; exit 1; }
+}
+
+port_of() { echo $((PORT0 + $1)); }
+
+wait_listening() { # $1=port
+	local i
+	for ((i = 0; i < 100; i++)); do
+		(exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0
+		sleep 0.1
+	done
+	return 1
+}
+
+cmd_up() {
+	local n=${1:-}
+	[[ "$n" =~ ^[1-9]$ ]] || { log "usage: cluster.sh up N (1..9)"; exit 64; }
+	if [ "$n" -gt 1 ]; then
+		log "up $n: multi-node clusters need issue 4 (views over remoting); only N=1 runs today"
+		exit 2
+	fi
+	cmd_down >/dev/null 2>&1
+	build
+	local k
+	for ((k = 1; k <= n; k++)); do
+		local d=$BASE/n$k
+		mkdir -p "$d/state"
+		"$BIN/cpgnode" -id "$k" -listen "127.0.0.1:$(port_of "$k")" -state "$d/state" -log warn \
+			>"$d/log" 2>&1 &
+		echo $! >"$d/pid"
+	done
+	for ((k = 1; k <= n; k++)); do
+		wait_listening "$(port_of "$k")" || { log "node $k did not start; see $BASE/n$k/log"; cmd_down; exit 1; }
+	done
+	echo "$n" >"$BASE/size"
+	log "up: $n node(s) on 127.0.0.1:$(port_of 1).."
+}
+
+cmd_down() {
+	local f p
+	for f in "$BASE"/n*/pid; do
+		[ -f "$f" ] || continue
+		p=$(cat "$f")
+		if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = cpgnode ]; then
+			kill -TERM "$p" 2>/dev/null
+			for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+			kill -KILL "$p" 2>/dev/null
+		fi
+		rm -f "$f"
+	done
+	rm -f "$BASE/size"
+}
+
+cmd_exec() {
+	local k=${1:-}
+	shift || true
+	[[ "$k" =~ ^[1-9]$ ]] && [ $# -gt 0 ] || { log "usage: cluster.sh exec K CMD..."; exit 64; }
+	ACTORCPG_NODE=127.0.0.1:$(port_of "$k") exec "$@"
+}
+
+cmd_status() {
+	local f p k
+	for f in "$BASE"/n*/pid; do
+		[ -f "$f" ] || continue
+		p=$(cat "$f")
+		k=${f%/pid}
+		k=${k##*/n}
+		if kill -0 "$p" 2>/dev/null; then
+			echo "node $k: pid $p, 127.0.0.1:$(port_of "$k")"
+		else
+			echo "node $k: not running (pid $p)"
+		fi
+	done
+}
+
+case "${1:-}" in
+up) shift; cmd_up "$@" ;;
+down) cmd_down ;;
+exec) shift; cmd_exec "$@" ;;
+status) cmd_status ;;
+bin) echo "$BIN" ;;
+*) echo "usage: cluster.sh up N | down | exec K CMD... | status | bin" >&2; exit 64 ;;
+esac
