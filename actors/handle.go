@@ -196,33 +196,31 @@ func (a *handleActor) mcast(ctx actor.Context, msgs []*api.McastRequest) {
 	if a.partial != nil || hasParts(msgs) {
 		whole, rejected = a.reassemble(msgs)
 	}
-	max := a.node.cfg.MaxMessageSize
 	ok := a.group != nil && !a.leaving && !a.finalized
+	var valid []*api.McastRequest // nil until a message is refused
 	var rejectedBytes uint64
-	for _, r := range whole {
-		if !ok || uint64(len(r.Data)) > max || !api.Guarantee(r.Guarantee).Valid() {
-			rejected++
-			rejectedBytes += uint64(len(r.Data))
-		}
-	}
-	if rejected == 0 {
-		if len(whole) > 0 {
-			ctx.Send(a.group, &wire.HandleMcast{HandleId: uint64(a.id), Msgs: whole})
-		}
-		return
-	}
-	if ok { // send the valid ones; count the rest
-		valid := make([]*api.McastRequest, 0, len(whole))
-		for _, r := range whole {
-			if uint64(len(r.Data)) <= max && api.Guarantee(r.Guarantee).Valid() {
+	for i, r := range whole {
+		if ok && uint64(len(r.Data)) <= a.node.cfg.MaxMessageSize && api.Guarantee(r.Guarantee).Valid() {
+			if valid != nil {
 				valid = append(valid, r)
 			}
+			continue
 		}
-		if len(valid) > 0 {
-			ctx.Send(a.group, &wire.HandleMcast{HandleId: uint64(a.id), Msgs: valid})
+		if valid == nil {
+			valid = append(make([]*api.McastRequest, 0, len(whole)), whole[:i]...)
 		}
+		rejected++
+		rejectedBytes += uint64(len(r.Data))
 	}
-	a.control(ctx, &api.Control{Rejected: rejected, RejectedBytes: rejectedBytes})
+	if valid == nil {
+		valid = whole
+	}
+	if len(valid) > 0 {
+		ctx.Send(a.group, &wire.HandleMcast{HandleId: uint64(a.id), Msgs: valid})
+	}
+	if rejected > 0 {
+		a.control(ctx, &api.Control{Rejected: rejected, RejectedBytes: rejectedBytes})
+	}
 }
 
 func hasParts(msgs []*api.McastRequest) bool {
