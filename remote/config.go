@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/actorcpg/actorcpg/api"
@@ -21,6 +22,24 @@ type Config struct {
 	Listen string
 	// StateDir keeps the persisted ring sequence; "" keeps nothing.
 	StateDir string
+
+	// Nodes is the cluster's node list (corosync.conf's nodelist), this
+	// node included; empty runs a cluster of one. Every node of a cluster
+	// must have the same list.
+	Nodes []NodeAddr
+	// Token is the failure-detection timeout: a node not heard from this
+	// long is taken out of the view (Corosync's totem.token, 3000 ms).
+	Token time.Duration
+	// Heartbeat is how often a node tells every other node it is alive.
+	// Must be at most a third of Token.
+	Heartbeat time.Duration
+	// Join is how long a coordinator waits for the set of reachable nodes
+	// to settle before it proposes a new view (Corosync's totem.join).
+	Join time.Duration
+	// Consensus bounds one view-change attempt: an attempt not installed
+	// within it restarts with a higher ring seq (Corosync's
+	// totem.consensus, 1.2 x token).
+	Consensus time.Duration
 
 	// MaxAtomicMsgsize is what MaxAtomicMsgsizeGet reports.
 	MaxAtomicMsgsize uint32
@@ -61,6 +80,13 @@ type Config struct {
 	RequestTimeout time.Duration
 }
 
+// NodeAddr is one entry of the node list: a node id and the host:port its
+// remoting listens on.
+type NodeAddr struct {
+	NodeID uint32
+	Addr   string
+}
+
 // DefaultConfig returns the settings of the embedded single node: node 1,
 // no listener, Corosync's message sizes, and limits sized for a node that
 // serves many handles on a small machine.
@@ -80,6 +106,10 @@ func DefaultConfig() Config {
 		ClientTimeout:    2 * time.Second, // PROCDOWN within 2 s of a silent client
 		ClientHeartbeat:  250 * time.Millisecond,
 		RequestTimeout:   10 * time.Second,
+		Token:            3 * time.Second, // Corosync's default token timeout
+		Heartbeat:        250 * time.Millisecond,
+		Join:             50 * time.Millisecond, // Corosync's totem.join
+		Consensus:        3600 * time.Millisecond,
 	}
 }
 
@@ -126,6 +156,18 @@ func (c *Config) Validate() error {
 	if c.RequestTimeout == 0 {
 		c.RequestTimeout = d.RequestTimeout
 	}
+	if c.Token == 0 {
+		c.Token = d.Token
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = min(d.Heartbeat, c.Token/4)
+	}
+	if c.Join == 0 {
+		c.Join = min(d.Join, c.Token/4)
+	}
+	if c.Consensus == 0 {
+		c.Consensus = c.Token * 6 / 5
+	}
 	switch {
 	case c.NodeID == 0:
 		return errors.New("config: nodeid: must be > 0")
@@ -147,5 +189,72 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("config: listen: %q: %v", c.Listen, err)
 		}
 	}
+	return c.validateCluster()
+}
+
+func (c *Config) validateCluster() error {
+	switch {
+	case c.Token < 10*time.Millisecond:
+		return fmt.Errorf("config: token: %v is below 10ms", c.Token)
+	case c.Heartbeat <= 0 || c.Heartbeat*3 > c.Token:
+		return fmt.Errorf("config: heartbeat: %v must be above 0 and at most a third of token %v", c.Heartbeat, c.Token)
+	case c.Join <= 0 || c.Join > c.Token:
+		return fmt.Errorf("config: join: %v must be above 0 and at most token %v", c.Join, c.Token)
+	case c.Consensus < c.Token:
+		return fmt.Errorf("config: consensus: %v is below token %v", c.Consensus, c.Token)
+	}
+	if len(c.Nodes) == 0 {
+		return nil
+	}
+	seen := make(map[uint32]bool, len(c.Nodes))
+	self := false
+	for i, n := range c.Nodes {
+		if n.NodeID == 0 {
+			return fmt.Errorf("config: nodelist: node %d: nodeid must be > 0", i+1)
+		}
+		if seen[n.NodeID] {
+			return fmt.Errorf("config: nodelist: nodeid %d listed twice", n.NodeID)
+		}
+		seen[n.NodeID] = true
+		if _, _, err := net.SplitHostPort(n.Addr); err != nil {
+			return fmt.Errorf("config: nodelist: nodeid %d: address %q: %v", n.NodeID, n.Addr, err)
+		}
+		if n.NodeID == c.NodeID {
+			self = true
+			if c.Listen == "" {
+				c.Listen = n.Addr
+			}
+		}
+	}
+	if !self {
+		return fmt.Errorf("config: nodelist: this node's nodeid %d is not listed", c.NodeID)
+	}
+	if c.Listen == "" {
+		return errors.New("config: listen: a node of a cluster must listen")
+	}
 	return nil
+}
+
+// Peers returns the node ids of the node list, this node included, in
+// ascending order; a cluster of one gives just NodeID.
+func (c *Config) Peers() []uint32 {
+	if len(c.Nodes) == 0 {
+		return []uint32{c.NodeID}
+	}
+	ids := make([]uint32, 0, len(c.Nodes))
+	for _, n := range c.Nodes {
+		ids = append(ids, n.NodeID)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// AddrOf returns the remoting address of node id, or "".
+func (c *Config) AddrOf(id uint32) string {
+	for _, n := range c.Nodes {
+		if n.NodeID == id {
+			return n.Addr
+		}
+	}
+	return ""
 }
