@@ -55,13 +55,30 @@ type Group struct {
 	nextSeq uint64
 	// early holds events that arrived ahead of nextSeq.
 	early map[uint64]*wire.GroupEvent
-	// nextMsgID numbers the events this node submits.
+	// nextMsgID numbers the events this node submits; inc is the node's
+	// incarnation, stamped on them too.
 	nextMsgID uint64
+	inc       uint64
+	// fragment is the largest message submitted as one event; larger
+	// ones go in parts of this size (0: never split).
+	fragment int
+	// partial holds the parts of large messages being reassembled, by
+	// sender.
+	partial map[procKey]*partialMsg
 
 	congested map[HandleID]bool
 	fcEnabled bool
 
 	ready Ready
+}
+
+// procKey names a process (nodeid, pid).
+type procKey struct{ nodeid, pid uint32 }
+
+// partialMsg is a large message whose parts are being reassembled.
+type partialMsg struct {
+	guarantee uint32
+	data      []byte
 }
 
 // New returns the replica of group name on node nodeID, empty, expecting
@@ -75,6 +92,80 @@ func New(name []byte, nodeID uint32) *Group {
 		nextSeq:   1,
 		early:     make(map[uint64]*wire.GroupEvent),
 		congested: make(map[HandleID]bool),
+		partial:   make(map[procKey]*partialMsg),
+	}
+}
+
+// SetIncarnation sets the incarnation stamped on the events this replica
+// submits (the node's, so that event ids stay unique across restarts).
+func (g *Group) SetIncarnation(inc uint64) { g.inc = inc }
+
+// SetFragment makes messages larger than n bytes travel as parts of n
+// bytes, each sequenced as its own event and reassembled by every replica.
+func (g *Group) SetFragment(n int) { g.fragment = n }
+
+// HandleOf returns the local handle of pid while it is in the group.
+func (g *Group) HandleOf(pid uint32) (HandleID, bool) {
+	m, ok := g.locals[pid]
+	if !ok {
+		return 0, false
+	}
+	return m.id, true
+}
+
+// Reassembling reports whether a large message of (nodeid, pid) is half
+// applied: some parts were delivered and the last was not.
+func (g *Group) Reassembling(nodeid, pid uint32) bool {
+	_, ok := g.partial[procKey{nodeid, pid}]
+	return ok
+}
+
+// DropPartials forgets every half-applied large message; a view change
+// calls it after the flush, so that receivers never see part of one.
+func (g *Group) DropPartials() { clear(g.partial) }
+
+// ResetSeq makes the replica expect seq next, forgetting events held
+// ahead of a gap: a new view restarts the group's sequence numbers.
+func (g *Group) ResetSeq(seq uint64) {
+	g.nextSeq = seq
+	clear(g.early)
+}
+
+// Deliver applies one event that the caller has already put in agreed
+// order (its sequence number is not checked).
+func (g *Group) Deliver(ev *wire.GroupEvent) { g.apply(ev) }
+
+// ChangeMembers applies a view change to the member list: left (each
+// with its reason, NODEDOWN or PROCDOWN) go, joined (reason NODEUP) come,
+// in one confchg each for the departures and for the arrivals (CPG-SPEC
+// 4.4). Entries already absent, or already present, are skipped.
+func (g *Group) ChangeMembers(left, joined []*api.Address) {
+	var gone []*api.Address
+	for _, a := range left {
+		i, found := slices.BinarySearchFunc(g.members, a, api.CompareAddresses)
+		if !found {
+			continue
+		}
+		g.members = slices.Delete(g.members, i, i+1)
+		gone = append(gone, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid, Reason: a.Reason})
+		delete(g.partial, procKey{a.Nodeid, a.Pid})
+	}
+	if len(gone) > 0 {
+		g.ready.MembersChanged = true
+		g.deliverAll(&api.Event{Confchg: &api.Confchg{Group: g.name, Members: slices.Clone(g.members), Left: gone}})
+	}
+	var came []*api.Address
+	for _, a := range joined {
+		i, found := slices.BinarySearchFunc(g.members, a, api.CompareAddresses)
+		if found {
+			continue
+		}
+		g.members = slices.Insert(g.members, i, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid})
+		came = append(came, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid, Reason: a.Reason})
+	}
+	if len(came) > 0 {
+		g.ready.MembersChanged = true
+		g.deliverAll(&api.Event{Confchg: &api.Confchg{Group: g.name, Members: slices.Clone(g.members), Joined: came}})
 	}
 }
 
@@ -161,7 +252,15 @@ func (g *Group) Mcast(h HandleID, msgs []*api.McastRequest) {
 		return
 	}
 	for _, r := range msgs {
-		g.submit(&wire.GroupEvent{Kind: wire.Kind_KIND_MCAST, Nodeid: g.nodeID, Pid: m.pid, Guarantee: r.Guarantee, Data: r.Data})
+		if g.fragment <= 0 || len(r.Data) <= g.fragment {
+			g.submit(&wire.GroupEvent{Kind: wire.Kind_KIND_MCAST, Nodeid: g.nodeID, Pid: m.pid, Guarantee: r.Guarantee, Data: r.Data})
+			continue
+		}
+		for off := 0; off < len(r.Data); off += g.fragment {
+			end := min(off+g.fragment, len(r.Data))
+			g.submit(&wire.GroupEvent{Kind: wire.Kind_KIND_MCAST, Nodeid: g.nodeID, Pid: m.pid, Guarantee: r.Guarantee,
+				Data: r.Data[off:end:end], Part: true, More: end < len(r.Data)})
+		}
 	}
 }
 
@@ -190,6 +289,7 @@ func (g *Group) setCongested(h HandleID, on bool) {
 func (g *Group) submit(ev *wire.GroupEvent) {
 	g.nextMsgID++
 	ev.Msgid = g.nextMsgID
+	ev.Inc = g.inc
 	g.ready.Submit = append(g.ready.Submit, ev)
 }
 
@@ -264,6 +364,7 @@ func (g *Group) applyLeave(ev *wire.GroupEvent) {
 	}
 	g.members = slices.Delete(g.members, i, i+1)
 	g.ready.MembersChanged = true
+	delete(g.partial, procKey{ev.Nodeid, ev.Pid})
 	cc := &api.Event{Confchg: &api.Confchg{
 		Group:   g.name,
 		Members: slices.Clone(g.members),
@@ -290,11 +391,26 @@ func (g *Group) applyMcast(ev *wire.GroupEvent) {
 	if !g.isMember(ev.Nodeid, ev.Pid) {
 		return // a message from a non-member is never delivered
 	}
+	data := ev.Data
+	if ev.Part {
+		key := procKey{ev.Nodeid, ev.Pid}
+		p := g.partial[key]
+		if p == nil {
+			p = &partialMsg{guarantee: ev.Guarantee}
+			g.partial[key] = p
+		}
+		p.data = append(p.data, ev.Data...)
+		if ev.More {
+			return
+		}
+		delete(g.partial, key)
+		data = p.data
+	}
 	g.deliverAll(&api.Event{Deliver: &api.Deliver{
 		Group:     g.name,
 		Nodeid:    ev.Nodeid,
 		Pid:       ev.Pid,
-		Data:      ev.Data,
+		Data:      data,
 		Guarantee: ev.Guarantee,
 	}})
 }
@@ -339,4 +455,14 @@ func cmpUint32(a, b uint32) int {
 		return 1
 	}
 	return 0
+}
+
+// Handles returns the local handles in the group (joining, joined or
+// leaving), in no particular order.
+func (g *Group) Handles() []HandleID {
+	out := make([]HandleID, 0, len(g.byHandle))
+	for h := range g.byHandle {
+		out = append(out, h)
+	}
+	return out
 }

@@ -90,15 +90,25 @@ func (Kind) EnumDescriptor() ([]byte, []int) {
 // group's sequencer; msgid (origin node, counter) identifies the event before
 // it is sequenced.
 type GroupEvent struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Seq           uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
-	Kind          Kind                   `protobuf:"varint,2,opt,name=kind,proto3,enum=actorcpg.wire.Kind" json:"kind,omitempty"`
-	Nodeid        uint32                 `protobuf:"varint,3,opt,name=nodeid,proto3" json:"nodeid,omitempty"`
-	Pid           uint32                 `protobuf:"varint,4,opt,name=pid,proto3" json:"pid,omitempty"`
-	Reason        uint32                 `protobuf:"varint,5,opt,name=reason,proto3" json:"reason,omitempty"`
-	Guarantee     uint32                 `protobuf:"varint,6,opt,name=guarantee,proto3" json:"guarantee,omitempty"`
-	Data          []byte                 `protobuf:"bytes,7,opt,name=data,proto3" json:"data,omitempty"`
-	Msgid         uint64                 `protobuf:"varint,8,opt,name=msgid,proto3" json:"msgid,omitempty"`
+	state     protoimpl.MessageState `protogen:"open.v1"`
+	Seq       uint64                 `protobuf:"varint,1,opt,name=seq,proto3" json:"seq,omitempty"`
+	Kind      Kind                   `protobuf:"varint,2,opt,name=kind,proto3,enum=actorcpg.wire.Kind" json:"kind,omitempty"`
+	Nodeid    uint32                 `protobuf:"varint,3,opt,name=nodeid,proto3" json:"nodeid,omitempty"`
+	Pid       uint32                 `protobuf:"varint,4,opt,name=pid,proto3" json:"pid,omitempty"`
+	Reason    uint32                 `protobuf:"varint,5,opt,name=reason,proto3" json:"reason,omitempty"`
+	Guarantee uint32                 `protobuf:"varint,6,opt,name=guarantee,proto3" json:"guarantee,omitempty"`
+	Data      []byte                 `protobuf:"bytes,7,opt,name=data,proto3" json:"data,omitempty"`
+	Msgid     uint64                 `protobuf:"varint,8,opt,name=msgid,proto3" json:"msgid,omitempty"`
+	// more: this is a part of a message larger than the atomic size, and
+	// more parts follow (KIND_MCAST only). Parts of one message are
+	// submitted together and reassembled by every replica in agreed order.
+	More bool `protobuf:"varint,9,opt,name=more,proto3" json:"more,omitempty"`
+	// part: this event is a part of a large message (the last one has
+	// more = false).
+	Part bool `protobuf:"varint,10,opt,name=part,proto3" json:"part,omitempty"`
+	// inc is the origin node's incarnation: with msgid it identifies the
+	// event across views and node restarts.
+	Inc           uint64 `protobuf:"varint,11,opt,name=inc,proto3" json:"inc,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -189,11 +199,38 @@ func (x *GroupEvent) GetMsgid() uint64 {
 	return 0
 }
 
-// Submit carries events from a node's group actor to the group's sequencer.
+func (x *GroupEvent) GetMore() bool {
+	if x != nil {
+		return x.More
+	}
+	return false
+}
+
+func (x *GroupEvent) GetPart() bool {
+	if x != nil {
+		return x.Part
+	}
+	return false
+}
+
+func (x *GroupEvent) GetInc() uint64 {
+	if x != nil {
+		return x.Inc
+	}
+	return 0
+}
+
+// Submit carries events from a node to the group's sequencer in the view
+// ring. Their msgids are consecutive; restart says the first is the
+// oldest event the node has not seen ordered (after a view change or a
+// retransmission), so the sequencer may resynchronise on it.
 type Submit struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	Events        []*GroupEvent          `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	From          uint32                 `protobuf:"varint,3,opt,name=from,proto3" json:"from,omitempty"`
+	Ring          *api.RingId            `protobuf:"bytes,4,opt,name=ring,proto3" json:"ring,omitempty"`
+	Restart       bool                   `protobuf:"varint,5,opt,name=restart,proto3" json:"restart,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -242,11 +279,43 @@ func (x *Submit) GetEvents() []*GroupEvent {
 	return nil
 }
 
-// Ordered carries sequenced events from the sequencer to every group actor.
+func (x *Submit) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *Submit) GetRing() *api.RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *Submit) GetRestart() bool {
+	if x != nil {
+		return x.Restart
+	}
+	return false
+}
+
+// Ordered carries sequenced events of view ring from the group's sequencer
+// to every node of the view, with the group's stable point: the highest
+// seq that every node of the view holds.
 type Ordered struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
-	Events        []*GroupEvent          `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Group  []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Events []*GroupEvent          `protobuf:"bytes,2,rep,name=events,proto3" json:"events,omitempty"`
+	Ring   *api.RingId            `protobuf:"bytes,3,opt,name=ring,proto3" json:"ring,omitempty"`
+	Stable uint64                 `protobuf:"varint,4,opt,name=stable,proto3" json:"stable,omitempty"`
+	// retransmit: these events answer a Nack.
+	Retransmit bool `protobuf:"varint,5,opt,name=retransmit,proto3" json:"retransmit,omitempty"`
+	// high is the highest seq the sequencer has assigned, so that a replica
+	// that lost the last events notices.
+	High uint64 `protobuf:"varint,6,opt,name=high,proto3" json:"high,omitempty"`
+	// from is the sequencer's node.
+	From          uint32 `protobuf:"varint,7,opt,name=from,proto3" json:"from,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -293,6 +362,41 @@ func (x *Ordered) GetEvents() []*GroupEvent {
 		return x.Events
 	}
 	return nil
+}
+
+func (x *Ordered) GetRing() *api.RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *Ordered) GetStable() uint64 {
+	if x != nil {
+		return x.Stable
+	}
+	return 0
+}
+
+func (x *Ordered) GetRetransmit() bool {
+	if x != nil {
+		return x.Retransmit
+	}
+	return false
+}
+
+func (x *Ordered) GetHigh() uint64 {
+	if x != nil {
+		return x.High
+	}
+	return 0
+}
+
+func (x *Ordered) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
 }
 
 // JoinGroup asks the node actor (which routes it to the group actor) to join
@@ -735,8 +839,11 @@ func (x *Congestion) GetCongested() bool {
 
 // FlowControl tells a handle actor whether its group is flow-controlled.
 type FlowControl struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Enabled       bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	Enabled bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	// syncing: the node is in a view change; enabled then says whether it
+	// started (true) or ended (false), independently of the group's state.
+	Syncing       bool `protobuf:"varint,2,opt,name=syncing,proto3" json:"syncing,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -778,6 +885,59 @@ func (x *FlowControl) GetEnabled() bool {
 	return false
 }
 
+func (x *FlowControl) GetSyncing() bool {
+	if x != nil {
+		return x.Syncing
+	}
+	return false
+}
+
+// McastInterrupted tells a handle actor that a view change cut one of its
+// large (fragmented) messages: no member delivers it.
+type McastInterrupted struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Count         uint32                 `protobuf:"varint,1,opt,name=count,proto3" json:"count,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *McastInterrupted) Reset() {
+	*x = McastInterrupted{}
+	mi := &file_api_wire_wire_proto_msgTypes[12]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *McastInterrupted) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*McastInterrupted) ProtoMessage() {}
+
+func (x *McastInterrupted) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[12]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use McastInterrupted.ProtoReflect.Descriptor instead.
+func (*McastInterrupted) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{12}
+}
+
+func (x *McastInterrupted) GetCount() uint32 {
+	if x != nil {
+		return x.Count
+	}
+	return 0
+}
+
 // GroupMembers tells the node actor a group's member list after a change,
 // for membership_get and iteration.
 type GroupMembers struct {
@@ -790,7 +950,7 @@ type GroupMembers struct {
 
 func (x *GroupMembers) Reset() {
 	*x = GroupMembers{}
-	mi := &file_api_wire_wire_proto_msgTypes[12]
+	mi := &file_api_wire_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -802,7 +962,7 @@ func (x *GroupMembers) String() string {
 func (*GroupMembers) ProtoMessage() {}
 
 func (x *GroupMembers) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[12]
+	mi := &file_api_wire_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -815,7 +975,7 @@ func (x *GroupMembers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMembers.ProtoReflect.Descriptor instead.
 func (*GroupMembers) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{12}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *GroupMembers) GetGroup() []byte {
@@ -842,7 +1002,7 @@ type Flush struct {
 
 func (x *Flush) Reset() {
 	*x = Flush{}
-	mi := &file_api_wire_wire_proto_msgTypes[13]
+	mi := &file_api_wire_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -854,7 +1014,7 @@ func (x *Flush) String() string {
 func (*Flush) ProtoMessage() {}
 
 func (x *Flush) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[13]
+	mi := &file_api_wire_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -867,7 +1027,7 @@ func (x *Flush) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flush.ProtoReflect.Descriptor instead.
 func (*Flush) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{13}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{14}
 }
 
 // Tick is an actor's timer note to itself.
@@ -880,7 +1040,7 @@ type Tick struct {
 
 func (x *Tick) Reset() {
 	*x = Tick{}
-	mi := &file_api_wire_wire_proto_msgTypes[14]
+	mi := &file_api_wire_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -892,7 +1052,7 @@ func (x *Tick) String() string {
 func (*Tick) ProtoMessage() {}
 
 func (x *Tick) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[14]
+	mi := &file_api_wire_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -905,7 +1065,7 @@ func (x *Tick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tick.ProtoReflect.Descriptor instead.
 func (*Tick) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{14}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *Tick) GetGen() uint64 {
@@ -915,11 +1075,767 @@ func (x *Tick) GetGen() uint64 {
 	return 0
 }
 
+// PeerHeartbeat tells every node of the node list that its sender is alive,
+// which view it is in, and the highest ring seq it has seen.
+type PeerHeartbeat struct {
+	state   protoimpl.MessageState `protogen:"open.v1"`
+	From    uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Ring    *api.RingId            `protobuf:"bytes,2,opt,name=ring,proto3" json:"ring,omitempty"`
+	Members []uint32               `protobuf:"varint,3,rep,packed,name=members,proto3" json:"members,omitempty"`
+	MaxSeq  uint64                 `protobuf:"varint,4,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`
+	// accepted is the proposal the sender has accepted and waits to
+	// install, if any.
+	Accepted      *api.RingId `protobuf:"bytes,5,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *PeerHeartbeat) Reset() {
+	*x = PeerHeartbeat{}
+	mi := &file_api_wire_wire_proto_msgTypes[16]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *PeerHeartbeat) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*PeerHeartbeat) ProtoMessage() {}
+
+func (x *PeerHeartbeat) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[16]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use PeerHeartbeat.ProtoReflect.Descriptor instead.
+func (*PeerHeartbeat) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{16}
+}
+
+func (x *PeerHeartbeat) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *PeerHeartbeat) GetRing() *api.RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *PeerHeartbeat) GetMembers() []uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *PeerHeartbeat) GetMaxSeq() uint64 {
+	if x != nil {
+		return x.MaxSeq
+	}
+	return 0
+}
+
+func (x *PeerHeartbeat) GetAccepted() *api.RingId {
+	if x != nil {
+		return x.Accepted
+	}
+	return nil
+}
+
+// ViewPropose starts a view change: the coordinator (lowest nodeid of the
+// reachable nodes) proposes ring with members. Members answer ViewState.
+type ViewPropose struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Ring          *api.RingId            `protobuf:"bytes,2,opt,name=ring,proto3" json:"ring,omitempty"`
+	Members       []uint32               `protobuf:"varint,3,rep,packed,name=members,proto3" json:"members,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewPropose) Reset() {
+	*x = ViewPropose{}
+	mi := &file_api_wire_wire_proto_msgTypes[17]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewPropose) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewPropose) ProtoMessage() {}
+
+func (x *ViewPropose) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[17]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewPropose.ProtoReflect.Descriptor instead.
+func (*ViewPropose) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{17}
+}
+
+func (x *ViewPropose) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ViewPropose) GetRing() *api.RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *ViewPropose) GetMembers() []uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+// ViewReject refuses a proposal whose ring seq is not above what the
+// member has seen; the coordinator retries above max_seq.
+type ViewReject struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Ring          *api.RingId            `protobuf:"bytes,2,opt,name=ring,proto3" json:"ring,omitempty"`
+	MaxSeq        uint64                 `protobuf:"varint,3,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewReject) Reset() {
+	*x = ViewReject{}
+	mi := &file_api_wire_wire_proto_msgTypes[18]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewReject) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewReject) ProtoMessage() {}
+
+func (x *ViewReject) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[18]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewReject.ProtoReflect.Descriptor instead.
+func (*ViewReject) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{18}
+}
+
+func (x *ViewReject) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ViewReject) GetRing() *api.RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *ViewReject) GetMaxSeq() uint64 {
+	if x != nil {
+		return x.MaxSeq
+	}
+	return 0
+}
+
+// GroupState is one node's replica of a group at a view change: what it
+// has delivered, its member list at that point, and every event it holds
+// above the group's stable point.
+type GroupState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Delivered     uint64                 `protobuf:"varint,2,opt,name=delivered,proto3" json:"delivered,omitempty"`
+	Members       []*api.Address         `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
+	Held          []*GroupEvent          `protobuf:"bytes,4,rep,name=held,proto3" json:"held,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupState) Reset() {
+	*x = GroupState{}
+	mi := &file_api_wire_wire_proto_msgTypes[19]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupState) ProtoMessage() {}
+
+func (x *GroupState) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[19]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupState.ProtoReflect.Descriptor instead.
+func (*GroupState) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{19}
+}
+
+func (x *GroupState) GetGroup() []byte {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *GroupState) GetDelivered() uint64 {
+	if x != nil {
+		return x.Delivered
+	}
+	return 0
+}
+
+func (x *GroupState) GetMembers() []*api.Address {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *GroupState) GetHeld() []*GroupEvent {
+	if x != nil {
+		return x.Held
+	}
+	return nil
+}
+
+// ViewState answers a ViewPropose: the member's old view and its groups.
+// After sending it the member takes nothing more from its old view.
+type ViewState struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Ring          *api.RingId            `protobuf:"bytes,2,opt,name=ring,proto3" json:"ring,omitempty"`
+	OldRing       *api.RingId            `protobuf:"bytes,3,opt,name=old_ring,json=oldRing,proto3" json:"old_ring,omitempty"`
+	OldMembers    []uint32               `protobuf:"varint,4,rep,packed,name=old_members,json=oldMembers,proto3" json:"old_members,omitempty"`
+	MaxSeq        uint64                 `protobuf:"varint,5,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`
+	Groups        []*GroupState          `protobuf:"bytes,6,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewState) Reset() {
+	*x = ViewState{}
+	mi := &file_api_wire_wire_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewState) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewState) ProtoMessage() {}
+
+func (x *ViewState) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewState.ProtoReflect.Descriptor instead.
+func (*ViewState) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *ViewState) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ViewState) GetRing() *api.RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *ViewState) GetOldRing() *api.RingId {
+	if x != nil {
+		return x.OldRing
+	}
+	return nil
+}
+
+func (x *ViewState) GetOldMembers() []uint32 {
+	if x != nil {
+		return x.OldMembers
+	}
+	return nil
+}
+
+func (x *ViewState) GetMaxSeq() uint64 {
+	if x != nil {
+		return x.MaxSeq
+	}
+	return 0
+}
+
+func (x *ViewState) GetGroups() []*GroupState {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// GroupCut is what the survivors of one old view deliver of one group
+// before the new view: the events up to seq upto.
+type GroupCut struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Upto          uint64                 `protobuf:"varint,2,opt,name=upto,proto3" json:"upto,omitempty"`
+	Events        []*GroupEvent          `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupCut) Reset() {
+	*x = GroupCut{}
+	mi := &file_api_wire_wire_proto_msgTypes[21]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupCut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupCut) ProtoMessage() {}
+
+func (x *GroupCut) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[21]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupCut.ProtoReflect.Descriptor instead.
+func (*GroupCut) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{21}
+}
+
+func (x *GroupCut) GetGroup() []byte {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *GroupCut) GetUpto() uint64 {
+	if x != nil {
+		return x.Upto
+	}
+	return 0
+}
+
+func (x *GroupCut) GetEvents() []*GroupEvent {
+	if x != nil {
+		return x.Events
+	}
+	return nil
+}
+
+// CohortCut is the flush of one old view: every member of the new view
+// that comes from old_ring delivers these cuts.
+type CohortCut struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	OldRing       *api.RingId            `protobuf:"bytes,1,opt,name=old_ring,json=oldRing,proto3" json:"old_ring,omitempty"`
+	Nodes         []uint32               `protobuf:"varint,2,rep,packed,name=nodes,proto3" json:"nodes,omitempty"`
+	Groups        []*GroupCut            `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *CohortCut) Reset() {
+	*x = CohortCut{}
+	mi := &file_api_wire_wire_proto_msgTypes[22]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *CohortCut) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*CohortCut) ProtoMessage() {}
+
+func (x *CohortCut) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[22]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use CohortCut.ProtoReflect.Descriptor instead.
+func (*CohortCut) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{22}
+}
+
+func (x *CohortCut) GetOldRing() *api.RingId {
+	if x != nil {
+		return x.OldRing
+	}
+	return nil
+}
+
+func (x *CohortCut) GetNodes() []uint32 {
+	if x != nil {
+		return x.Nodes
+	}
+	return nil
+}
+
+func (x *CohortCut) GetGroups() []*GroupCut {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// ViewInstall ends a view change: deliver your cohort's cut, then install
+// ring with members and these group member lists.
+type ViewInstall struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Ring          *api.RingId            `protobuf:"bytes,2,opt,name=ring,proto3" json:"ring,omitempty"`
+	Members       []uint32               `protobuf:"varint,3,rep,packed,name=members,proto3" json:"members,omitempty"`
+	Cohorts       []*CohortCut           `protobuf:"bytes,4,rep,name=cohorts,proto3" json:"cohorts,omitempty"`
+	Groups        []*GroupMembers        `protobuf:"bytes,5,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *ViewInstall) Reset() {
+	*x = ViewInstall{}
+	mi := &file_api_wire_wire_proto_msgTypes[23]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *ViewInstall) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*ViewInstall) ProtoMessage() {}
+
+func (x *ViewInstall) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[23]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use ViewInstall.ProtoReflect.Descriptor instead.
+func (*ViewInstall) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *ViewInstall) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *ViewInstall) GetRing() *api.RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *ViewInstall) GetMembers() []uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return nil
+}
+
+func (x *ViewInstall) GetCohorts() []*CohortCut {
+	if x != nil {
+		return x.Cohorts
+	}
+	return nil
+}
+
+func (x *ViewInstall) GetGroups() []*GroupMembers {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// GroupAck tells a group's sequencer the highest contiguous seq a node
+// holds.
+type GroupAck struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *GroupAck) Reset() {
+	*x = GroupAck{}
+	mi := &file_api_wire_wire_proto_msgTypes[24]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *GroupAck) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*GroupAck) ProtoMessage() {}
+
+func (x *GroupAck) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[24]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use GroupAck.ProtoReflect.Descriptor instead.
+func (*GroupAck) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{24}
+}
+
+func (x *GroupAck) GetGroup() []byte {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *GroupAck) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+// Ack carries a node's GroupAcks for the sequencers of one node.
+type Ack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Ring          *api.RingId            `protobuf:"bytes,2,opt,name=ring,proto3" json:"ring,omitempty"`
+	Groups        []*GroupAck            `protobuf:"bytes,3,rep,name=groups,proto3" json:"groups,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Ack) Reset() {
+	*x = Ack{}
+	mi := &file_api_wire_wire_proto_msgTypes[25]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Ack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Ack) ProtoMessage() {}
+
+func (x *Ack) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[25]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Ack.ProtoReflect.Descriptor instead.
+func (*Ack) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{25}
+}
+
+func (x *Ack) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *Ack) GetRing() *api.RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *Ack) GetGroups() []*GroupAck {
+	if x != nil {
+		return x.Groups
+	}
+	return nil
+}
+
+// Nack asks a group's sequencer to send again the events from seq to
+// seq_to (inclusive) of ring.
+type Nack struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	From          uint32                 `protobuf:"varint,1,opt,name=from,proto3" json:"from,omitempty"`
+	Ring          *api.RingId            `protobuf:"bytes,2,opt,name=ring,proto3" json:"ring,omitempty"`
+	Group         []byte                 `protobuf:"bytes,3,opt,name=group,proto3" json:"group,omitempty"`
+	Seq           uint64                 `protobuf:"varint,4,opt,name=seq,proto3" json:"seq,omitempty"`
+	SeqTo         uint64                 `protobuf:"varint,5,opt,name=seq_to,json=seqTo,proto3" json:"seq_to,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Nack) Reset() {
+	*x = Nack{}
+	mi := &file_api_wire_wire_proto_msgTypes[26]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Nack) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Nack) ProtoMessage() {}
+
+func (x *Nack) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[26]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Nack.ProtoReflect.Descriptor instead.
+func (*Nack) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{26}
+}
+
+func (x *Nack) GetFrom() uint32 {
+	if x != nil {
+		return x.From
+	}
+	return 0
+}
+
+func (x *Nack) GetRing() *api.RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *Nack) GetGroup() []byte {
+	if x != nil {
+		return x.Group
+	}
+	return nil
+}
+
+func (x *Nack) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
+func (x *Nack) GetSeqTo() uint64 {
+	if x != nil {
+		return x.SeqTo
+	}
+	return 0
+}
+
 var File_api_wire_wire_proto protoreflect.FileDescriptor
 
 const file_api_wire_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x13api/wire/wire.proto\x12\ractorcpg.wire\x1a\rapi/cpg.proto\"\xd1\x01\n" +
+	"\x13api/wire/wire.proto\x12\ractorcpg.wire\x1a\rapi/cpg.proto\"\x8b\x02\n" +
 	"\n" +
 	"GroupEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12'\n" +
@@ -929,13 +1845,27 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"\x06reason\x18\x05 \x01(\rR\x06reason\x12\x1c\n" +
 	"\tguarantee\x18\x06 \x01(\rR\tguarantee\x12\x12\n" +
 	"\x04data\x18\a \x01(\fR\x04data\x12\x14\n" +
-	"\x05msgid\x18\b \x01(\x04R\x05msgid\"Q\n" +
+	"\x05msgid\x18\b \x01(\x04R\x05msgid\x12\x12\n" +
+	"\x04more\x18\t \x01(\bR\x04more\x12\x12\n" +
+	"\x04part\x18\n" +
+	" \x01(\bR\x04part\x12\x10\n" +
+	"\x03inc\x18\v \x01(\x04R\x03inc\"\xa9\x01\n" +
 	"\x06Submit\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x121\n" +
-	"\x06events\x18\x02 \x03(\v2\x19.actorcpg.wire.GroupEventR\x06events\"R\n" +
+	"\x06events\x18\x02 \x03(\v2\x19.actorcpg.wire.GroupEventR\x06events\x12\x12\n" +
+	"\x04from\x18\x03 \x01(\rR\x04from\x12(\n" +
+	"\x04ring\x18\x04 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x18\n" +
+	"\arestart\x18\x05 \x01(\bR\arestart\"\xdc\x01\n" +
 	"\aOrdered\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x121\n" +
-	"\x06events\x18\x02 \x03(\v2\x19.actorcpg.wire.GroupEventR\x06events\"\x86\x01\n" +
+	"\x06events\x18\x02 \x03(\v2\x19.actorcpg.wire.GroupEventR\x06events\x12(\n" +
+	"\x04ring\x18\x03 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x16\n" +
+	"\x06stable\x18\x04 \x01(\x04R\x06stable\x12\x1e\n" +
+	"\n" +
+	"retransmit\x18\x05 \x01(\bR\n" +
+	"retransmit\x12\x12\n" +
+	"\x04high\x18\x06 \x01(\x04R\x04high\x12\x12\n" +
+	"\x04from\x18\a \x01(\rR\x04from\"\x86\x01\n" +
 	"\tJoinGroup\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x12\x1b\n" +
 	"\thandle_id\x18\x02 \x01(\x04R\bhandleId\x12\x10\n" +
@@ -965,15 +1895,74 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"\n" +
 	"Congestion\x12\x1b\n" +
 	"\thandle_id\x18\x01 \x01(\x04R\bhandleId\x12\x1c\n" +
-	"\tcongested\x18\x02 \x01(\bR\tcongested\"'\n" +
+	"\tcongested\x18\x02 \x01(\bR\tcongested\"A\n" +
 	"\vFlowControl\x12\x18\n" +
-	"\aenabled\x18\x01 \x01(\bR\aenabled\"U\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabled\x12\x18\n" +
+	"\asyncing\x18\x02 \x01(\bR\asyncing\"(\n" +
+	"\x10McastInterrupted\x12\x14\n" +
+	"\x05count\x18\x01 \x01(\rR\x05count\"U\n" +
 	"\fGroupMembers\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x12/\n" +
 	"\amembers\x18\x02 \x03(\v2\x15.actorcpg.api.AddressR\amembers\"\a\n" +
 	"\x05Flush\"\x18\n" +
 	"\x04Tick\x12\x10\n" +
-	"\x03gen\x18\x01 \x01(\x04R\x03gen*K\n" +
+	"\x03gen\x18\x01 \x01(\x04R\x03gen\"\xb2\x01\n" +
+	"\rPeerHeartbeat\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
+	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\rR\amembers\x12\x17\n" +
+	"\amax_seq\x18\x04 \x01(\x04R\x06maxSeq\x120\n" +
+	"\baccepted\x18\x05 \x01(\v2\x14.actorcpg.api.RingIdR\baccepted\"e\n" +
+	"\vViewPropose\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
+	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\rR\amembers\"c\n" +
+	"\n" +
+	"ViewReject\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
+	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x17\n" +
+	"\amax_seq\x18\x03 \x01(\x04R\x06maxSeq\"\xa0\x01\n" +
+	"\n" +
+	"GroupState\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\fR\x05group\x12\x1c\n" +
+	"\tdelivered\x18\x02 \x01(\x04R\tdelivered\x12/\n" +
+	"\amembers\x18\x03 \x03(\v2\x15.actorcpg.api.AddressR\amembers\x12-\n" +
+	"\x04held\x18\x04 \x03(\v2\x19.actorcpg.wire.GroupEventR\x04held\"\xe7\x01\n" +
+	"\tViewState\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
+	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12/\n" +
+	"\bold_ring\x18\x03 \x01(\v2\x14.actorcpg.api.RingIdR\aoldRing\x12\x1f\n" +
+	"\vold_members\x18\x04 \x03(\rR\n" +
+	"oldMembers\x12\x17\n" +
+	"\amax_seq\x18\x05 \x01(\x04R\x06maxSeq\x121\n" +
+	"\x06groups\x18\x06 \x03(\v2\x19.actorcpg.wire.GroupStateR\x06groups\"g\n" +
+	"\bGroupCut\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\fR\x05group\x12\x12\n" +
+	"\x04upto\x18\x02 \x01(\x04R\x04upto\x121\n" +
+	"\x06events\x18\x03 \x03(\v2\x19.actorcpg.wire.GroupEventR\x06events\"\x83\x01\n" +
+	"\tCohortCut\x12/\n" +
+	"\bold_ring\x18\x01 \x01(\v2\x14.actorcpg.api.RingIdR\aoldRing\x12\x14\n" +
+	"\x05nodes\x18\x02 \x03(\rR\x05nodes\x12/\n" +
+	"\x06groups\x18\x03 \x03(\v2\x17.actorcpg.wire.GroupCutR\x06groups\"\xce\x01\n" +
+	"\vViewInstall\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
+	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x18\n" +
+	"\amembers\x18\x03 \x03(\rR\amembers\x122\n" +
+	"\acohorts\x18\x04 \x03(\v2\x18.actorcpg.wire.CohortCutR\acohorts\x123\n" +
+	"\x06groups\x18\x05 \x03(\v2\x1b.actorcpg.wire.GroupMembersR\x06groups\"2\n" +
+	"\bGroupAck\x12\x14\n" +
+	"\x05group\x18\x01 \x01(\fR\x05group\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"t\n" +
+	"\x03Ack\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
+	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12/\n" +
+	"\x06groups\x18\x03 \x03(\v2\x17.actorcpg.wire.GroupAckR\x06groups\"\x83\x01\n" +
+	"\x04Nack\x12\x12\n" +
+	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
+	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x14\n" +
+	"\x05group\x18\x03 \x01(\fR\x05group\x12\x10\n" +
+	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12\x15\n" +
+	"\x06seq_to\x18\x05 \x01(\x04R\x05seqTo*K\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_JOIN\x10\x01\x12\x0e\n" +
@@ -995,7 +1984,7 @@ func file_api_wire_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_api_wire_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 15)
+var file_api_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
 var file_api_wire_wire_proto_goTypes = []any{
 	(Kind)(0),                // 0: actorcpg.wire.Kind
 	(*GroupEvent)(nil),       // 1: actorcpg.wire.GroupEvent
@@ -1010,28 +1999,61 @@ var file_api_wire_wire_proto_goTypes = []any{
 	(*McastRejected)(nil),    // 10: actorcpg.wire.McastRejected
 	(*Congestion)(nil),       // 11: actorcpg.wire.Congestion
 	(*FlowControl)(nil),      // 12: actorcpg.wire.FlowControl
-	(*GroupMembers)(nil),     // 13: actorcpg.wire.GroupMembers
-	(*Flush)(nil),            // 14: actorcpg.wire.Flush
-	(*Tick)(nil),             // 15: actorcpg.wire.Tick
-	(*api.Pid)(nil),          // 16: actorcpg.api.Pid
-	(*api.McastRequest)(nil), // 17: actorcpg.api.McastRequest
-	(*api.Event)(nil),        // 18: actorcpg.api.Event
-	(*api.Address)(nil),      // 19: actorcpg.api.Address
+	(*McastInterrupted)(nil), // 13: actorcpg.wire.McastInterrupted
+	(*GroupMembers)(nil),     // 14: actorcpg.wire.GroupMembers
+	(*Flush)(nil),            // 15: actorcpg.wire.Flush
+	(*Tick)(nil),             // 16: actorcpg.wire.Tick
+	(*PeerHeartbeat)(nil),    // 17: actorcpg.wire.PeerHeartbeat
+	(*ViewPropose)(nil),      // 18: actorcpg.wire.ViewPropose
+	(*ViewReject)(nil),       // 19: actorcpg.wire.ViewReject
+	(*GroupState)(nil),       // 20: actorcpg.wire.GroupState
+	(*ViewState)(nil),        // 21: actorcpg.wire.ViewState
+	(*GroupCut)(nil),         // 22: actorcpg.wire.GroupCut
+	(*CohortCut)(nil),        // 23: actorcpg.wire.CohortCut
+	(*ViewInstall)(nil),      // 24: actorcpg.wire.ViewInstall
+	(*GroupAck)(nil),         // 25: actorcpg.wire.GroupAck
+	(*Ack)(nil),              // 26: actorcpg.wire.Ack
+	(*Nack)(nil),             // 27: actorcpg.wire.Nack
+	(*api.RingId)(nil),       // 28: actorcpg.api.RingId
+	(*api.Pid)(nil),          // 29: actorcpg.api.Pid
+	(*api.McastRequest)(nil), // 30: actorcpg.api.McastRequest
+	(*api.Event)(nil),        // 31: actorcpg.api.Event
+	(*api.Address)(nil),      // 32: actorcpg.api.Address
 }
 var file_api_wire_wire_proto_depIdxs = []int32{
 	0,  // 0: actorcpg.wire.GroupEvent.kind:type_name -> actorcpg.wire.Kind
 	1,  // 1: actorcpg.wire.Submit.events:type_name -> actorcpg.wire.GroupEvent
-	1,  // 2: actorcpg.wire.Ordered.events:type_name -> actorcpg.wire.GroupEvent
-	16, // 3: actorcpg.wire.JoinGroup.handle_actor:type_name -> actorcpg.api.Pid
-	16, // 4: actorcpg.wire.JoinResult.group_actor:type_name -> actorcpg.api.Pid
-	17, // 5: actorcpg.wire.HandleMcast.msgs:type_name -> actorcpg.api.McastRequest
-	18, // 6: actorcpg.wire.LocalEvents.events:type_name -> actorcpg.api.Event
-	19, // 7: actorcpg.wire.GroupMembers.members:type_name -> actorcpg.api.Address
-	8,  // [8:8] is the sub-list for method output_type
-	8,  // [8:8] is the sub-list for method input_type
-	8,  // [8:8] is the sub-list for extension type_name
-	8,  // [8:8] is the sub-list for extension extendee
-	0,  // [0:8] is the sub-list for field type_name
+	28, // 2: actorcpg.wire.Submit.ring:type_name -> actorcpg.api.RingId
+	1,  // 3: actorcpg.wire.Ordered.events:type_name -> actorcpg.wire.GroupEvent
+	28, // 4: actorcpg.wire.Ordered.ring:type_name -> actorcpg.api.RingId
+	29, // 5: actorcpg.wire.JoinGroup.handle_actor:type_name -> actorcpg.api.Pid
+	29, // 6: actorcpg.wire.JoinResult.group_actor:type_name -> actorcpg.api.Pid
+	30, // 7: actorcpg.wire.HandleMcast.msgs:type_name -> actorcpg.api.McastRequest
+	31, // 8: actorcpg.wire.LocalEvents.events:type_name -> actorcpg.api.Event
+	32, // 9: actorcpg.wire.GroupMembers.members:type_name -> actorcpg.api.Address
+	28, // 10: actorcpg.wire.PeerHeartbeat.ring:type_name -> actorcpg.api.RingId
+	28, // 11: actorcpg.wire.PeerHeartbeat.accepted:type_name -> actorcpg.api.RingId
+	28, // 12: actorcpg.wire.ViewPropose.ring:type_name -> actorcpg.api.RingId
+	28, // 13: actorcpg.wire.ViewReject.ring:type_name -> actorcpg.api.RingId
+	32, // 14: actorcpg.wire.GroupState.members:type_name -> actorcpg.api.Address
+	1,  // 15: actorcpg.wire.GroupState.held:type_name -> actorcpg.wire.GroupEvent
+	28, // 16: actorcpg.wire.ViewState.ring:type_name -> actorcpg.api.RingId
+	28, // 17: actorcpg.wire.ViewState.old_ring:type_name -> actorcpg.api.RingId
+	20, // 18: actorcpg.wire.ViewState.groups:type_name -> actorcpg.wire.GroupState
+	1,  // 19: actorcpg.wire.GroupCut.events:type_name -> actorcpg.wire.GroupEvent
+	28, // 20: actorcpg.wire.CohortCut.old_ring:type_name -> actorcpg.api.RingId
+	22, // 21: actorcpg.wire.CohortCut.groups:type_name -> actorcpg.wire.GroupCut
+	28, // 22: actorcpg.wire.ViewInstall.ring:type_name -> actorcpg.api.RingId
+	23, // 23: actorcpg.wire.ViewInstall.cohorts:type_name -> actorcpg.wire.CohortCut
+	14, // 24: actorcpg.wire.ViewInstall.groups:type_name -> actorcpg.wire.GroupMembers
+	28, // 25: actorcpg.wire.Ack.ring:type_name -> actorcpg.api.RingId
+	25, // 26: actorcpg.wire.Ack.groups:type_name -> actorcpg.wire.GroupAck
+	28, // 27: actorcpg.wire.Nack.ring:type_name -> actorcpg.api.RingId
+	28, // [28:28] is the sub-list for method output_type
+	28, // [28:28] is the sub-list for method input_type
+	28, // [28:28] is the sub-list for extension type_name
+	28, // [28:28] is the sub-list for extension extendee
+	0,  // [0:28] is the sub-list for field type_name
 }
 
 func init() { file_api_wire_wire_proto_init() }
@@ -1045,7 +2067,7 @@ func file_api_wire_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_wire_wire_proto_rawDesc), len(file_api_wire_wire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   15,
+			NumMessages:   27,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -1,0 +1,258 @@
+package cluster
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"google.golang.org/protobuf/proto"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/groups"
+)
+
+// testNet runs engines over an in-memory network in one goroutine: every
+// step delivers the queued messages (unless the link is cut), flushes and
+// advances the clock by one tick.
+type testNet struct {
+	t       *testing.T
+	nodes   map[uint32]*Engine
+	down    map[uint32]bool
+	cut     map[[2]uint32]bool
+	now     time.Duration
+	queue   []envelope
+	events  map[uint32]map[groups.HandleID][]string
+	totems  map[uint32][]string
+	persist map[uint32]uint64
+}
+
+type envelope struct {
+	from, to uint32
+	msg      proto.Message
+}
+
+func testConfig(id uint32, nodes []uint32) Config {
+	return Config{
+		NodeID: id, Nodes: nodes, RingSeq: 1, Incarnation: 1,
+		Token: 100 * time.Millisecond, Heartbeat: 20 * time.Millisecond,
+		Join: 20 * time.Millisecond, Consensus: 200 * time.Millisecond,
+		Retransmit: 30 * time.Millisecond, Fragment: 1000, FrameBytes: 4000,
+	}
+}
+
+func newTestNet(t *testing.T, n int) *testNet {
+	tn := &testNet{t: t, nodes: map[uint32]*Engine{}, down: map[uint32]bool{}, cut: map[[2]uint32]bool{},
+		events: map[uint32]map[groups.HandleID][]string{}, totems: map[uint32][]string{}, persist: map[uint32]uint64{}}
+	var ids []uint32
+	for i := 1; i <= n; i++ {
+		ids = append(ids, uint32(i))
+	}
+	for _, id := range ids {
+		tn.nodes[id] = New(testConfig(id, ids))
+		tn.events[id] = map[groups.HandleID][]string{}
+	}
+	return tn
+}
+
+func (tn *testNet) take(id uint32) {
+	e := tn.nodes[id]
+	if !e.HasReady() {
+		return
+	}
+	rd := e.Ready()
+	if rd.PersistSeq != 0 {
+		tn.persist[id] = rd.PersistSeq
+	}
+	for _, o := range rd.Messages {
+		tn.queue = append(tn.queue, envelope{id, o.To, o.Msg})
+	}
+	for _, d := range rd.Deliveries {
+		for _, ev := range d.Events {
+			tn.events[id][d.Handle] = append(tn.events[id][d.Handle], describe(ev))
+		}
+	}
+	if rd.Totem != nil {
+		tn.totems[id] = append(tn.totems[id], fmt.Sprintf("%d.%d %v", rd.Totem.RingId.Nodeid, rd.Totem.RingId.Seq, rd.Totem.Members))
+	}
+	e.Advance()
+}
+
+func describe(ev *api.Event) string {
+	switch {
+	case ev.Deliver != nil:
+		return fmt.Sprintf("msg %d/%d %s", ev.Deliver.Nodeid, ev.Deliver.Pid, ev.Deliver.Data)
+	case ev.Confchg != nil:
+		c := ev.Confchg
+		return fmt.Sprintf("confchg m=%s l=%s j=%s", addrs(c.Members), addrs(c.Left), addrs(c.Joined))
+	}
+	return "?"
+}
+
+func addrs(l []*api.Address) string {
+	var s []string
+	for _, a := range l {
+		if a.Reason != 0 {
+			s = append(s, fmt.Sprintf("%d/%d(%d)", a.Nodeid, a.Pid, a.Reason))
+		} else {
+			s = append(s, fmt.Sprintf("%d/%d", a.Nodeid, a.Pid))
+		}
+	}
+	return "[" + strings.Join(s, " ") + "]"
+}
+
+// step delivers what is queued, flushes every node and ticks the clock.
+func (tn *testNet) step() {
+	q := tn.queue
+	tn.queue = nil
+	for _, env := range q {
+		if tn.down[env.to] || tn.down[env.from] || tn.cut[[2]uint32{env.from, env.to}] {
+			continue
+		}
+		tn.nodes[env.to].Step(env.from, env.msg)
+		tn.take(env.to)
+	}
+	tn.now += 5 * time.Millisecond
+	for _, id := range tn.ids() {
+		if tn.down[id] {
+			continue
+		}
+		e := tn.nodes[id]
+		e.Tick(tn.now)
+		tn.take(id)
+		if e.NeedsFlush() {
+			e.Flush()
+		}
+		tn.take(id)
+	}
+}
+
+func (tn *testNet) ids() []uint32 {
+	var ids []uint32
+	for id := range tn.nodes {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+func (tn *testNet) run(d time.Duration) {
+	end := tn.now + d
+	for tn.now < end {
+		tn.step()
+	}
+}
+
+func (tn *testNet) isolate(id uint32, on bool) {
+	for _, o := range tn.ids() {
+		if o != id {
+			tn.cut[[2]uint32{id, o}] = on
+			tn.cut[[2]uint32{o, id}] = on
+		}
+	}
+}
+
+func (tn *testNet) mcast(id uint32, h groups.HandleID, data string) {
+	e := tn.nodes[id]
+	e.Mcast(h, []*api.McastRequest{{Guarantee: uint32(api.TypeAgreed), Data: []byte(data)}})
+	tn.take(id)
+}
+
+func TestThreeNodesFormOneView(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	for _, id := range tn.ids() {
+		e := tn.nodes[id]
+		if !slices.Equal(e.Members(), []uint32{1, 2, 3}) || e.Syncing() {
+			t.Fatalf("node %d: members %v syncing %v totems %v", id, e.Members(), e.Syncing(), tn.totems[id])
+		}
+		if e.Ring().Nodeid != 1 {
+			t.Fatalf("node %d: ring %v", id, e.Ring())
+		}
+	}
+}
+
+func TestAgreedOrderAcrossNodesAndNodeDown(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	for _, id := range tn.ids() {
+		if c := tn.nodes[id].Join([]byte("g"), groups.HandleID(1), 100+id); c != api.CodeOK {
+			t.Fatalf("join on %d: %v", id, c)
+		}
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+	for i := 0; i < 20; i++ {
+		for _, id := range tn.ids() {
+			tn.mcast(id, 1, fmt.Sprintf("%d-%d", id, i))
+		}
+		tn.step()
+	}
+	tn.run(100 * time.Millisecond)
+	a, b, c := tn.events[1][1], tn.events[2][1], tn.events[3][1]
+	// Each node's stream starts at its own join; compare the common tail.
+	if !slices.Equal(a[len(a)-60:], b[len(b)-60:]) || !slices.Equal(a[len(a)-60:], c[len(c)-60:]) {
+		t.Fatalf("streams differ:\n1 %v\n2 %v\n3 %v", a, b, c)
+	}
+	tn.down[3] = true
+	tn.run(500 * time.Millisecond)
+	last1 := tn.events[1][1][len(tn.events[1][1])-1]
+	last2 := tn.events[2][1][len(tn.events[2][1])-1]
+	want := "confchg m=[1/101 2/102] l=[3/103(3)] j=[]"
+	if last1 != want || last2 != want {
+		t.Fatalf("after node 3 down: %q / %q", last1, last2)
+	}
+	if !slices.Equal(tn.nodes[1].Members(), []uint32{1, 2}) {
+		t.Fatalf("members %v", tn.nodes[1].Members())
+	}
+	// Node 3 comes back with a new incarnation: NODEUP once it joins.
+	cfg := testConfig(3, []uint32{1, 2, 3})
+	cfg.RingSeq, cfg.Incarnation = tn.persist[3]+1, 2
+	tn.nodes[3] = New(cfg)
+	tn.events[3] = map[groups.HandleID][]string{}
+	tn.down[3] = false
+	tn.run(500 * time.Millisecond)
+	if c := tn.nodes[3].Join([]byte("g"), 1, 103); c != api.CodeOK {
+		t.Fatalf("rejoin: %v", c)
+	}
+	tn.take(3)
+	tn.run(100 * time.Millisecond)
+	tn.mcast(1, 1, "after")
+	tn.run(100 * time.Millisecond)
+	for _, id := range tn.ids() {
+		ev := tn.events[id][1]
+		if ev[len(ev)-1] != "msg 1/101 after" {
+			t.Fatalf("node %d: %v", id, ev)
+		}
+	}
+}
+
+func TestPartitionAndHealGiveNodeDownThenNodeUp(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	for _, id := range tn.ids() {
+		tn.nodes[id].Join([]byte("g"), 1, 100+id)
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+	tn.isolate(3, true)
+	tn.run(600 * time.Millisecond)
+	tn.mcast(1, 1, "a-side")
+	tn.mcast(3, 1, "c-side")
+	tn.run(100 * time.Millisecond)
+	tn.isolate(3, false)
+	tn.run(600 * time.Millisecond)
+	for _, id := range tn.ids() {
+		e := tn.nodes[id]
+		if !slices.Equal(e.Members(), []uint32{1, 2, 3}) {
+			t.Fatalf("node %d members %v", id, e.Members())
+		}
+		t.Logf("node %d: %v\n totems %v", id, tn.events[id][1], tn.totems[id])
+		got := tn.events[id][1]
+		last := got[len(got)-1]
+		if !strings.HasPrefix(last, "confchg m=[1/101 2/102 3/103]") || !strings.Contains(last, "(4)") {
+			t.Fatalf("node %d last %q", id, last)
+		}
+	}
+}

@@ -1,0 +1,490 @@
+package cluster
+
+import (
+	"slices"
+	"time"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/groups"
+	"github.com/actorcpg/actorcpg/sequencer"
+)
+
+// maxEarly bounds the events a replica keeps ahead of a gap; beyond it
+// they are dropped and asked for again once the gap is filled.
+const maxEarly = 1 << 16
+
+// eventID identifies an event across views: its origin's incarnation and
+// the origin's counter.
+type eventID struct {
+	inc   uint64
+	msgid uint64
+}
+
+func (a eventID) after(b eventID) bool {
+	return a.inc > b.inc || (a.inc == b.inc && a.msgid > b.msgid)
+}
+
+// group is this node's state of one group: the replica (groups.Group)
+// with its log in the current view, what this node submitted and has not
+// yet seen ordered, and the sequencer when this node orders the group.
+type group struct {
+	key  string
+	name []byte
+	g    *groups.Group
+
+	// The log of the current view. held are the events base+1 ..
+	// base+len(held), received contiguously; early those beyond a gap.
+	base  uint64
+	held  []*wire.GroupEvent
+	early map[uint64]*wire.GroupEvent
+	// next is the next seq to deliver; stable the highest seq every node
+	// of the view holds; high the highest seq known to exist.
+	next     uint64
+	stable   uint64
+	high     uint64
+	acked    uint64
+	gapSince time.Duration // -1: no gap
+
+	// last is the id of the last event delivered per origin node, so that
+	// an event re-sent in a later view is delivered once.
+	last map[uint32]eventID
+
+	// pending are this node's events not yet seen ordered, in msgid
+	// order; the first sent of them went to the sequencer in this view.
+	pending      []*wire.GroupEvent
+	sent         int
+	restart      bool
+	lastSend     time.Duration
+	lastProgress time.Duration
+
+	// seq is the group's sequencer when this node is its owner in the
+	// view; seqOut its ordered events not yet sent.
+	seq         *sequencer.Sequencer
+	seqOut      []*wire.GroupEvent
+	seqStable   bool
+	lastSeqBeat time.Duration
+	queued bool // in Engine.flushes
+	dirty  bool // in Engine.dirty
+}
+
+func (gr *group) contiguous() uint64 { return gr.base + uint64(len(gr.held)) }
+
+// resetLog starts the group's log of a new view.
+func (gr *group) resetLog(now time.Duration) {
+	clear(gr.held)
+	gr.held, gr.base = nil, 0
+	clear(gr.early)
+	gr.next, gr.stable, gr.high, gr.acked = 1, 0, 0, 0
+	gr.gapSince = -1
+	gr.seq, gr.seqOut, gr.seqStable = nil, nil, false
+	gr.sent, gr.restart = 0, true
+	gr.lastProgress, gr.lastSend = now, now
+	gr.g.ResetSeq(1)
+}
+
+// group returns the group named name, creating it.
+func (e *Engine) group(name []byte) *group {
+	if gr, ok := e.groups[string(name)]; ok {
+		return gr
+	}
+	gr := &group{
+		key:      string(name),
+		name:     slices.Clone(name),
+		early:    make(map[uint64]*wire.GroupEvent),
+		last:     make(map[uint32]eventID),
+		next:     1,
+		gapSince: -1,
+		restart:  true,
+	}
+	gr.g = groups.New(gr.name, e.cfg.NodeID)
+	gr.g.SetIncarnation(e.cfg.Incarnation)
+	gr.g.SetFragment(e.cfg.Fragment)
+	gr.lastProgress = e.now
+	e.groups[gr.key] = gr
+	return gr
+}
+
+func (e *Engine) touch(gr *group) {
+	if !gr.dirty {
+		gr.dirty = true
+		e.dirty = append(e.dirty, gr)
+	}
+}
+
+func (e *Engine) queueFlush(gr *group) {
+	if !gr.queued {
+		gr.queued = true
+		e.flushes = append(e.flushes, gr)
+	}
+}
+
+// collect moves the output of every touched replica into the engine's
+// Ready.
+func (e *Engine) collect() {
+	for _, gr := range e.dirty {
+		gr.dirty = false
+		if !gr.g.HasReady() {
+			continue
+		}
+		rd := gr.g.Ready()
+		if len(rd.Submit) > 0 {
+			gr.pending = append(gr.pending, rd.Submit...)
+			e.queueFlush(gr)
+		}
+		e.ready.Deliveries = append(e.ready.Deliveries, rd.Deliveries...)
+		for _, l := range rd.Left {
+			delete(e.handles, l.Handle)
+		}
+		e.ready.Left = append(e.ready.Left, rd.Left...)
+		e.ready.Rejected = append(e.ready.Rejected, rd.Rejected...)
+		if rd.FlowChanged {
+			on := gr.g.FlowControlled()
+			for _, h := range gr.g.Handles() {
+				e.ready.Flow = append(e.ready.Flow, FlowChange{Handle: h, Enabled: on})
+			}
+		}
+		gr.g.Advance()
+	}
+	e.dirty = e.dirty[:0]
+}
+
+// Flush sends what the inputs since the last Flush produced: each group's
+// new submissions to its sequencer, and each sequencer's newly ordered
+// events (with its stable point) to every node of the view. A sequencer
+// on this node takes the submissions directly, and this node's replica
+// takes the ordered events directly.
+func (e *Engine) Flush() {
+	if e.syncing || e.ready.Totem != nil {
+		return // the new view's traffic waits until its totem confchg is out
+	}
+	// A group may be queued again while flushing (its own sequencer
+	// delivers to it); loop until quiet.
+	for len(e.flushes) > 0 {
+		list := e.flushes
+		e.flushes = nil
+		for _, gr := range list {
+			gr.queued = false
+			e.flushSubmits(gr)
+			e.flushOrdered(gr)
+		}
+		e.collect()
+	}
+}
+
+func (e *Engine) flushSubmits(gr *group) {
+	if gr.sent >= len(gr.pending) {
+		return
+	}
+	evs := gr.pending[gr.sent:]
+	restart := gr.restart
+	if restart {
+		evs = gr.pending
+	}
+	gr.sent = len(gr.pending)
+	gr.restart = false
+	gr.lastSend = e.now
+	own := owner(gr.name, e.members)
+	if own == e.cfg.NodeID {
+		if gr.seq == nil {
+			gr.seq = sequencer.New(e.members)
+		}
+		// The sequencer numbers what it orders; keep our pending copies
+		// unnumbered, they may be sent again in another view.
+		cp := make([]*wire.GroupEvent, len(evs))
+		for i, ev := range evs {
+			cp[i] = cloneEvent(ev)
+		}
+		e.sequence(gr, e.cfg.NodeID, restart, cp)
+		return
+	}
+	for len(evs) > 0 {
+		n := frameCount(evs, e.cfg.FrameBytes)
+		e.send(own, &wire.Submit{Group: gr.name, Events: evs[:n:n], From: e.cfg.NodeID, Ring: e.ring.api(), Restart: restart})
+		evs, restart = evs[n:], false
+	}
+}
+
+// frameCount returns how many of evs go in one message of at most limit
+// payload bytes (always at least one).
+func frameCount(evs []*wire.GroupEvent, limit int) int {
+	size := 0
+	for i, ev := range evs {
+		size += len(ev.Data) + 48
+		if i > 0 && size > limit {
+			return i
+		}
+	}
+	return len(evs)
+}
+
+func cloneEvent(ev *wire.GroupEvent) *wire.GroupEvent {
+	return &wire.GroupEvent{
+		Seq: ev.Seq, Kind: ev.Kind, Nodeid: ev.Nodeid, Pid: ev.Pid, Reason: ev.Reason,
+		Guarantee: ev.Guarantee, Data: ev.Data, Msgid: ev.Msgid, More: ev.More, Part: ev.Part, Inc: ev.Inc,
+	}
+}
+
+// sequence feeds a submission to this node's sequencer of the group.
+func (e *Engine) sequence(gr *group, from uint32, restart bool, evs []*wire.GroupEvent) {
+	gr.seq.Submit(from, restart, evs)
+	e.takeSequencer(gr)
+}
+
+func (e *Engine) takeSequencer(gr *group) {
+	if !gr.seq.HasReady() {
+		return
+	}
+	rd := gr.seq.Ready()
+	gr.seqOut = append(gr.seqOut, rd.Ordered...)
+	gr.seqStable = gr.seqStable || rd.StableChanged
+	gr.seq.Advance()
+	e.queueFlush(gr)
+}
+
+func (e *Engine) flushOrdered(gr *group) {
+	if gr.seq == nil || (len(gr.seqOut) == 0 && !gr.seqStable) {
+		return
+	}
+	out := gr.seqOut
+	gr.seqOut, gr.seqStable = nil, false
+	stable, high := gr.seq.Stable(), gr.seq.High()
+	gr.lastSeqBeat = e.now
+	evs := out
+	for {
+		n := 0
+		if len(evs) > 0 {
+			n = frameCount(evs, e.cfg.FrameBytes)
+		}
+		m := &wire.Ordered{Group: gr.name, Events: evs[:n:n], Ring: e.ring.api(), Stable: stable, High: high, From: e.cfg.NodeID}
+		for _, to := range e.members {
+			if to != e.cfg.NodeID {
+				e.send(to, m)
+			}
+		}
+		evs = evs[n:]
+		if len(evs) == 0 {
+			break
+		}
+	}
+	e.receive(gr, out, stable, high)
+}
+
+// receive adds ordered events of the current view to the group's log and
+// delivers what is in order.
+func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64) {
+	for _, ev := range evs {
+		if ev == nil || ev.Seq == 0 {
+			continue
+		}
+		cont := gr.contiguous()
+		switch {
+		case ev.Seq <= cont:
+			continue
+		case ev.Seq == cont+1:
+			gr.held = append(gr.held, ev)
+			for {
+				nx, ok := gr.early[gr.contiguous()+1]
+				if !ok {
+					break
+				}
+				delete(gr.early, nx.Seq)
+				gr.held = append(gr.held, nx)
+			}
+		default:
+			if len(gr.early) < maxEarly {
+				gr.early[ev.Seq] = ev
+			}
+		}
+		gr.high = max(gr.high, ev.Seq)
+	}
+	gr.high = max(gr.high, high)
+	gr.stable = max(gr.stable, min(stable, gr.high))
+	if gr.contiguous() < gr.high {
+		if gr.gapSince < 0 {
+			gr.gapSince = e.now
+		}
+	} else {
+		gr.gapSince = -1
+	}
+	e.deliver(gr, false)
+}
+
+// deliver applies the group's log in order up to what it holds contiguously.
+// A SAFE message waits until it is stable (held by every node of the
+// view), and everything after it waits with it; flush delivers anyway.
+func (e *Engine) deliver(gr *group, flush bool) {
+	for gr.next <= gr.contiguous() {
+		ev := gr.held[gr.next-gr.base-1]
+		if !flush && ev.Guarantee == uint32(api.TypeSafe) && ev.Seq > gr.stable {
+			break
+		}
+		gr.next++
+		e.apply(gr, ev)
+	}
+	// Drop what every node holds and this node has delivered.
+	if drop := min(gr.stable, gr.next-1); drop > gr.base {
+		k := drop - gr.base
+		clear(gr.held[:k])
+		gr.held = gr.held[k:]
+		gr.base = drop
+		if len(gr.held) == 0 {
+			gr.held = nil
+		}
+	}
+}
+
+// apply delivers one event in agreed order, once per event id.
+func (e *Engine) apply(gr *group, ev *wire.GroupEvent) {
+	if ev.Msgid != 0 {
+		id := eventID{ev.Inc, ev.Msgid}
+		if l, ok := gr.last[ev.Nodeid]; ok && !id.after(l) {
+			return // delivered before: a copy re-sent after a view change
+		}
+		gr.last[ev.Nodeid] = id
+		if ev.Nodeid == e.cfg.NodeID {
+			e.ordered(gr, id)
+		}
+	}
+	gr.g.Deliver(ev)
+	e.touch(gr)
+}
+
+// ordered drops this node's pending events up to id: they are ordered.
+func (e *Engine) ordered(gr *group, id eventID) {
+	n := 0
+	for n < len(gr.pending) && !(eventID{gr.pending[n].Inc, gr.pending[n].Msgid}).after(id) {
+		n++
+	}
+	if n == 0 {
+		return
+	}
+	clear(gr.pending[:n])
+	gr.pending = gr.pending[n:]
+	gr.sent = max(0, gr.sent-n)
+	if len(gr.pending) == 0 {
+		gr.pending = nil
+	}
+	gr.lastProgress = e.now
+}
+
+func (e *Engine) onSubmit(from uint32, m *wire.Submit) {
+	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from || api.CheckName(m.Group) != nil {
+		return
+	}
+	if owner(m.Group, e.members) != e.cfg.NodeID {
+		return
+	}
+	gr := e.group(m.Group)
+	if gr.seq == nil {
+		gr.seq = sequencer.New(e.members)
+	}
+	e.sequence(gr, from, m.Restart, m.Events)
+}
+
+func (e *Engine) onOrdered(from uint32, m *wire.Ordered) {
+	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from || api.CheckName(m.Group) != nil {
+		return
+	}
+	if owner(m.Group, e.members) != from {
+		return
+	}
+	gr := e.group(m.Group)
+	e.receive(gr, m.Events, m.Stable, m.High)
+}
+
+func (e *Engine) onAck(from uint32, m *wire.Ack) {
+	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from {
+		return
+	}
+	for _, a := range m.Groups {
+		if a == nil {
+			continue
+		}
+		gr, ok := e.groups[string(a.Group)]
+		if !ok || gr.seq == nil {
+			continue
+		}
+		gr.seq.Ack(from, a.Seq)
+		e.takeSequencer(gr)
+	}
+}
+
+// onNack sends a node again the events it misses, from this node's
+// replica (the sequencer's node holds every event above the stable point).
+func (e *Engine) onNack(from uint32, m *wire.Nack) {
+	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from {
+		return
+	}
+	gr, ok := e.groups[string(m.Group)]
+	if !ok || gr.seq == nil || m.Seq == 0 || m.SeqTo < m.Seq {
+		return
+	}
+	lo := max(m.Seq, gr.base+1)
+	hi := min(m.SeqTo, gr.contiguous())
+	if lo > hi {
+		return
+	}
+	evs := gr.held[lo-gr.base-1 : hi-gr.base]
+	for len(evs) > 0 {
+		n := frameCount(evs, e.cfg.FrameBytes)
+		e.send(from, &wire.Ordered{Group: gr.name, Events: evs[:n:n], Ring: e.ring.api(),
+			Stable: gr.seq.Stable(), High: gr.seq.High(), From: e.cfg.NodeID, Retransmit: true})
+		evs = evs[n:]
+	}
+}
+
+// tickGroups acknowledges what this node holds, asks for what it misses,
+// re-sends submissions that were not ordered, and lets each sequencer of
+// this node repeat its stable point and highest seq while some node lags.
+func (e *Engine) tickGroups() {
+	acks := make(map[uint32][]*wire.GroupAck)
+	for _, gr := range e.sortedGroups() {
+		own := owner(gr.name, e.members)
+		if cont := gr.contiguous(); cont > gr.acked {
+			gr.acked = cont
+			if own == e.cfg.NodeID {
+				if gr.seq != nil {
+					gr.seq.Ack(e.cfg.NodeID, cont)
+					e.takeSequencer(gr)
+				}
+			} else {
+				acks[own] = append(acks[own], &wire.GroupAck{Group: gr.name, Seq: cont})
+			}
+		}
+		if gr.gapSince >= 0 && e.now-gr.gapSince >= e.cfg.Retransmit && own != e.cfg.NodeID {
+			to := gr.high
+			for s := range gr.early {
+				if s-1 < to {
+					to = s - 1
+				}
+			}
+			e.send(own, &wire.Nack{From: e.cfg.NodeID, Ring: e.ring.api(), Group: gr.name, Seq: gr.contiguous() + 1, SeqTo: to})
+			gr.gapSince = e.now
+		}
+		if len(gr.pending) > 0 && gr.sent > 0 && e.now-gr.lastProgress >= e.cfg.Retransmit && e.now-gr.lastSend >= e.cfg.Retransmit {
+			gr.sent, gr.restart = 0, true
+			e.queueFlush(gr)
+		}
+		if gr.seq != nil && gr.seq.High() > gr.seq.Stable() && e.now-gr.lastSeqBeat >= e.cfg.Retransmit/2 {
+			gr.seqStable = true
+			e.queueFlush(gr)
+		}
+	}
+	for _, to := range e.members {
+		if list := acks[to]; len(list) > 0 {
+			e.send(to, &wire.Ack{From: e.cfg.NodeID, Ring: e.ring.api(), Groups: list})
+		}
+	}
+}
+
+// sortedGroups returns the groups in name order, so that the engine's
+// output never depends on map order.
+func (e *Engine) sortedGroups() []*group {
+	out := make([]*group, 0, len(e.groups))
+	for _, gr := range e.groups {
+		out = append(out, gr)
+	}
+	slices.SortFunc(out, func(a, b *group) int { return api.CompareNames(a.name, b.name) })
+	return out
+}

@@ -1,0 +1,503 @@
+package cluster
+
+import (
+	"slices"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
+)
+
+// The view protocol.
+//
+// Every node sends a heartbeat to every node of the node list. A node is
+// reachable while heard from within Token. A view change is needed when
+// the reachable set differs from the view, or a reachable node of the view
+// reports another ring (it restarted, or missed an install). The lowest
+// reachable node coordinates: once the need has lasted Join, it proposes
+// ring (itself, a seq above every seq it has seen) with the reachable
+// nodes. Each member accepts a proposal above every one it accepted
+// before, stops taking anything from its old view, and answers with its
+// state: its old ring and, per group, what it delivered, its member list
+// there, and the events it holds above the stable point. With every
+// member's state, the coordinator computes for each old view (cohort) and
+// group the cut: the events up to the first one no survivor holds. It
+// sends the install: the cuts and the member lists of the new view (each
+// cohort speaks for the processes of its own nodes). Each member delivers
+// its cohort's cut, then one confchg per group for the processes that went
+// (NODEDOWN, or PROCDOWN for a stale entry) and one for those that came
+// (NODEUP), then the totem confchg, and sends again what it had submitted
+// and not seen ordered. An attempt that does not finish within Consensus,
+// or loses a member, starts again with a higher seq.
+
+func (e *Engine) sendHeartbeats() {
+	e.lastHeartbeat = e.now
+	if len(e.cfg.Nodes) == 1 {
+		return
+	}
+	hb := &wire.PeerHeartbeat{From: e.cfg.NodeID, Ring: e.ring.api(), Members: e.members, MaxSeq: max(e.maxSeq, e.seenSeq)}
+	if e.syncing {
+		hb.Accepted = e.accepted.api()
+	}
+	for _, n := range e.cfg.Nodes {
+		if n != e.cfg.NodeID {
+			e.send(n, hb)
+		}
+	}
+}
+
+func (e *Engine) onHeartbeat(from uint32, m *wire.PeerHeartbeat) {
+	if m.From != from || m.Ring == nil {
+		return
+	}
+	e.heard[from] = e.now
+	e.peerRing[from] = ringOf(m.Ring)
+	if m.Accepted != nil {
+		e.peerAccepted[from] = ringOf(m.Accepted)
+	} else {
+		delete(e.peerAccepted, from)
+	}
+	e.seenSeq = max(e.seenSeq, m.MaxSeq, m.Ring.Seq)
+}
+
+// reachable returns this node and the nodes heard from within Token,
+// ascending.
+func (e *Engine) reachable() []uint32 {
+	out := make([]uint32, 0, len(e.cfg.Nodes))
+	for _, n := range e.cfg.Nodes {
+		if n == e.cfg.NodeID {
+			out = append(out, n)
+			continue
+		}
+		if t, ok := e.heard[n]; ok && e.now-t < e.cfg.Token {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// changeNeeded reports whether the view must change for reachable nodes r.
+func (e *Engine) changeNeeded(r []uint32) bool {
+	if e.syncing || !slices.Equal(r, e.members) {
+		return true
+	}
+	for _, n := range r {
+		if n == e.cfg.NodeID {
+			continue
+		}
+		if e.peerRing[n] != e.ring && e.peerAccepted[n] != e.ring {
+			return true
+		}
+	}
+	return false
+}
+
+func (e *Engine) checkView() {
+	if len(e.cfg.Nodes) == 1 {
+		return
+	}
+	r := e.reachable()
+	if c := e.coord; c != nil {
+		lost := false
+		for _, m := range c.members {
+			if !slices.Contains(r, m) {
+				lost = true
+			}
+		}
+		if !lost && e.now-c.started < e.cfg.Consensus {
+			return
+		}
+		e.coord = nil
+	}
+	if e.syncing && e.now-e.acceptedAt < e.cfg.Consensus && slices.Equal(r, e.acceptedMembers) {
+		return // waiting for the install
+	}
+	if !e.changeNeeded(r) {
+		e.changeSince = -1
+		return
+	}
+	if e.changeSince < 0 {
+		e.changeSince = e.now
+	}
+	if e.now-e.changeSince < e.cfg.Join || r[0] != e.cfg.NodeID {
+		return
+	}
+	e.propose(r)
+}
+
+// propose starts a view change that this node coordinates.
+func (e *Engine) propose(members []uint32) {
+	seq := max(e.maxSeq, e.seenSeq, e.promised) + 1
+	e.setMaxSeq(seq)
+	ring := ringID{e.cfg.NodeID, seq}
+	e.coord = &attempt{ring: ring, members: members, states: make(map[uint32]*wire.ViewState), started: e.now}
+	p := &wire.ViewPropose{From: e.cfg.NodeID, Ring: ring.api(), Members: members}
+	for _, m := range members {
+		if m != e.cfg.NodeID {
+			e.send(m, p)
+		}
+	}
+	e.accept(e.cfg.NodeID, p)
+}
+
+func (e *Engine) onPropose(from uint32, m *wire.ViewPropose) {
+	if m.From != from || m.Ring == nil || m.Ring.Nodeid != from {
+		return
+	}
+	e.accept(from, m)
+}
+
+// accept takes a proposal: the node freezes its old view and answers with
+// its state. A proposal at or below one accepted before is refused.
+func (e *Engine) accept(from uint32, m *wire.ViewPropose) {
+	ring := ringOf(m.Ring)
+	members := slices.Clone(m.Members)
+	slices.Sort(members)
+	members = slices.Compact(members)
+	if !slices.Contains(members, e.cfg.NodeID) || !slices.Contains(members, from) {
+		return
+	}
+	for _, n := range members {
+		if n != e.cfg.NodeID && !e.isNode(n) {
+			return
+		}
+	}
+	e.seenSeq = max(e.seenSeq, ring.seq)
+	again := e.syncing && ring == e.accepted
+	if !again && ring.seq <= e.promised {
+		if from != e.cfg.NodeID {
+			e.send(from, &wire.ViewReject{From: e.cfg.NodeID, Ring: m.Ring, MaxSeq: max(e.maxSeq, e.seenSeq, e.promised)})
+		}
+		return
+	}
+	if e.coord != nil && e.coord.ring != ring {
+		e.coord = nil // a newer attempt by another node wins
+	}
+	if !e.syncing {
+		e.syncing = true
+		e.ready.SyncChanged = true
+	}
+	e.accepted, e.acceptedMembers, e.acceptedAt = ring, members, e.now
+	e.promised = ring.seq
+	e.setMaxSeq(ring.seq)
+	st := e.state(ring)
+	if from == e.cfg.NodeID {
+		e.onState(from, st)
+		return
+	}
+	e.send(from, st)
+}
+
+func (e *Engine) onReject(from uint32, m *wire.ViewReject) {
+	if m.From != from || e.coord == nil || ringOf(m.Ring) != e.coord.ring {
+		return
+	}
+	e.seenSeq = max(e.seenSeq, m.MaxSeq)
+	e.coord = nil // the next tick proposes again above MaxSeq
+}
+
+// state describes this node's old view for a view change.
+func (e *Engine) state(ring ringID) *wire.ViewState {
+	st := &wire.ViewState{From: e.cfg.NodeID, Ring: ring.api(), OldRing: e.ring.api(), OldMembers: e.members, MaxSeq: e.maxSeq}
+	for _, gr := range e.sortedGroups() {
+		members := gr.g.Members()
+		if len(members) == 0 && len(gr.held) == 0 && len(gr.early) == 0 {
+			continue
+		}
+		gs := &wire.GroupState{Group: gr.name, Delivered: gr.next - 1, Members: members}
+		gs.Held = append(gs.Held, gr.held...)
+		if len(gr.early) > 0 {
+			early := make([]*wire.GroupEvent, 0, len(gr.early))
+			for _, ev := range gr.early {
+				early = append(early, ev)
+			}
+			slices.SortFunc(early, func(a, b *wire.GroupEvent) int { return cmpU64(a.Seq, b.Seq) })
+			gs.Held = append(gs.Held, early...)
+		}
+		st.Groups = append(st.Groups, gs)
+	}
+	return st
+}
+
+func cmpU64(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+func (e *Engine) onState(from uint32, m *wire.ViewState) {
+	c := e.coord
+	if c == nil || m.From != from || ringOf(m.Ring) != c.ring || !slices.Contains(c.members, from) || m.OldRing == nil {
+		return
+	}
+	c.states[from] = m
+	if len(c.states) < len(c.members) {
+		return
+	}
+	in := e.installFor(c)
+	for _, n := range c.members {
+		if n != e.cfg.NodeID {
+			e.send(n, in)
+		}
+	}
+	e.coord = nil
+	e.install(e.cfg.NodeID, in)
+}
+
+// installFor computes the install of attempt c from every member's state.
+func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
+	in := &wire.ViewInstall{From: e.cfg.NodeID, Ring: c.ring.api(), Members: c.members}
+	// Cohorts: the members that come from the same old view.
+	var rings []ringID
+	cohort := make(map[ringID][]uint32)
+	for _, n := range c.members {
+		r := ringOf(c.states[n].OldRing)
+		if _, ok := cohort[r]; !ok {
+			rings = append(rings, r)
+		}
+		cohort[r] = append(cohort[r], n)
+	}
+	newLists := make(map[string][]*api.Address)
+	var names []string
+	for _, r := range rings {
+		nodes := cohort[r]
+		cc := &wire.CohortCut{OldRing: r.api(), Nodes: nodes}
+		type view struct {
+			delivered uint64
+			members   []*api.Address
+		}
+		byGroup := make(map[string][]view)
+		union := make(map[string]map[uint64]*wire.GroupEvent)
+		var keys []string
+		for _, n := range nodes {
+			for _, gs := range c.states[n].Groups {
+				if gs == nil || api.CheckName(gs.Group) != nil {
+					continue
+				}
+				k := string(gs.Group)
+				if _, ok := union[k]; !ok {
+					union[k] = make(map[uint64]*wire.GroupEvent)
+					keys = append(keys, k)
+				}
+				byGroup[k] = append(byGroup[k], view{gs.Delivered, gs.Members})
+				for _, ev := range gs.Held {
+					if ev != nil && ev.Seq > 0 {
+						union[k][ev.Seq] = ev
+					}
+				}
+			}
+		}
+		slices.SortFunc(keys, func(a, b string) int { return api.CompareNames([]byte(a), []byte(b)) })
+		for _, k := range keys {
+			views := byGroup[k]
+			// A node of the cohort without the group never saw an event
+			// of it: it delivered nothing and knows no member.
+			lo, base := views[0].delivered, views[0].members
+			if len(views) < len(nodes) {
+				lo, base = 0, nil
+			}
+			for _, v := range views {
+				if v.delivered < lo {
+					lo, base = v.delivered, v.members
+				}
+			}
+			upto := lo
+			for union[k][upto+1] != nil {
+				upto++
+			}
+			gc := &wire.GroupCut{Group: []byte(k), Upto: upto}
+			list := slices.Clone(base)
+			for s := lo + 1; s <= upto; s++ {
+				ev := union[k][s]
+				gc.Events = append(gc.Events, ev)
+				list = applyMembership(list, ev)
+			}
+			cc.Groups = append(cc.Groups, gc)
+			for _, a := range list {
+				if slices.Contains(nodes, a.Nodeid) {
+					if _, ok := newLists[k]; !ok {
+						names = append(names, k)
+					}
+					newLists[k] = append(newLists[k], &api.Address{Nodeid: a.Nodeid, Pid: a.Pid})
+				}
+			}
+		}
+		in.Cohorts = append(in.Cohorts, cc)
+	}
+	slices.SortFunc(names, func(a, b string) int { return api.CompareNames([]byte(a), []byte(b)) })
+	for _, k := range names {
+		list := newLists[k]
+		slices.SortFunc(list, api.CompareAddresses)
+		list = slices.CompactFunc(list, func(a, b *api.Address) bool { return api.CompareAddresses(a, b) == 0 })
+		in.Groups = append(in.Groups, &wire.GroupMembers{Group: []byte(k), Members: list})
+	}
+	return in
+}
+
+// applyMembership applies a JOIN or LEAVE to a sorted member list, as a
+// replica does.
+func applyMembership(list []*api.Address, ev *wire.GroupEvent) []*api.Address {
+	addr := &api.Address{Nodeid: ev.Nodeid, Pid: ev.Pid}
+	i, found := slices.BinarySearchFunc(list, addr, api.CompareAddresses)
+	switch ev.Kind {
+	case wire.Kind_KIND_JOIN:
+		if !found {
+			list = slices.Insert(list, i, addr)
+		}
+	case wire.Kind_KIND_LEAVE:
+		if found {
+			list = slices.Delete(list, i, i+1)
+		}
+	}
+	return list
+}
+
+func (e *Engine) onInstall(from uint32, m *wire.ViewInstall) {
+	if m.From != from || m.Ring == nil || m.Ring.Nodeid != from {
+		return
+	}
+	e.install(from, m)
+}
+
+// install ends the view change: deliver this node's cohort cut, change
+// the member lists, start the new view.
+func (e *Engine) install(from uint32, m *wire.ViewInstall) {
+	ring := ringOf(m.Ring)
+	if !e.syncing || ring != e.accepted {
+		return
+	}
+	members := slices.Clone(m.Members)
+	slices.Sort(members)
+	members = slices.Compact(members)
+	if !slices.Contains(members, e.cfg.NodeID) {
+		return
+	}
+	// 1. The flush: deliver this node's cohort cut.
+	for _, cc := range m.Cohorts {
+		if cc == nil || ringOf(cc.OldRing) != e.ring || !slices.Contains(cc.Nodes, e.cfg.NodeID) {
+			continue
+		}
+		for _, gc := range cc.Groups {
+			if gc == nil || api.CheckName(gc.Group) != nil {
+				continue
+			}
+			gr := e.group(gc.Group)
+			evs := make([]*wire.GroupEvent, 0, len(gc.Events))
+			for _, ev := range gc.Events {
+				if ev != nil && ev.Seq > 0 && ev.Seq <= gc.Upto {
+					evs = append(evs, ev)
+				}
+			}
+			slices.SortFunc(evs, func(a, b *wire.GroupEvent) int { return cmpU64(a.Seq, b.Seq) })
+			for _, ev := range evs {
+				if ev.Seq < gr.next {
+					continue
+				}
+				if ev.Seq > gr.next {
+					break // not contiguous: a malformed cut
+				}
+				gr.next++
+				e.apply(gr, ev)
+			}
+		}
+		break
+	}
+	// 2. Large messages cut in the middle: nobody delivers them; their
+	// senders here get INTERRUPT and do not send the rest.
+	for _, gr := range e.sortedGroups() {
+		e.interrupt(gr)
+		gr.g.DropPartials()
+	}
+	// 3. The new member lists.
+	old := e.members
+	lists := make(map[string][]*api.Address, len(m.Groups))
+	for _, gm := range m.Groups {
+		if gm != nil && api.CheckName(gm.Group) == nil {
+			lists[string(gm.Group)] = gm.Members
+			e.group(gm.Group)
+		}
+	}
+	for _, gr := range e.sortedGroups() {
+		want := lists[gr.key]
+		cur := gr.g.Members()
+		var left, joined []*api.Address
+		for _, a := range cur {
+			if _, found := slices.BinarySearchFunc(want, a, api.CompareAddresses); found {
+				continue
+			}
+			reason := api.ReasonProcDown
+			if !slices.Contains(members, a.Nodeid) || slices.Contains(old, a.Nodeid) {
+				reason = api.ReasonNodeDown
+			}
+			left = append(left, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid, Reason: uint32(reason)})
+		}
+		for _, a := range want {
+			if a == nil {
+				continue
+			}
+			if _, found := slices.BinarySearchFunc(cur, a, api.CompareAddresses); !found {
+				joined = append(joined, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid, Reason: uint32(api.ReasonNodeUp)})
+			}
+		}
+		if len(left) > 0 || len(joined) > 0 {
+			gr.g.ChangeMembers(left, joined)
+			e.touch(gr)
+		}
+	}
+	// 4. The new view.
+	e.ring, e.members = ring, members
+	e.syncing = false
+	e.ready.SyncChanged = true
+	e.changeSince = -1
+	e.coord = nil
+	for k, gr := range e.groups {
+		gr.resetLog(e.now)
+		if gr.g.Idle() && len(gr.pending) == 0 {
+			delete(e.groups, k)
+			continue
+		}
+		if len(gr.pending) > 0 {
+			e.queueFlush(gr)
+		}
+	}
+	e.collect()
+	e.ready.Totem = &api.TotemConfchg{RingId: ring.api(), Members: slices.Clone(members)}
+	e.sendHeartbeats()
+}
+
+// interrupt drops the unsent rest of every local large message that the
+// view change cut, and names its handle in Ready.Interrupted.
+func (e *Engine) interrupt(gr *group) {
+	if len(gr.pending) == 0 {
+		return
+	}
+	keep := gr.pending[:0]
+	// Per sender: 1 while dropping the rest of its cut message, 2 after.
+	state := make(map[uint32]int8)
+	for _, ev := range gr.pending {
+		st := state[ev.Pid]
+		if st == 0 {
+			st = 2
+			if ev.Part && gr.g.Reassembling(e.cfg.NodeID, ev.Pid) {
+				st = 1
+			}
+		}
+		if st == 1 {
+			if !ev.More {
+				st = 2
+				if h, ok := gr.g.HandleOf(ev.Pid); ok {
+					e.ready.Interrupted = append(e.ready.Interrupted, h)
+				}
+			}
+			state[ev.Pid] = st
+			continue
+		}
+		state[ev.Pid] = st
+		keep = append(keep, ev)
+	}
+	clear(gr.pending[len(keep):])
+	gr.pending = keep
+}
