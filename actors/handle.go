@@ -29,10 +29,13 @@ type handleActor struct {
 	autoCredit   bool
 	remoteClient bool
 
-	group       *actor.PID
-	groupName   []byte
-	joinPending bool
-	leaving     bool
+	group        *actor.PID
+	groupName    []byte
+	joinPending  bool
+	leavePending bool
+	leaving      bool
+	groupFC      bool
+	syncFC       bool
 	epoch       uint64
 	initialSent bool
 	finalized   bool
@@ -74,17 +77,24 @@ func (a *handleActor) Receive(ctx actor.Context) {
 	case *api.LeaveRequest:
 		a.leave(ctx, m)
 	case *wire.MemberLeft:
-		a.group, a.groupName, a.leaving = nil, nil, false
+		a.group, a.groupName, a.leaving, a.groupFC = nil, nil, false, false
 		a.setCongested(ctx, false)
 		a.control(ctx, &api.Control{LeftEpoch: a.epoch})
 	case *wire.McastRejected:
 		a.control(ctx, &api.Control{Rejected: m.Count, RejectedBytes: m.Bytes})
 	case *wire.FlowControl:
+		if m.Syncing {
+			a.syncFC = m.Enabled
+		} else {
+			a.groupFC = m.Enabled
+		}
 		fc := int32(1)
-		if m.Enabled {
+		if a.groupFC || a.syncFC {
 			fc = 2
 		}
 		a.control(ctx, &api.Control{FlowControl: fc})
+	case *wire.McastInterrupted:
+		a.control(ctx, &api.Control{Interrupted: m.Count})
 	case *api.TotemConfchg:
 		a.enqueue(ctx, []*api.Event{{TotemConfchg: m}})
 	case *wire.Tick:
@@ -177,16 +187,30 @@ func (a *handleActor) leave(ctx actor.Context, m *api.LeaveRequest) {
 	switch {
 	case a.finalized:
 		reply(ctx, status(api.CodeBadHandle))
-	case a.joinPending:
+	case a.joinPending, a.leavePending:
 		reply(ctx, status(api.CodeTryAgain))
 	case a.group == nil || a.leaving || !bytes.Equal(m.Group, a.groupName):
 		// Not in that group. Corosync trusts the name and corrupts the
 		// membership (CPG-SPEC 8.2); we check it.
 		reply(ctx, status(api.CodeNotExist))
 	default:
-		a.leaving = true
-		ctx.Send(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonLeave)})
-		reply(ctx, status(api.CodeOK))
+		// The node may refuse it for now (TRY_AGAIN during a view change).
+		a.leavePending = true
+		sender := ctx.Sender()
+		f := ctx.RequestFuture(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonLeave)}, a.node.cfg.RequestTimeout)
+		ctx.ReenterAfter(f, func(res any, err error) {
+			a.leavePending = false
+			code := api.CodeLibrary
+			if st, ok := res.(*api.Status); ok && err == nil {
+				code = api.Code(st.Code)
+			}
+			if code == api.CodeOK {
+				a.leaving = true
+			}
+			if sender != nil {
+				ctx.Send(sender, status(code))
+			}
+		})
 	}
 }
 
@@ -281,7 +305,12 @@ func (a *handleActor) enqueue(ctx actor.Context, events []*api.Event) {
 		a.push(ev)
 		if ev.Confchg != nil && !a.initialSent && a.flags&api.ModelV1DeliverInitialTotemConf != 0 {
 			a.initialSent = true
-			a.push(&api.Event{TotemConfchg: &api.TotemConfchg{RingId: a.node.Ring(), Members: []uint32{a.node.cfg.NodeID}}})
+			a.push(&api.Event{TotemConfchg: a.node.View()})
+		}
+		if d := ev.Deliver; d != nil && d.Pid == a.pid && d.Nodeid == a.node.cfg.NodeID && len(d.Data) > int(a.node.cfg.MaxAtomicMsgsize) {
+			// The handle's own large message is in the agreed order: its
+			// sender may stop waiting.
+			a.control(ctx, &api.Control{LargeDone: 1})
 		}
 	}
 	a.pump(ctx)

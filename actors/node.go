@@ -1,9 +1,9 @@
 // Package actors is the actor shell of an actorcpg node: the node actor
-// (root of one node: handles, routing, the member-list mirror), the handle
-// actor (one per CPG handle), the group actor (one per group on each node,
-// driving a groups.Group) and the sequencer actor (driving a
-// sequencer.Sequencer). The protocol decisions live in those state
-// machines; the actors only feed them events and carry out their output.
+// (root of one node, driving the node's cluster.Engine: views, groups,
+// sequencers, links to the other nodes) and the handle actor (one per CPG
+// handle: its queue, credits and flow control toward its client). The
+// protocol decisions live in the engine's state machines; the actors only
+// feed them events and carry out their output.
 package actors
 
 import (
@@ -14,12 +14,15 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	premote "github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
 
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/cluster"
 	"github.com/actorcpg/actorcpg/remote"
 )
 
@@ -35,7 +38,10 @@ type Node struct {
 	remote *premote.Remote
 	addr   string
 	root   *actor.PID
-	ring   *api.RingId
+	start   time.Time
+	ringSeq uint64
+	view   atomic.Pointer[api.TotemConfchg]
+	block  atomic.Pointer[map[uint32]bool]
 
 	stopOnce sync.Once
 }
@@ -61,7 +67,9 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
-	n.ring = &api.RingId{Nodeid: cfg.NodeID, Seq: seq}
+	n.ringSeq = seq
+	n.start = time.Now()
+	n.view.Store(&api.TotemConfchg{RingId: &api.RingId{Nodeid: cfg.NodeID, Seq: seq}, Members: []uint32{cfg.NodeID}})
 	n.system = actor.NewActorSystemWithConfig(SystemConfig(n.log))
 	if cfg.Listen != "" {
 		r, addr, err := remote.StartRemoting(n.system, cfg.Listen)
@@ -100,8 +108,58 @@ func (n *Node) Config() remote.Config { return n.cfg }
 // NodeID returns the node's id.
 func (n *Node) NodeID() uint32 { return n.cfg.NodeID }
 
-// Ring returns the node's current ring id.
-func (n *Node) Ring() *api.RingId { return n.ring }
+// Ring returns the ring id of the node's current view.
+func (n *Node) Ring() *api.RingId { return n.view.Load().RingId }
+
+// View returns the node's current view as a totem confchg: ring id and
+// member node ids. The caller must not change it.
+func (n *Node) View() *api.TotemConfchg { return n.view.Load() }
+
+func (n *Node) setView(v *api.TotemConfchg) { n.view.Store(v) }
+
+// SetBlocked cuts this node's links to the given nodes (nothing is sent to
+// them, and what they send is dropped) and heals every other link. It is
+// a test tool: it isolates a node without touching the network.
+func (n *Node) SetBlocked(nodes ...uint32) {
+	m := make(map[uint32]bool, len(nodes))
+	for _, id := range nodes {
+		m[id] = true
+	}
+	n.block.Store(&m)
+}
+
+func (n *Node) blocked(id uint32) bool {
+	m := n.block.Load()
+	return m != nil && (*m)[id]
+}
+
+// clock is the engine's time: the time since the node started.
+func (n *Node) clock() time.Duration { return time.Since(n.start) }
+
+// tickEvery is how often the node actor ticks the engine: often enough
+// for the shortest of the view timings.
+func (n *Node) tickEvery() time.Duration {
+	c := &n.cfg
+	return max(min(c.Heartbeat, c.Join, c.Token/8, c.ClientHeartbeat)/2, time.Millisecond)
+}
+
+// engineConfig is the protocol engine's configuration for this node.
+func (n *Node) engineConfig() cluster.Config {
+	c := &n.cfg
+	return cluster.Config{
+		NodeID:      c.NodeID,
+		Nodes:       c.Peers(),
+		RingSeq:     n.ringSeq,
+		Incarnation: uint64(n.start.UnixNano()),
+		Token:       c.Token,
+		Heartbeat:   c.Heartbeat,
+		Join:        c.Join,
+		Consensus:   c.Consensus,
+		Retransmit:  max(c.Token/4, 2*c.Heartbeat),
+		Fragment:    int(c.MaxAtomicMsgsize),
+		FrameBytes:  int(c.LinkFragment),
+	}
+}
 
 // Logger returns the node's logger.
 func (n *Node) Logger() zerolog.Logger { return n.log }
@@ -143,14 +201,24 @@ func nextRingSeq(dir string, nodeID uint32) (uint64, error) {
 		return 0, fmt.Errorf("actors: %s: %w", path, err)
 	}
 	seq++
+	return seq, writeRingSeq(dir, nodeID, seq)
+}
+
+// writeRingSeq persists the highest ring seq of nodeID in dir (atomically:
+// a crash leaves the old or the new value).
+func writeRingSeq(dir string, nodeID uint32, seq uint64) error {
+	if dir == "" {
+		return nil
+	}
+	path := filepath.Join(dir, "ringid_"+strconv.FormatUint(uint64(nodeID), 10))
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(strconv.FormatUint(seq, 10)+"\n"), 0o644); err != nil {
-		return 0, fmt.Errorf("actors: %s: %w", path, err)
+		return fmt.Errorf("actors: %s: %w", path, err)
 	}
 	if err := os.Rename(tmp, path); err != nil {
-		return 0, fmt.Errorf("actors: %s: %w", path, err)
+		return fmt.Errorf("actors: %s: %w", path, err)
 	}
-	return seq, nil
+	return nil
 }
 
 // pidOf converts an api.Pid to an actor PID; a nil or empty Pid gives nil.

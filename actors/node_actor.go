@@ -1,16 +1,17 @@
 package actors
 
 import (
-	"encoding/hex"
-	"slices"
+	"bytes"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/cluster"
 	"github.com/actorcpg/actorcpg/groups"
 )
 
@@ -24,46 +25,56 @@ type handleRef struct {
 	client string // the client's actor-system address
 }
 
-type groupRef struct {
-	actor *actor.PID
-	seq   *actor.PID
-}
-
 // clientLease tracks an attached client process.
 type clientLease struct {
 	lastSeen time.Time
 	handles  map[groups.HandleID]bool
 }
 
-// nodeActor is the root of a node: it creates handles, routes joins to the
-// group actors (creating them), keeps the member-list mirror that
-// membership_get and iteration read, and finalizes the handles of attached
+// nodeActor is the root of a node. It drives the node's protocol engine
+// (cluster.Engine): it feeds it the handles' requests, the other nodes'
+// messages and the clock, and carries out its Ready (messages to nodes,
+// events to handles). It also creates handles, answers membership_get and
+// iteration from the engine, and finalizes the handles of attached
 // clients that die or go silent.
 type nodeActor struct {
 	node *Node
 	log  zerolog.Logger
+	eng  *cluster.Engine
 
 	nextHandle groups.HandleID
 	nextPid    uint32
 	handles    map[groups.HandleID]*handleRef
 	byActor    map[string]groups.HandleID
-	groups     map[string]*groupRef
-	members    map[string][]*api.Address
 	clients    map[string]*clientLease
+	peers      map[uint32]*actor.PID
 	stopTicker scheduler.CancelFunc
+	flushing   bool
+	lastLease  time.Time
 }
 
 func newNodeActor(n *Node) *nodeActor {
-	return &nodeActor{
+	a := &nodeActor{
 		node:    n,
 		log:     n.log.With().Str("actor", "node").Logger(),
+		eng:     cluster.New(n.engineConfig()),
 		nextPid: firstAssignedPid,
 		handles: make(map[groups.HandleID]*handleRef),
 		byActor: make(map[string]groups.HandleID),
-		groups:  make(map[string]*groupRef),
-		members: make(map[string][]*api.Address),
 		clients: make(map[string]*clientLease),
+		peers:   make(map[uint32]*actor.PID),
 	}
+	for _, na := range n.cfg.Nodes {
+		if na.NodeID != n.cfg.NodeID {
+			a.peers[na.NodeID] = actor.NewPID(na.Addr, RootName)
+		}
+	}
+	return a
+}
+
+// peerMessage is a message from another node; From names it.
+type peerMessage interface {
+	GetFrom() uint32
 }
 
 // Receive implements actor.Actor.
@@ -73,8 +84,9 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		every := a.node.cfg.ClientHeartbeat
+		every := a.node.tickEvery()
 		a.stopTicker = scheduler.NewTimerScheduler(ctx).SendRepeatedly(every, every, ctx.Self(), &wire.Tick{})
+		a.eng.Tick(a.node.clock())
 	case *actor.Stopping:
 		if a.stopTicker != nil {
 			a.stopTicker()
@@ -82,10 +94,29 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	case *actor.Stopped, *actor.Restarting:
 	case *api.InitRequest:
 		a.initHandle(ctx, m)
+	case *wire.HandleMcast:
+		a.eng.Mcast(groups.HandleID(m.HandleId), m.Msgs)
+	case *wire.Flush:
+		a.flushing = false
+		a.eng.Flush()
 	case *wire.JoinGroup:
-		a.routeJoin(ctx, m)
-	case *wire.GroupMembers:
-		a.setMembers(m)
+		code := a.eng.Join(m.Group, groups.HandleID(m.HandleId), m.Pid)
+		ctx.Respond(&wire.JoinResult{Code: int32(code), GroupActor: apiPid(ctx.Self())})
+	case *wire.LeaveGroup:
+		h := groups.HandleID(m.HandleId)
+		if m.Gone {
+			a.eng.Gone(h)
+		} else if code := a.eng.Leave(h, api.Reason(m.Reason)); ctx.Sender() != nil {
+			ctx.Respond(status(code))
+		}
+	case *wire.Congestion:
+		a.eng.Congestion(groups.HandleID(m.HandleId), m.Congested)
+	case peerMessage:
+		from := m.GetFrom()
+		if a.node.blocked(from) {
+			return
+		}
+		a.eng.Step(from, m.(proto.Message))
 	case *api.MembershipRequest:
 		a.membership(ctx, m)
 	case *api.IterationRequest:
@@ -95,11 +126,79 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	case *api.Heartbeat:
 		a.heartbeat(ctx, m)
 	case *wire.Tick:
-		a.expireClients(ctx)
+		a.eng.Tick(a.node.clock())
+		if now := time.Now(); now.Sub(a.lastLease) >= a.node.cfg.ClientHeartbeat {
+			a.lastLease = now
+			a.expireClients(ctx)
+		}
 	case *actor.Terminated:
 		a.terminated(ctx, m)
 	default:
 		a.log.Warn().Str("type", typeName(m)).Msg("unexpected message dropped")
+		return
+	}
+	a.carryOut(ctx)
+}
+
+// carryOut performs the engine's Ready in its documented order, then
+// schedules a Flush if the engine has batched output.
+func (a *nodeActor) carryOut(ctx actor.Context) {
+	if a.eng.HasReady() {
+		rd := a.eng.Ready()
+		if rd.PersistSeq != 0 {
+			if err := writeRingSeq(a.node.cfg.StateDir, a.node.cfg.NodeID, rd.PersistSeq); err != nil {
+				a.log.Error().Err(err).Msg("persist ring seq")
+			}
+		}
+		for _, o := range rd.Messages {
+			if pid, ok := a.peers[o.To]; ok && !a.node.blocked(o.To) {
+				ctx.Send(pid, o.Msg)
+			}
+		}
+		for _, d := range rd.Deliveries {
+			if ref, ok := a.handles[d.Handle]; ok {
+				ctx.Send(ref.pid, &wire.LocalEvents{Events: d.Events})
+			}
+		}
+		for _, l := range rd.Left {
+			if ref, ok := a.handles[l.Handle]; ok {
+				ctx.Send(ref.pid, &wire.MemberLeft{Reason: uint32(l.Reason)})
+			}
+		}
+		for _, r := range rd.Rejected {
+			if ref, ok := a.handles[r.Handle]; ok {
+				ctx.Send(ref.pid, &wire.McastRejected{Count: r.Count, Bytes: r.Bytes})
+			}
+		}
+		for _, f := range rd.Flow {
+			if ref, ok := a.handles[f.Handle]; ok {
+				ctx.Send(ref.pid, &wire.FlowControl{Enabled: f.Enabled})
+			}
+		}
+		for _, h := range rd.Interrupted {
+			if ref, ok := a.handles[h]; ok {
+				ctx.Send(ref.pid, &wire.McastInterrupted{Count: 1})
+			}
+		}
+		if rd.Totem != nil {
+			a.node.setView(rd.Totem)
+			a.log.Info().Uint32("ring_node", rd.Totem.RingId.Nodeid).Uint64("ring_seq", rd.Totem.RingId.Seq).
+				Interface("members", rd.Totem.Members).Msg("view installed")
+			for _, ref := range a.handles {
+				ctx.Send(ref.pid, rd.Totem)
+			}
+		}
+		if rd.SyncChanged {
+			fc := &wire.FlowControl{Syncing: true, Enabled: a.eng.Syncing()}
+			for _, ref := range a.handles {
+				ctx.Send(ref.pid, fc)
+			}
+		}
+		a.eng.Advance()
+	}
+	if !a.flushing && a.eng.NeedsFlush() {
+		a.flushing = true
+		ctx.Send(ctx.Self(), &wire.Flush{})
 	}
 }
 
@@ -166,63 +265,12 @@ func (a *nodeActor) initHandle(ctx actor.Context, m *api.InitRequest) {
 	})
 }
 
-// routeJoin hands a join to its group actor, creating the group's actors on
-// first use. The group actor answers the original requester.
-func (a *nodeActor) routeJoin(ctx actor.Context, m *wire.JoinGroup) {
-	if err := api.CheckName(m.Group); err != nil {
-		ctx.Respond(&wire.JoinResult{Code: int32(api.CodeOf(err))})
-		return
-	}
-	key := string(m.Group)
-	ref, ok := a.groups[key]
-	if !ok {
-		var err error
-		ref, err = a.spawnGroup(ctx, m.Group)
-		if err != nil {
-			a.log.Error().Err(err).Msg("spawn group actors")
-			ctx.Respond(&wire.JoinResult{Code: int32(api.CodeNoResources)})
-			return
-		}
-		a.groups[key] = ref
-	}
-	ctx.Forward(ref.actor)
-}
-
-func (a *nodeActor) spawnGroup(ctx actor.Context, name []byte) (*groupRef, error) {
-	suffix := hex.EncodeToString(name)
-	groupPID := actor.NewPID(ctx.Self().Address, ctx.Self().Id+"/g-"+suffix)
-	seqProps := actor.PropsFromProducer(func() actor.Actor {
-		return newSequencerActor(a.node, name, []*actor.PID{groupPID})
-	})
-	seq, err := ctx.SpawnNamed(seqProps, "s-"+suffix)
-	if err != nil {
-		return nil, err
-	}
-	gProps := actor.PropsFromProducer(func() actor.Actor {
-		return newGroupActor(a.node, name, ctx.Self(), seq)
-	})
-	g, err := ctx.SpawnNamed(gProps, "g-"+suffix)
-	if err != nil {
-		ctx.Stop(seq)
-		return nil, err
-	}
-	return &groupRef{actor: g, seq: seq}, nil
-}
-
-func (a *nodeActor) setMembers(m *wire.GroupMembers) {
-	if len(m.Members) == 0 {
-		delete(a.members, string(m.Group))
-		return
-	}
-	a.members[string(m.Group)] = m.Members
-}
-
 func (a *nodeActor) membership(ctx actor.Context, m *api.MembershipRequest) {
 	if len(m.Group) > api.MaxNameLength {
 		ctx.Respond(&api.MembershipReply{Code: int32(api.CodeNameTooLong)})
 		return
 	}
-	ctx.Respond(&api.MembershipReply{Code: int32(api.CodeOK), Members: a.members[string(m.Group)]})
+	ctx.Respond(&api.MembershipReply{Code: int32(api.CodeOK), Members: a.eng.GroupMembers(m.Group)})
 }
 
 func (a *nodeActor) iterate(ctx actor.Context, m *api.IterationRequest) {
@@ -237,22 +285,17 @@ func (a *nodeActor) iterate(ctx actor.Context, m *api.IterationRequest) {
 		ctx.Respond(&api.IterationReply{Code: int32(api.CodeInvalidParam)})
 		return
 	}
-	names := make([]string, 0, len(a.members))
-	for k := range a.members {
-		if t == api.IterationOneGroup && k != string(m.Group) {
-			continue
-		}
-		names = append(names, k)
-	}
-	slices.SortFunc(names, func(x, y string) int { return api.CompareNames([]byte(x), []byte(y)) })
 	var out []*api.IterationEntry
-	for _, k := range names {
-		if t == api.IterationNameOnly {
-			out = append(out, &api.IterationEntry{Group: []byte(k)})
+	for _, name := range a.eng.GroupNames() {
+		if t == api.IterationOneGroup && !bytes.Equal(name, m.Group) {
 			continue
 		}
-		for _, addr := range a.members[k] {
-			out = append(out, &api.IterationEntry{Group: []byte(k), Nodeid: addr.Nodeid, Pid: addr.Pid})
+		if t == api.IterationNameOnly {
+			out = append(out, &api.IterationEntry{Group: name})
+			continue
+		}
+		for _, addr := range a.eng.GroupMembers(name) {
+			out = append(out, &api.IterationEntry{Group: name, Nodeid: addr.Nodeid, Pid: addr.Pid})
 		}
 	}
 	ctx.Respond(&api.IterationReply{Code: int32(api.CodeOK), Entries: out})
@@ -297,6 +340,9 @@ func (a *nodeActor) dropClient(ctx actor.Context, addr string) {
 
 func (a *nodeActor) terminated(ctx actor.Context, m *actor.Terminated) {
 	if id, ok := a.byActor[m.Who.Id]; ok && m.Who.Address == ctx.Self().Address {
+		// The handle actor's last messages (its leave, its multicasts) may
+		// still be queued here; the PROCDOWN goes behind them.
+		ctx.Send(ctx.Self(), &wire.LeaveGroup{HandleId: uint64(id), Reason: uint32(api.ReasonProcDown), Gone: true})
 		delete(a.byActor, m.Who.Id)
 		if ref, ok := a.handles[id]; ok {
 			if l, ok := a.clients[ref.client]; ok {

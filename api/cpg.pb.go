@@ -554,7 +554,13 @@ type Control struct {
 	// epoch has ended (the handle's own leave, or eviction).
 	LeftEpoch uint64 `protobuf:"varint,5,opt,name=left_epoch,json=leftEpoch,proto3" json:"left_epoch,omitempty"`
 	// closed says the node has finalized the handle (client gone, node stopping).
-	Closed        bool `protobuf:"varint,6,opt,name=closed,proto3" json:"closed,omitempty"`
+	Closed bool `protobuf:"varint,6,opt,name=closed,proto3" json:"closed,omitempty"`
+	// large_done counts the handle's own large (fragmented) messages that
+	// were delivered back to it: every part is in the agreed order.
+	LargeDone uint32 `protobuf:"varint,7,opt,name=large_done,json=largeDone,proto3" json:"large_done,omitempty"`
+	// interrupted counts the handle's large messages that a view change cut:
+	// no member delivers them (CS_ERR_INTERRUPT).
+	Interrupted   uint32 `protobuf:"varint,8,opt,name=interrupted,proto3" json:"interrupted,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -629,6 +635,20 @@ func (x *Control) GetClosed() bool {
 		return x.Closed
 	}
 	return false
+}
+
+func (x *Control) GetLargeDone() uint32 {
+	if x != nil {
+		return x.LargeDone
+	}
+	return 0
+}
+
+func (x *Control) GetInterrupted() uint32 {
+	if x != nil {
+		return x.Interrupted
+	}
+	return 0
 }
 
 // Pid names an actor on some actor system (address "host:port" or the local
@@ -1730,7 +1750,7 @@ const file_api_cpg_proto_rawDesc = "" +
 	"\n" +
 	"EventBatch\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\x04R\x06handle\x12+\n" +
-	"\x06events\x18\x02 \x03(\v2\x13.actorcpg.api.EventR\x06events\"\xbe\x01\n" +
+	"\x06events\x18\x02 \x03(\v2\x13.actorcpg.api.EventR\x06events\"\xff\x01\n" +
 	"\aControl\x12\x16\n" +
 	"\x06handle\x18\x01 \x01(\x04R\x06handle\x12!\n" +
 	"\fflow_control\x18\x02 \x01(\x05R\vflowControl\x12\x1a\n" +
@@ -1738,7 +1758,10 @@ const file_api_cpg_proto_rawDesc = "" +
 	"\x0erejected_bytes\x18\x04 \x01(\x04R\rrejectedBytes\x12\x1d\n" +
 	"\n" +
 	"left_epoch\x18\x05 \x01(\x04R\tleftEpoch\x12\x16\n" +
-	"\x06closed\x18\x06 \x01(\bR\x06closed\"/\n" +
+	"\x06closed\x18\x06 \x01(\bR\x06closed\x12\x1d\n" +
+	"\n" +
+	"large_done\x18\a \x01(\rR\tlargeDone\x12 \n" +
+	"\vinterrupted\x18\b \x01(\rR\vinterrupted\"/\n" +
 	"\x03Pid\x12\x18\n" +
 	"\aaddress\x18\x01 \x01(\tR\aaddress\x12\x0e\n" +
 	"\x02id\x18\x02 \x01(\tR\x02id\"\x99\x01\n" +

@@ -322,14 +322,15 @@ func (e *Engine) Join(name []byte, h groups.HandleID, pid uint32) api.Code {
 }
 
 // Leave asks to remove local handle h from its group with reason (LEAVE,
-// or PROCDOWN for an eviction). CodeNotExist if it is in none; during a
-// view change, CodeTryAgain.
+// or PROCDOWN for an eviction). CodeNotExist if it is in none; a LEAVE
+// during a view change gets CodeTryAgain (an eviction waits for the new
+// view).
 func (e *Engine) Leave(h groups.HandleID, reason api.Reason) api.Code {
 	gr, ok := e.handles[h]
 	if !ok {
 		return api.CodeNotExist
 	}
-	if e.syncing {
+	if e.syncing && reason == api.ReasonLeave {
 		return api.CodeTryAgain
 	}
 	code := gr.g.Leave(h, reason)

@@ -64,8 +64,8 @@ type group struct {
 	seqOut      []*wire.GroupEvent
 	seqStable   bool
 	lastSeqBeat time.Duration
-	queued bool // in Engine.flushes
-	dirty  bool // in Engine.dirty
+	queued      bool // in Engine.flushes
+	dirty       bool // in Engine.dirty
 }
 
 func (gr *group) contiguous() uint64 { return gr.base + uint64(len(gr.held)) }

@@ -53,7 +53,7 @@ func New(members []uint32) *Sequencer {
 // events after a missing one are dropped (the node sends them again).
 // restart says events[0] is the oldest event the node has not seen
 // ordered, so the sequencer may take it as the next one even if it does
-// not know the node yet. Events of a node outside the view, or claiming
+// not know the node yet (or skip ids the node dropped). Events of a node outside the view, or claiming
 // another origin, are dropped.
 func (s *Sequencer) Submit(from uint32, restart bool, events []*wire.GroupEvent) {
 	if _, ok := s.acks[from]; !ok {
@@ -64,8 +64,9 @@ func (s *Sequencer) Submit(from uint32, restart bool, events []*wire.GroupEvent)
 		if ev == nil || ev.Nodeid != from {
 			return
 		}
-		if o == nil || o.inc != ev.Inc {
-			if !(restart && i == 0) {
+		first := restart && i == 0
+		if o == nil || o.inc != ev.Inc || (first && ev.Msgid > o.msgid) {
+			if !first {
 				return
 			}
 			o = &origin{inc: ev.Inc, msgid: ev.Msgid}

@@ -41,18 +41,19 @@ func want(t *testing.T, got []string, want ...string) {
 // The agreed order numbers events 1, 2, 3, ... in the order they are
 // submitted, across submitters, and keeps each submission's own order.
 func TestSequencerNumbersEventsInSubmissionOrder(t *testing.T) {
-	s := sequencer.New()
+	s := sequencer.New([]uint32{1, 2})
 	if s.HasReady() {
 		t.Fatalf("new sequencer has output")
 	}
 	if got := s.NextSeq(); got != 1 {
 		t.Errorf("NextSeq() of a new sequencer = %d, want 1", got)
 	}
-	s.Submit([]*wire.GroupEvent{ev(1, 1, "a"), ev(1, 2, "b")})
-	s.Submit([]*wire.GroupEvent{ev(2, 1, "c")})
+	s.Submit(1, true, []*wire.GroupEvent{ev(1, 1, "a"), ev(1, 2, "b")})
+	s.Submit(2, true, []*wire.GroupEvent{ev(2, 1, "c")})
 	want(t, take(t, s), "1:a", "2:b", "3:c")
 
-	s.Submit([]*wire.GroupEvent{ev(2, 2, "d"), ev(1, 3, "e")})
+	s.Submit(2, false, []*wire.GroupEvent{ev(2, 2, "d")})
+	s.Submit(1, false, []*wire.GroupEvent{ev(1, 3, "e")})
 	want(t, take(t, s), "4:d", "5:e")
 	if got := s.NextSeq(); got != 6 {
 		t.Errorf("NextSeq() = %d, want 6", got)
@@ -60,41 +61,84 @@ func TestSequencerNumbersEventsInSubmissionOrder(t *testing.T) {
 	want(t, take(t, s))
 }
 
-// A re-sent event (same origin node and msgid, e.g. after a view change)
-// is ordered once; the same msgid from another node is another event.
-func TestSequencerDropsDuplicateMsgidPerOriginNode(t *testing.T) {
-	s := sequencer.New()
-	s.Submit([]*wire.GroupEvent{ev(1, 1, "a"), ev(1, 2, "b"), ev(1, 3, "c")})
+// A re-sent event (same origin and msgid) is ordered once; the same msgid
+// from another node is another event.
+func TestSequencerOrdersEachMsgidOncePerOrigin(t *testing.T) {
+	s := sequencer.New([]uint32{1, 2, 3})
+	s.Submit(1, true, []*wire.GroupEvent{ev(1, 1, "a"), ev(1, 2, "b"), ev(1, 3, "c")})
 	want(t, take(t, s), "1:a", "2:b", "3:c")
 
 	// A re-send overlapping what was ordered keeps only the new events.
-	s.Submit([]*wire.GroupEvent{ev(1, 2, "b"), ev(1, 3, "c"), ev(1, 4, "d")})
-	s.Submit([]*wire.GroupEvent{ev(1, 4, "d")})
-	// Node 2 numbers its own events: msgid 1 of node 2 is new.
-	s.Submit([]*wire.GroupEvent{ev(2, 1, "x")})
+	s.Submit(1, true, []*wire.GroupEvent{ev(1, 2, "b"), ev(1, 3, "c"), ev(1, 4, "d")})
+	s.Submit(1, false, []*wire.GroupEvent{ev(1, 4, "d")})
+	s.Submit(2, true, []*wire.GroupEvent{ev(2, 1, "x")})
 	want(t, take(t, s), "4:d", "5:x")
 
 	// A duplicate inside one submission is dropped too.
-	s.Submit([]*wire.GroupEvent{ev(3, 1, "p"), ev(3, 1, "p")})
+	s.Submit(3, true, []*wire.GroupEvent{ev(3, 1, "p"), ev(3, 1, "p")})
 	want(t, take(t, s), "6:p")
 	if got := s.NextSeq(); got != 7 {
 		t.Errorf("NextSeq() = %d, want 7: dropped duplicates must not use numbers", got)
 	}
 }
 
-// An event without a msgid cannot be recognised as a re-send, so it is
-// always ordered.
-func TestSequencerOrdersEventsWithoutMsgid(t *testing.T) {
-	s := sequencer.New()
-	s.Submit([]*wire.GroupEvent{ev(1, 0, "a"), ev(1, 0, "a")})
-	want(t, take(t, s), "1:a", "2:a")
+// A node's events are ordered in msgid order with no hole: after a missing
+// event the rest waits for the re-send, so per-sender FIFO survives loss.
+func TestSequencerDropsEventsAfterAGap(t *testing.T) {
+	s := sequencer.New([]uint32{1})
+	s.Submit(1, true, []*wire.GroupEvent{ev(1, 1, "a")})
+	s.Submit(1, false, []*wire.GroupEvent{ev(1, 3, "c"), ev(1, 4, "d")}) // 2 was lost
+	want(t, take(t, s), "1:a")
+	s.Submit(1, true, []*wire.GroupEvent{ev(1, 2, "b"), ev(1, 3, "c"), ev(1, 4, "d")})
+	want(t, take(t, s), "2:b", "3:c", "4:d")
+}
+
+// A node the sequencer does not know yet is taken only from its oldest
+// unordered event (restart); events of nodes outside the view, or that
+// claim another origin, are dropped.
+func TestSequencerNeedsARestartToLearnAnOrigin(t *testing.T) {
+	s := sequencer.New([]uint32{1, 2})
+	s.Submit(1, false, []*wire.GroupEvent{ev(1, 5, "late")})
+	s.Submit(9, true, []*wire.GroupEvent{ev(9, 1, "stranger")})
+	s.Submit(2, true, []*wire.GroupEvent{ev(1, 1, "forged")})
+	want(t, take(t, s))
+	s.Submit(1, true, []*wire.GroupEvent{ev(1, 5, "e"), ev(1, 6, "f")})
+	want(t, take(t, s), "1:e", "2:f")
+}
+
+// The stable point is the lowest ack of the view's nodes, never above what
+// was ordered, and moves only forward.
+func TestSequencerStablePointIsTheLowestAck(t *testing.T) {
+	s := sequencer.New([]uint32{1, 2, 3})
+	s.Submit(1, true, []*wire.GroupEvent{ev(1, 1, "a"), ev(1, 2, "b"), ev(1, 3, "c")})
+	take(t, s)
+	s.Ack(1, 3)
+	s.Ack(2, 2)
+	if s.Stable() != 0 || s.HasReady() {
+		t.Fatalf("stable %d with node 3 silent, want 0", s.Stable())
+	}
+	s.Ack(3, 9) // more than was ordered: taken as 3
+	if s.Stable() != 2 || !s.Ready().StableChanged {
+		t.Fatalf("stable %d, want 2", s.Stable())
+	}
+	s.Advance()
+	s.Ack(2, 1) // backwards: ignored
+	s.Ack(7, 3) // not in the view: ignored
+	if s.Stable() != 2 || s.HasReady() {
+		t.Fatalf("stable %d after stale acks, want 2", s.Stable())
+	}
+	s.Ack(2, 3)
+	if s.Stable() != 3 || s.High() != 3 {
+		t.Fatalf("stable %d high %d, want 3 3", s.Stable(), s.High())
+	}
 }
 
 // Output accumulates until Advance, in order, with no gaps.
 func TestSequencerReadyAccumulatesUntilAdvance(t *testing.T) {
-	s := sequencer.New()
+	s := sequencer.New([]uint32{1, 2, 3})
 	for i := 1; i <= 1000; i++ {
-		s.Submit([]*wire.GroupEvent{ev(uint32(1+i%3), uint64(i), "m")})
+		node := uint32(1 + i%3)
+		s.Submit(node, true, []*wire.GroupEvent{ev(node, uint64(i), "m")})
 	}
 	ordered := s.Ready().Ordered
 	if len(ordered) != 1000 {
