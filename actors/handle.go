@@ -36,9 +36,9 @@ type handleActor struct {
 	leaving      bool
 	groupFC      bool
 	syncFC       bool
-	epoch       uint64
-	initialSent bool
-	finalized   bool
+	epoch        uint64
+	initialSent  bool
+	finalized    bool
 
 	queue       []*api.Event
 	qhead       int

@@ -32,16 +32,16 @@ const RootName = "cpg"
 // Node is one running actorcpg node: a protoactor ActorSystem with the node
 // actor at its root.
 type Node struct {
-	cfg    remote.Config
-	log    zerolog.Logger
-	system *actor.ActorSystem
-	remote *premote.Remote
-	addr   string
-	root   *actor.PID
+	cfg     remote.Config
+	log     zerolog.Logger
+	system  *actor.ActorSystem
+	remote  *premote.Remote
+	addr    string
+	root    *actor.PID
 	start   time.Time
 	ringSeq uint64
-	view   atomic.Pointer[api.TotemConfchg]
-	block  atomic.Pointer[map[uint32]bool]
+	view    atomic.Pointer[api.TotemConfchg]
+	block   atomic.Pointer[map[uint32]bool]
 
 	stopOnce sync.Once
 }
