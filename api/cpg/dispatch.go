@@ -118,6 +118,14 @@ func (h *Handle) reassemble(p *api.DeliverPart) *api.Event {
 	return &api.Event{Deliver: d}
 }
 
+// largeOutcome hands the outcome of a large multicast to its waiting sender.
+func (h *Handle) largeOutcome(err error) {
+	select {
+	case h.large <- err:
+	default:
+	}
+}
+
 // control applies a node's control message to the handle.
 func (h *Handle) control(m *api.Control) {
 	switch m.FlowControl {
@@ -128,6 +136,15 @@ func (h *Handle) control(m *api.Control) {
 	}
 	if m.Rejected > 0 {
 		h.unsend(int64(m.Rejected), int64(m.RejectedBytes))
+		if h.largeWaiting.Load() {
+			h.largeOutcome(api.ErrNotExist)
+		}
+	}
+	if m.LargeDone > 0 {
+		h.largeOutcome(nil)
+	}
+	if m.Interrupted > 0 {
+		h.largeOutcome(api.ErrInterrupt)
 	}
 	if m.LeftEpoch != 0 && h.joinEpoch.CompareAndSwap(m.LeftEpoch, 0) {
 		h.leaving.Store(false)

@@ -106,6 +106,10 @@ type Handle struct {
 	inflightBytes atomic.Int64
 	groupFC       atomic.Bool
 	sendMu        sync.Mutex
+	// large receives the outcome of the handle's large multicast in flight
+	// (nil: all its parts are ordered; ErrInterrupt: a view change cut it).
+	large        chan error
+	largeWaiting atomic.Bool
 
 	q    eventQueue
 	part *partial // guarded by q.mu
@@ -171,7 +175,7 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, done: make(chan struct{})}
+	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, done: make(chan struct{}), large: make(chan error, 1)}
 	h.q.init()
 	c.add(h)
 	res, err := c.request(c.node, &api.InitRequest{

@@ -50,7 +50,10 @@ func (h *Handle) Leave(group []byte) error {
 // McastJoined multicasts the concatenation of iov to the handle's group
 // (cpg_mcast_joined); the pieces are gathered like an iovec and any number
 // of them may be given. Every member, the sender too, receives it once, in
-// agreed order. It returns:
+// agreed order. A message above MaxAtomicMsgsizeGet travels in parts, like
+// libcpg's fragmented send: the call returns once every part is in the
+// agreed order, or ErrInterrupt if a view change cut it (then no member
+// delivers any of it; send it again). It returns:
 //   - ErrNotExist when the handle is not joined (Corosync drops it silently);
 //   - ErrTryAgain while flow control is on: the send window is full or a
 //     member of the group is too far behind. Keep dispatching and retry;
@@ -80,15 +83,51 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 	for _, b := range iov {
 		data = append(data, b...)
 	}
-	h.inflight.Add(1)
-	h.inflightBytes.Add(int64(total))
 	root := h.conn.system.Root
 	h.sendMu.Lock()
 	defer h.sendMu.Unlock()
+	h.inflight.Add(1)
+	h.inflightBytes.Add(int64(total))
+	if total > int(h.maxAtomic) {
+		return h.sendLarge(guarantee, data)
+	}
 	if !h.conn.attached || total <= int(h.linkFragment) {
 		root.Send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
 		return nil
 	}
+	h.sendParts(guarantee, data)
+	return nil
+}
+
+// sendLarge sends a message above the atomic size and waits until it is
+// ordered or interrupted. sendMu is held: one large message at a time.
+func (h *Handle) sendLarge(guarantee api.Guarantee, data []byte) error {
+	select { // a stale outcome of an earlier message that gave up waiting
+	case <-h.large:
+	default:
+	}
+	h.largeWaiting.Store(true)
+	defer h.largeWaiting.Store(false)
+	if h.conn.attached && len(data) > int(h.linkFragment) {
+		h.sendParts(guarantee, data)
+	} else {
+		h.conn.system.Root.Send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
+	}
+	select {
+	case err := <-h.large:
+		if err != nil && err != api.ErrNotExist {
+			h.unsend(1, int64(len(data)))
+		}
+		return err
+	case <-h.done:
+		return h.check()
+	}
+}
+
+// sendParts sends a message to an attached node in link-sized parts.
+func (h *Handle) sendParts(guarantee api.Guarantee, data []byte) {
+	root := h.conn.system.Root
+	total := len(data)
 	frag := int(h.linkFragment)
 	for off := 0; off < total; off += frag {
 		end := min(off+frag, total)
@@ -98,7 +137,6 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 		}
 		root.Send(h.actor, r)
 	}
-	return nil
 }
 
 // zcb tracks the buffers of ZcbAlloc, so that ZcbFree can refuse others.
