@@ -111,6 +111,15 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		}
 	case *wire.Congestion:
 		a.eng.Congestion(groups.HandleID(m.HandleId), m.Congested)
+	case *wire.LinkControl:
+		if !a.node.cfg.TestLinkControl {
+			a.log.Warn().Msg("link control refused: the node was not started for fault tests")
+			reply(ctx, status(api.CodeAccess))
+			return
+		}
+		a.log.Info().Interface("blocked", m.Blocked).Msg("link control")
+		a.node.SetBlocked(m.Blocked...)
+		reply(ctx, status(api.CodeOK))
 	case peerMessage:
 		from := m.GetFrom()
 		if a.node.blocked(from) {

@@ -78,6 +78,10 @@ type Config struct {
 	ClientHeartbeat time.Duration
 	// RequestTimeout bounds a call from a client to its node.
 	RequestTimeout time.Duration
+
+	// TestLinkControl lets anyone who can reach the node cut its links to
+	// other nodes with a wire.LinkControl message. For fault tests only.
+	TestLinkControl bool
 }
 
 // NodeAddr is one entry of the node list: a node id and the host:port its

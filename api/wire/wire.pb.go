@@ -1831,6 +1831,54 @@ func (x *Nack) GetSeqTo() uint64 {
 	return 0
 }
 
+// LinkControl is a test tool: it makes a node cut its links to the listed
+// nodes (and heal all others), without touching the network. A node obeys
+// it only when started with Config.TestLinkControl; otherwise it answers
+// CS_ERR_ACCESS.
+type LinkControl struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Blocked       []uint32               `protobuf:"varint,1,rep,packed,name=blocked,proto3" json:"blocked,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *LinkControl) Reset() {
+	*x = LinkControl{}
+	mi := &file_api_wire_wire_proto_msgTypes[27]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *LinkControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*LinkControl) ProtoMessage() {}
+
+func (x *LinkControl) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[27]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use LinkControl.ProtoReflect.Descriptor instead.
+func (*LinkControl) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{27}
+}
+
+func (x *LinkControl) GetBlocked() []uint32 {
+	if x != nil {
+		return x.Blocked
+	}
+	return nil
+}
+
 var File_api_wire_wire_proto protoreflect.FileDescriptor
 
 const file_api_wire_wire_proto_rawDesc = "" +
@@ -1962,7 +2010,9 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x14\n" +
 	"\x05group\x18\x03 \x01(\fR\x05group\x12\x10\n" +
 	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12\x15\n" +
-	"\x06seq_to\x18\x05 \x01(\x04R\x05seqTo*K\n" +
+	"\x06seq_to\x18\x05 \x01(\x04R\x05seqTo\"'\n" +
+	"\vLinkControl\x12\x18\n" +
+	"\ablocked\x18\x01 \x03(\rR\ablocked*K\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_JOIN\x10\x01\x12\x0e\n" +
@@ -1984,7 +2034,7 @@ func file_api_wire_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_api_wire_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 27)
+var file_api_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
 var file_api_wire_wire_proto_goTypes = []any{
 	(Kind)(0),                // 0: actorcpg.wire.Kind
 	(*GroupEvent)(nil),       // 1: actorcpg.wire.GroupEvent
@@ -2014,41 +2064,42 @@ var file_api_wire_wire_proto_goTypes = []any{
 	(*GroupAck)(nil),         // 25: actorcpg.wire.GroupAck
 	(*Ack)(nil),              // 26: actorcpg.wire.Ack
 	(*Nack)(nil),             // 27: actorcpg.wire.Nack
-	(*api.RingId)(nil),       // 28: actorcpg.api.RingId
-	(*api.Pid)(nil),          // 29: actorcpg.api.Pid
-	(*api.McastRequest)(nil), // 30: actorcpg.api.McastRequest
-	(*api.Event)(nil),        // 31: actorcpg.api.Event
-	(*api.Address)(nil),      // 32: actorcpg.api.Address
+	(*LinkControl)(nil),      // 28: actorcpg.wire.LinkControl
+	(*api.RingId)(nil),       // 29: actorcpg.api.RingId
+	(*api.Pid)(nil),          // 30: actorcpg.api.Pid
+	(*api.McastRequest)(nil), // 31: actorcpg.api.McastRequest
+	(*api.Event)(nil),        // 32: actorcpg.api.Event
+	(*api.Address)(nil),      // 33: actorcpg.api.Address
 }
 var file_api_wire_wire_proto_depIdxs = []int32{
 	0,  // 0: actorcpg.wire.GroupEvent.kind:type_name -> actorcpg.wire.Kind
 	1,  // 1: actorcpg.wire.Submit.events:type_name -> actorcpg.wire.GroupEvent
-	28, // 2: actorcpg.wire.Submit.ring:type_name -> actorcpg.api.RingId
+	29, // 2: actorcpg.wire.Submit.ring:type_name -> actorcpg.api.RingId
 	1,  // 3: actorcpg.wire.Ordered.events:type_name -> actorcpg.wire.GroupEvent
-	28, // 4: actorcpg.wire.Ordered.ring:type_name -> actorcpg.api.RingId
-	29, // 5: actorcpg.wire.JoinGroup.handle_actor:type_name -> actorcpg.api.Pid
-	29, // 6: actorcpg.wire.JoinResult.group_actor:type_name -> actorcpg.api.Pid
-	30, // 7: actorcpg.wire.HandleMcast.msgs:type_name -> actorcpg.api.McastRequest
-	31, // 8: actorcpg.wire.LocalEvents.events:type_name -> actorcpg.api.Event
-	32, // 9: actorcpg.wire.GroupMembers.members:type_name -> actorcpg.api.Address
-	28, // 10: actorcpg.wire.PeerHeartbeat.ring:type_name -> actorcpg.api.RingId
-	28, // 11: actorcpg.wire.PeerHeartbeat.accepted:type_name -> actorcpg.api.RingId
-	28, // 12: actorcpg.wire.ViewPropose.ring:type_name -> actorcpg.api.RingId
-	28, // 13: actorcpg.wire.ViewReject.ring:type_name -> actorcpg.api.RingId
-	32, // 14: actorcpg.wire.GroupState.members:type_name -> actorcpg.api.Address
+	29, // 4: actorcpg.wire.Ordered.ring:type_name -> actorcpg.api.RingId
+	30, // 5: actorcpg.wire.JoinGroup.handle_actor:type_name -> actorcpg.api.Pid
+	30, // 6: actorcpg.wire.JoinResult.group_actor:type_name -> actorcpg.api.Pid
+	31, // 7: actorcpg.wire.HandleMcast.msgs:type_name -> actorcpg.api.McastRequest
+	32, // 8: actorcpg.wire.LocalEvents.events:type_name -> actorcpg.api.Event
+	33, // 9: actorcpg.wire.GroupMembers.members:type_name -> actorcpg.api.Address
+	29, // 10: actorcpg.wire.PeerHeartbeat.ring:type_name -> actorcpg.api.RingId
+	29, // 11: actorcpg.wire.PeerHeartbeat.accepted:type_name -> actorcpg.api.RingId
+	29, // 12: actorcpg.wire.ViewPropose.ring:type_name -> actorcpg.api.RingId
+	29, // 13: actorcpg.wire.ViewReject.ring:type_name -> actorcpg.api.RingId
+	33, // 14: actorcpg.wire.GroupState.members:type_name -> actorcpg.api.Address
 	1,  // 15: actorcpg.wire.GroupState.held:type_name -> actorcpg.wire.GroupEvent
-	28, // 16: actorcpg.wire.ViewState.ring:type_name -> actorcpg.api.RingId
-	28, // 17: actorcpg.wire.ViewState.old_ring:type_name -> actorcpg.api.RingId
+	29, // 16: actorcpg.wire.ViewState.ring:type_name -> actorcpg.api.RingId
+	29, // 17: actorcpg.wire.ViewState.old_ring:type_name -> actorcpg.api.RingId
 	20, // 18: actorcpg.wire.ViewState.groups:type_name -> actorcpg.wire.GroupState
 	1,  // 19: actorcpg.wire.GroupCut.events:type_name -> actorcpg.wire.GroupEvent
-	28, // 20: actorcpg.wire.CohortCut.old_ring:type_name -> actorcpg.api.RingId
+	29, // 20: actorcpg.wire.CohortCut.old_ring:type_name -> actorcpg.api.RingId
 	22, // 21: actorcpg.wire.CohortCut.groups:type_name -> actorcpg.wire.GroupCut
-	28, // 22: actorcpg.wire.ViewInstall.ring:type_name -> actorcpg.api.RingId
+	29, // 22: actorcpg.wire.ViewInstall.ring:type_name -> actorcpg.api.RingId
 	23, // 23: actorcpg.wire.ViewInstall.cohorts:type_name -> actorcpg.wire.CohortCut
 	14, // 24: actorcpg.wire.ViewInstall.groups:type_name -> actorcpg.wire.GroupMembers
-	28, // 25: actorcpg.wire.Ack.ring:type_name -> actorcpg.api.RingId
+	29, // 25: actorcpg.wire.Ack.ring:type_name -> actorcpg.api.RingId
 	25, // 26: actorcpg.wire.Ack.groups:type_name -> actorcpg.wire.GroupAck
-	28, // 27: actorcpg.wire.Nack.ring:type_name -> actorcpg.api.RingId
+	29, // 27: actorcpg.wire.Nack.ring:type_name -> actorcpg.api.RingId
 	28, // [28:28] is the sub-list for method output_type
 	28, // [28:28] is the sub-list for method input_type
 	28, // [28:28] is the sub-list for extension type_name
@@ -2067,7 +2118,7 @@ func file_api_wire_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_wire_wire_proto_rawDesc), len(file_api_wire_wire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   27,
+			NumMessages:   28,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
