@@ -147,6 +147,10 @@ type Engine struct {
 	lastHeartbeat time.Duration
 	changeSince   time.Duration // when a view change became needed; -1: none
 	coord         *attempt
+	installedAt   time.Duration
+	// early holds messages of the accepted ring that arrived before its
+	// install (nodes install at slightly different times).
+	early []envelope
 
 	groups  map[string]*group
 	handles map[groups.HandleID]*group
@@ -155,6 +159,15 @@ type Engine struct {
 
 	ready Ready
 }
+
+// envelope is a message from another node, kept for later.
+type envelope struct {
+	from uint32
+	msg  proto.Message
+}
+
+// maxEarlyMessages bounds the messages kept for a view not yet installed.
+const maxEarlyMessages = 1 << 14
 
 // attempt is a view change this node coordinates.
 type attempt struct {
@@ -389,6 +402,16 @@ func (e *Engine) Step(from uint32, m proto.Message) {
 	if !e.isNode(from) {
 		return
 	}
+	// Any message proves its sender alive, even when a flood delays its
+	// heartbeats behind data on the link.
+	if _, ok := e.heard[from]; ok {
+		e.heard[from] = e.now
+	}
+	e.step(from, m)
+	e.collect()
+}
+
+func (e *Engine) step(from uint32, m proto.Message) {
 	switch m := m.(type) {
 	case *wire.PeerHeartbeat:
 		e.onHeartbeat(from, m)
@@ -409,7 +432,16 @@ func (e *Engine) Step(from uint32, m proto.Message) {
 	case *wire.Nack:
 		e.onNack(from, m)
 	}
-	e.collect()
+}
+
+// keepForInstall keeps a message of the accepted, not yet installed ring
+// (its sender installed first); it is taken right after the install.
+func (e *Engine) keepForInstall(from uint32, ring *api.RingId, m proto.Message) bool {
+	if !e.syncing || ringOf(ring) != e.accepted || len(e.early) >= maxEarlyMessages {
+		return false
+	}
+	e.early = append(e.early, envelope{from, m})
+	return true
 }
 
 // Tick tells the engine the time (any monotonic clock; only differences

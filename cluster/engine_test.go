@@ -2,6 +2,7 @@ package cluster
 
 import (
 	"fmt"
+	"math/rand"
 	"slices"
 	"strings"
 	"testing"
@@ -10,6 +11,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
 )
 
@@ -22,13 +24,15 @@ type testNet struct {
 	down    map[uint32]bool
 	cut     map[[2]uint32]bool
 	now     time.Duration
-	queue   []envelope
+	queue   []netMsg
 	events  map[uint32]map[groups.HandleID][]string
 	totems  map[uint32][]string
 	persist map[uint32]uint64
+	// lose, when set, drops the data messages it returns true for.
+	lose func(m proto.Message) bool
 }
 
-type envelope struct {
+type netMsg struct {
 	from, to uint32
 	msg      proto.Message
 }
@@ -66,7 +70,7 @@ func (tn *testNet) take(id uint32) {
 		tn.persist[id] = rd.PersistSeq
 	}
 	for _, o := range rd.Messages {
-		tn.queue = append(tn.queue, envelope{id, o.To, o.Msg})
+		tn.queue = append(tn.queue, netMsg{id, o.To, o.Msg})
 	}
 	for _, d := range rd.Deliveries {
 		for _, ev := range d.Events {
@@ -108,6 +112,9 @@ func (tn *testNet) step() {
 	tn.queue = nil
 	for _, env := range q {
 		if tn.down[env.to] || tn.down[env.from] || tn.cut[[2]uint32{env.from, env.to}] {
+			continue
+		}
+		if tn.lose != nil && tn.lose(env.msg) {
 			continue
 		}
 		tn.nodes[env.to].Step(env.from, env.msg)
@@ -253,6 +260,57 @@ func TestPartitionAndHealGiveNodeDownThenNodeUp(t *testing.T) {
 		last := got[len(got)-1]
 		if !strings.HasPrefix(last, "confchg m=[1/101 2/102 3/103]") || !strings.Contains(last, "(4)") {
 			t.Fatalf("node %d last %q", id, last)
+		}
+	}
+}
+
+// Lost submissions, ordered events and acks inside a view are recovered
+// (re-send, Nack): every node delivers every message once, in one order.
+func TestLossInsideAViewIsRepaired(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	for _, id := range tn.ids() {
+		tn.nodes[id].Join([]byte("g"), 1, 100+id)
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+	rng := rand.New(rand.NewSource(7))
+	tn.lose = func(m proto.Message) bool {
+		switch m.(type) {
+		case *wire.Submit, *wire.Ordered, *wire.Ack, *wire.Nack:
+			return rng.Intn(10) == 0
+		}
+		return false
+	}
+	for i := 0; i < 200; i++ {
+		tn.mcast(uint32(1+i%3), 1, fmt.Sprintf("m%d", i))
+		if i%7 == 0 {
+			tn.step()
+		}
+	}
+	tn.run(300 * time.Millisecond)
+	tn.lose = nil
+	tn.run(500 * time.Millisecond)
+	var ref []string
+	for _, id := range tn.ids() {
+		var msgs []string
+		for _, ev := range tn.events[id][1] {
+			if strings.HasPrefix(ev, "msg ") {
+				msgs = append(msgs, ev)
+			}
+		}
+		if len(msgs) != 200 {
+			t.Fatalf("node %d delivered %d of 200", id, len(msgs))
+		}
+		if ref == nil {
+			ref = msgs
+		} else if !slices.Equal(ref, msgs) {
+			t.Fatalf("node %d order differs", id)
+		}
+	}
+	for _, id := range tn.ids() {
+		if tn.nodes[id].Ring().Seq != tn.nodes[1].Ring().Seq {
+			t.Fatalf("loss of data caused a view change")
 		}
 	}
 }

@@ -369,6 +369,9 @@ func (e *Engine) ordered(gr *group, id eventID) {
 }
 
 func (e *Engine) onSubmit(from uint32, m *wire.Submit) {
+	if e.keepForInstall(from, m.Ring, m) {
+		return
+	}
 	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from || api.CheckName(m.Group) != nil {
 		return
 	}
@@ -383,6 +386,9 @@ func (e *Engine) onSubmit(from uint32, m *wire.Submit) {
 }
 
 func (e *Engine) onOrdered(from uint32, m *wire.Ordered) {
+	if e.keepForInstall(from, m.Ring, m) {
+		return
+	}
 	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from || api.CheckName(m.Group) != nil {
 		return
 	}
@@ -394,6 +400,9 @@ func (e *Engine) onOrdered(from uint32, m *wire.Ordered) {
 }
 
 func (e *Engine) onAck(from uint32, m *wire.Ack) {
+	if e.keepForInstall(from, m.Ring, m) {
+		return
+	}
 	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from {
 		return
 	}
@@ -413,6 +422,9 @@ func (e *Engine) onAck(from uint32, m *wire.Ack) {
 // onNack sends a node again the events it misses, from this node's
 // replica (the sequencer's node holds every event above the stable point).
 func (e *Engine) onNack(from uint32, m *wire.Nack) {
+	if e.keepForInstall(from, m.Ring, m) {
+		return
+	}
 	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from {
 		return
 	}

@@ -84,7 +84,12 @@ func (e *Engine) changeNeeded(r []uint32) bool {
 		if n == e.cfg.NodeID {
 			continue
 		}
-		if e.peerRing[n] != e.ring && e.peerAccepted[n] != e.ring {
+		if e.peerRing[n] == e.ring {
+			continue
+		}
+		// A node that accepted this view but has not installed it yet is
+		// fine for a while; one that never got the install is not.
+		if e.peerAccepted[n] != e.ring || e.now-e.installedAt >= e.cfg.Consensus {
 			return true
 		}
 	}
@@ -175,6 +180,9 @@ func (e *Engine) accept(from uint32, m *wire.ViewPropose) {
 	if !e.syncing {
 		e.syncing = true
 		e.ready.SyncChanged = true
+	}
+	if ring != e.accepted {
+		e.early = nil
 	}
 	e.accepted, e.acceptedMembers, e.acceptedAt = ring, members, e.now
 	e.promised = ring.seq
@@ -465,7 +473,14 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 	}
 	e.collect()
 	e.ready.Totem = &api.TotemConfchg{RingId: ring.api(), Members: slices.Clone(members)}
+	e.installedAt = e.now
 	e.sendHeartbeats()
+	// What the others sent in this view before this node installed it.
+	early := e.early
+	e.early = nil
+	for _, env := range early {
+		e.step(env.from, env.msg)
+	}
 }
 
 // interrupt drops the unsent rest of every local large message that the
