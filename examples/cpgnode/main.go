@@ -4,15 +4,39 @@
 // remoting. When a client process dies or goes silent for -client-timeout,
 // its handles are finalized and their groups see PROCDOWN.
 //
+// Without -c or -peers it runs a cluster of one on -listen:
+//
 //	go run ./examples/cpgnode -listen 127.0.0.1:7100
+//
+// A cluster is read from a corosync.conf-like file (see remote.ParseConfig
+// and example.conf), with this node picked by the file's local.nodeid or by
+// -id:
+//
+//	go run ./examples/cpgnode -c examples/cpgnode/example.conf -id 2
+//
+// or given on the command line, this node's own entry being -id and -listen:
+//
+//	go run ./examples/cpgnode -id 2 -listen 127.0.0.1:7102 -peers 1=127.0.0.1:7101,3=127.0.0.1:7103
+//
+// Flags given explicitly override the file; -peers adds to its nodelist.
+// A bad flag exits with status 2, a bad configuration with status 1, each
+// after one line "cpgnode: <error>" on stderr.
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
+	"io"
+	"math"
+	"net"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
 	"syscall"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -20,24 +44,23 @@ import (
 	"github.com/actorcpg/actorcpg/remote"
 )
 
-func main() {
-	cfg := remote.DefaultConfig()
-	id := flag.Uint("id", uint(cfg.NodeID), "node `id`")
-	flag.StringVar(&cfg.Listen, "listen", "127.0.0.1:7100", "`host:port` to listen on for clients")
-	flag.StringVar(&cfg.StateDir, "state", "", "`dir` that keeps the ring sequence across restarts")
-	flag.DurationVar(&cfg.ClientTimeout, "client-timeout", cfg.ClientTimeout, "finalize the handles of a client silent this long")
-	flag.DurationVar(&cfg.ClientHeartbeat, "client-heartbeat", cfg.ClientHeartbeat, "how often clients must send a heartbeat")
-	flag.Uint64Var(&cfg.MaxMessageSize, "max-message", cfg.MaxMessageSize, "largest multicast in `bytes`")
-	level := flag.String("log", "info", "log `level` (debug, info, warn, error)")
-	flag.Parse()
-	cfg.NodeID = uint32(*id)
+// defaultListen is where a node listens when neither -listen nor a config
+// file says.
+const defaultListen = "127.0.0.1:7100"
 
-	lvl, err := zerolog.ParseLevel(*level)
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "cpgnode: -log: %v\n", err)
-		os.Exit(2)
+func main() {
+	cfg, level, err := configure(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		fs := newFlagSet(&options{})
+		fs.SetOutput(os.Stderr)
+		fs.Usage()
+		os.Exit(0)
 	}
-	logger := zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cpgnode: %v\n", err)
+		os.Exit(exitCode(err))
+	}
+	logger := zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
 	node, err := actors.Start(cfg, actors.WithLogger(logger))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cpgnode: %v\n", err)
@@ -48,4 +71,201 @@ func main() {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	<-sig
 	node.Stop()
+}
+
+// usageError is a mistake on the command line itself (exit status 2), as
+// opposed to a bad configuration (exit status 1).
+type usageError struct{ error }
+
+func (e usageError) Unwrap() error { return e.error }
+
+// exitCode is the exit status for an error of configure.
+func exitCode(err error) int {
+	if errors.As(err, new(usageError)) {
+		return 2
+	}
+	return 1
+}
+
+// options holds the flags' values.
+type options struct {
+	file            string
+	id              uint
+	listen          string
+	state           string
+	clientTimeout   time.Duration
+	clientHeartbeat time.Duration
+	maxMessage      uint64
+	token           time.Duration
+	heartbeat       time.Duration
+	join            time.Duration
+	consensus       time.Duration
+	peers           peerList
+	level           logLevel
+}
+
+// newFlagSet defines cpgnode's flags on o. It prints nothing itself: its
+// caller reports errors.
+func newFlagSet(o *options) *flag.FlagSet {
+	d := remote.DefaultConfig()
+	o.level = logLevel(zerolog.InfoLevel)
+	fs := flag.NewFlagSet("cpgnode", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.file, "c", "", "read the cluster configuration from `file` (corosync.conf-like; see example.conf)")
+	fs.UintVar(&o.id, "id", 0, "this node's `id` (default: the file's local.nodeid, else 1)")
+	fs.StringVar(&o.listen, "listen", "", "`host:port` to listen on for clients and other nodes (default "+defaultListen+"; with -c: local.listen, else this node's ring0_addr)")
+	fs.StringVar(&o.state, "state", "", "`dir` that keeps the ring sequence across restarts")
+	fs.DurationVar(&o.clientTimeout, "client-timeout", d.ClientTimeout, "finalize the handles of a client silent this long")
+	fs.DurationVar(&o.clientHeartbeat, "client-heartbeat", d.ClientHeartbeat, "how often clients must send a heartbeat")
+	fs.Uint64Var(&o.maxMessage, "max-message", d.MaxMessageSize, "largest multicast in `bytes`")
+	fs.DurationVar(&o.token, "token", d.Token, "failure-detection timeout; heartbeat, join and consensus not given as flags are derived from it")
+	fs.DurationVar(&o.heartbeat, "heartbeat", d.Heartbeat, "how often a node tells the others it is alive (at most token/3)")
+	fs.DurationVar(&o.join, "join", d.Join, "how long a view change waits for the reachable nodes to settle")
+	fs.DurationVar(&o.consensus, "consensus", d.Consensus, "bound on one view-change attempt (at least token)")
+	fs.Var(&o.peers, "peers", "other nodes as `id=host:port,...`, added to the file's nodelist")
+	fs.Var(&o.level, "log", "log `level` (debug, info, warn, error)")
+	return fs
+}
+
+// configure turns cpgnode's arguments into a validated node configuration
+// and a log level, starting nothing. On top of remote.DefaultConfig it
+// applies the -c file, then the flags given explicitly, then -peers; with
+// a node list, a node not in it is added with its -listen address.
+func configure(args []string) (remote.Config, zerolog.Level, error) {
+	var o options
+	fs := newFlagSet(&o)
+	if err := fs.Parse(args); err != nil {
+		return remote.Config{}, 0, usageError{err}
+	}
+	if fs.NArg() > 0 {
+		return remote.Config{}, 0, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if set["id"] && (o.id == 0 || o.id > math.MaxUint32) {
+		return remote.Config{}, 0, usageError{fmt.Errorf("invalid value %d for flag -id: want 1..%d", o.id, uint32(math.MaxUint32))}
+	}
+
+	cfg := remote.DefaultConfig()
+	cfg.Listen = defaultListen
+	if o.file != "" {
+		cfg.NodeID = 0 // from local.nodeid or -id
+		var err error
+		if cfg, err = remote.LoadConfig(o.file, cfg); err != nil {
+			return remote.Config{}, 0, err
+		}
+	}
+	for name, apply := range map[string]func(){
+		"id":               func() { cfg.NodeID = uint32(o.id) },
+		"listen":           func() { cfg.Listen = o.listen },
+		"state":            func() { cfg.StateDir = o.state },
+		"client-timeout":   func() { cfg.ClientTimeout = o.clientTimeout },
+		"client-heartbeat": func() { cfg.ClientHeartbeat = o.clientHeartbeat },
+		"max-message":      func() { cfg.MaxMessageSize = o.maxMessage },
+		"token":            func() { cfg.Token = o.token },
+		"heartbeat":        func() { cfg.Heartbeat = o.heartbeat },
+		"join":             func() { cfg.Join = o.join },
+		"consensus":        func() { cfg.Consensus = o.consensus },
+	} {
+		if set[name] {
+			apply()
+		}
+	}
+	if set["token"] {
+		// As for a file's token: let Validate derive the timers not given.
+		for name, d := range map[string]*time.Duration{"heartbeat": &cfg.Heartbeat, "join": &cfg.Join, "consensus": &cfg.Consensus} {
+			if !set[name] {
+				*d = 0
+			}
+		}
+	}
+
+	cfg.Nodes = slices.Clone(cfg.Nodes)
+	for _, p := range o.peers {
+		if p.NodeID == cfg.NodeID {
+			return remote.Config{}, 0, fmt.Errorf("-peers: node %d is this node; its address comes from -listen or the config file", p.NodeID)
+		}
+		for _, n := range cfg.Nodes {
+			if n.NodeID == p.NodeID {
+				return remote.Config{}, 0, fmt.Errorf("-peers: node %d is already in the nodelist of %s", p.NodeID, o.file)
+			}
+			if n.Addr == p.Addr {
+				return remote.Config{}, 0, fmt.Errorf("-peers: node %d: %s is already node %d's address", p.NodeID, p.Addr, n.NodeID)
+			}
+		}
+		cfg.Nodes = append(cfg.Nodes, p)
+	}
+	if cfg.NodeID == 0 {
+		if len(cfg.Nodes) > 0 {
+			return remote.Config{}, 0, fmt.Errorf("%s: no local.nodeid says which node this is: give -id", o.file)
+		}
+		cfg.NodeID = remote.DefaultConfig().NodeID
+	}
+	if len(cfg.Nodes) > 0 && cfg.AddrOf(cfg.NodeID) == "" && cfg.Listen != "" {
+		for _, n := range cfg.Nodes {
+			if n.Addr == cfg.Listen {
+				return remote.Config{}, 0, fmt.Errorf("-listen: %s is already node %d's address", cfg.Listen, n.NodeID)
+			}
+		}
+		cfg.Nodes = append(cfg.Nodes, remote.NodeAddr{NodeID: cfg.NodeID, Addr: cfg.Listen})
+	}
+	if err := cfg.Validate(); err != nil {
+		return remote.Config{}, 0, err
+	}
+	return cfg, zerolog.Level(o.level), nil
+}
+
+// peerList is the -peers flag: id=host:port entries, comma-separated; the
+// flag may be given more than once.
+type peerList []remote.NodeAddr
+
+func (p *peerList) String() string {
+	if p == nil {
+		return ""
+	}
+	s := make([]string, len(*p))
+	for i, n := range *p {
+		s[i] = fmt.Sprintf("%d=%s", n.NodeID, n.Addr)
+	}
+	return strings.Join(s, ",")
+}
+
+// Set adds the entries of s.
+func (p *peerList) Set(s string) error {
+	for item := range strings.SplitSeq(s, ",") {
+		item = strings.TrimSpace(item)
+		idText, addr, ok := strings.Cut(item, "=")
+		if !ok {
+			return fmt.Errorf("%q is not id=host:port", item)
+		}
+		id, err := strconv.ParseUint(idText, 10, 32)
+		if err != nil || id == 0 {
+			return fmt.Errorf("%q: node id %q is not a number in 1..%d", item, idText, uint32(math.MaxUint32))
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return fmt.Errorf("%q: address %q is not host:port", item, addr)
+		}
+		for _, n := range *p {
+			if n.NodeID == uint32(id) {
+				return fmt.Errorf("node %d given twice", id)
+			}
+		}
+		*p = append(*p, remote.NodeAddr{NodeID: uint32(id), Addr: addr})
+	}
+	return nil
+}
+
+// logLevel is the -log flag.
+type logLevel zerolog.Level
+
+func (l *logLevel) String() string { return zerolog.Level(*l).String() }
+
+// Set parses a zerolog level name.
+func (l *logLevel) Set(s string) error {
+	lvl, err := zerolog.ParseLevel(s)
+	if err != nil || s == "" {
+		return errors.New("unknown level (want trace, debug, info, warn, error, fatal, panic or disabled)")
+	}
+	*l = logLevel(lvl)
+	return nil
 }

@@ -1,0 +1,340 @@
+package remote
+
+import (
+	"errors"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"testing/iotest"
+	"time"
+)
+
+const fullConfig = `# a full configuration
+totem {
+    token: 1000            # ms, like corosync
+    heartbeat: 100
+    join: 40ms             # a Go duration works too
+    consensus: 1.5s
+    send_window: 1024
+    send_window_bytes: 8388608
+    max_message_size: 33554432
+    max_atomic_msgsize: 65536
+    link_fragment: 262144
+}
+
+limits {
+	queue_high_bytes: 1048576
+	queue_limit_bytes: 4194304
+	stall_timeout: 5000
+	credit_events: 512
+	credit_bytes: 2097152
+	client_timeout: 3000
+	client_heartbeat: 500
+	request_timeout: 7000
+}
+
+nodelist {
+    node {
+        nodeid: 1
+        ring0_addr: 127.0.0.1:7101
+    }
+    node{
+        ring0_addr: [::1]:7102   # keys in any order
+        nodeid: 2
+    }
+}
+
+local {
+    nodeid: 2
+    state_dir: /var/lib/actor#cpg   # "#" inside a word is kept
+    listen: 0.0.0.0:7102
+}
+`
+
+func TestParseConfigFullFile(t *testing.T) {
+	got, err := ParseConfig(strings.NewReader(fullConfig), "full.conf", DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := DefaultConfig()
+	want.Token = time.Second
+	want.Heartbeat = 100 * time.Millisecond
+	want.Join = 40 * time.Millisecond
+	want.Consensus = 1500 * time.Millisecond
+	want.SendWindow = 1024
+	want.SendWindowBytes = 8 << 20
+	want.MaxMessageSize = 32 << 20
+	want.MaxAtomicMsgsize = 65536
+	want.LinkFragment = 256 << 10
+	want.QueueHighBytes = 1 << 20
+	want.QueueLimitBytes = 4 << 20
+	want.StallTimeout = 5 * time.Second
+	want.CreditEvents = 512
+	want.CreditBytes = 2 << 20
+	want.ClientTimeout = 3 * time.Second
+	want.ClientHeartbeat = 500 * time.Millisecond
+	want.RequestTimeout = 7 * time.Second
+	want.Nodes = []NodeAddr{{1, "127.0.0.1:7101"}, {2, "[::1]:7102"}}
+	want.NodeID = 2
+	want.StateDir = "/var/lib/actor#cpg"
+	want.Listen = "0.0.0.0:7102"
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("parsed\n %+v\nwant\n %+v", got, want)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatalf("parsed config does not validate: %v", err)
+	}
+}
+
+func TestParseConfigKeepsBase(t *testing.T) {
+	base := DefaultConfig()
+	base.NodeID = 7
+	base.StateDir = "/base"
+	base.Nodes = []NodeAddr{{7, "127.0.0.1:1"}}
+	base.Listen = "127.0.0.1:1"
+	got, err := ParseConfig(strings.NewReader("# only a comment\n\n"), "empty.conf", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(got, base) {
+		t.Fatalf("an empty file changed the base:\n %+v\nwant\n %+v", got, base)
+	}
+	got, err = ParseConfig(strings.NewReader("totem {\n  send_window: 9\n}\n"), "w.conf", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base.SendWindow = 9
+	if !reflect.DeepEqual(got, base) {
+		t.Fatalf("got\n %+v\nwant\n %+v", got, base)
+	}
+}
+
+func TestParseConfigNodelistReplacesBaseAndLeavesListenToValidate(t *testing.T) {
+	base := DefaultConfig()
+	base.Nodes = []NodeAddr{{9, "127.0.0.1:9"}}
+	base.Listen = "127.0.0.1:7100"
+	in := "nodelist {\n node {\n  nodeid: 1\n  ring0_addr: 127.0.0.1:7101\n }\n node {\n  nodeid: 3\n  ring0_addr: 127.0.0.1:7103\n }\n}\nlocal {\n nodeid: 3\n}\n"
+	got, err := ParseConfig(strings.NewReader(in), "n.conf", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []NodeAddr{{1, "127.0.0.1:7101"}, {3, "127.0.0.1:7103"}}; !reflect.DeepEqual(got.Nodes, want) {
+		t.Fatalf("nodes = %v, want %v", got.Nodes, want)
+	}
+	if got.Listen != "" || got.NodeID != 3 {
+		t.Fatalf("listen %q node %d, want \"\" (left to Validate) and 3", got.Listen, got.NodeID)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	if got.Listen != "127.0.0.1:7103" {
+		t.Fatalf("listen after Validate = %q, want node 3's ring0_addr", got.Listen)
+	}
+}
+
+func TestParseConfigTokenDerivesUnsetTimers(t *testing.T) {
+	got, err := ParseConfig(strings.NewReader("totem {\n token: 200\n join: 20\n}\n"), "t.conf", DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Heartbeat != 0 || got.Consensus != 0 || got.Join != 20*time.Millisecond {
+		t.Fatalf("heartbeat %v join %v consensus %v: want 0, 20ms, 0 before Validate", got.Heartbeat, got.Join, got.Consensus)
+	}
+	if err := got.Validate(); err != nil {
+		t.Fatalf("a file setting only token (and join) must validate: %v", err)
+	}
+	if got.Heartbeat != 50*time.Millisecond || got.Consensus != 240*time.Millisecond || got.Join != 20*time.Millisecond {
+		t.Fatalf("after Validate heartbeat %v join %v consensus %v, want 50ms 20ms 240ms", got.Heartbeat, got.Join, got.Consensus)
+	}
+	// Without token, the base's timers stay.
+	got, err = ParseConfig(strings.NewReader("totem {\n join: 20\n}\n"), "t.conf", DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := DefaultConfig(); got.Heartbeat != d.Heartbeat || got.Consensus != d.Consensus || got.Token != d.Token {
+		t.Fatalf("timers changed without token: %+v", got)
+	}
+}
+
+func TestParseConfigErrors(t *testing.T) {
+	node := func(body string) string { return "nodelist {\nnode {\n" + body + "}\n}\n" }
+	cases := []struct {
+		name, in, want string
+	}{
+		{"unknown section", "corosync {\n}\n",
+			`c.conf:1: corosync: unknown section (want totem, limits, nodelist or local)`},
+		{"unknown nested section", "totem {\n interface {\n",
+			`c.conf:2: totem.interface: unknown section`},
+		{"unknown section in nodelist", "nodelist {\n host {\n",
+			`c.conf:2: nodelist.host: unknown section (want node)`},
+		{"node outside nodelist", "node {\n",
+			`c.conf:1: node: unknown section (want totem, limits, nodelist or local)`},
+		{"unknown key", "# x\ntotem {\n tokn: 1000\n}\n",
+			`c.conf:3: totem.tokn: unknown key`},
+		{"unknown key without value", "totem {\n tokn:\n}\n",
+			`c.conf:2: totem.tokn: unknown key`},
+		{"unknown node key", node("nodeid: 1\nname: a\n"),
+			`c.conf:4: nodelist.node.name: unknown key`},
+		{"node key in nodelist", "nodelist {\n nodeid: 1\n}\n",
+			`c.conf:2: nodelist.nodeid: unknown key`},
+		{"key outside a section", "token: 1000\n",
+			`c.conf:1: token: key outside a section`},
+		{"duplicate key", "totem {\n token: 1000\n\n token: 2000\n}\n",
+			`c.conf:4: totem.token: given twice (first on line 2)`},
+		{"duplicate node key", node("nodeid: 1\nnodeid: 2\n"),
+			`c.conf:4: nodelist.node.nodeid: given twice (first on line 3)`},
+		{"duplicate section", "totem {\n}\nlimits {\n}\ntotem {\n}\n",
+			`c.conf:5: totem: section given twice (first on line 1)`},
+		{"bad milliseconds", "totem {\n token: abc\n}\n",
+			`c.conf:2: totem.token: "abc" is not a number of milliseconds or a duration such as 1.5s`},
+		{"negative milliseconds", "totem {\n heartbeat: -5\n}\n",
+			`c.conf:2: totem.heartbeat: "-5" is not a number of milliseconds or a duration such as 1.5s`},
+		{"negative duration", "limits {\n stall_timeout: -5s\n}\n",
+			`c.conf:2: limits.stall_timeout: "-5s" must be above 0`},
+		{"zero milliseconds", "totem {\n join: 0\n}\n",
+			`c.conf:2: totem.join: "0" must be above 0`},
+		{"milliseconds overflow", "limits {\n request_timeout: 99999999999999999\n}\n",
+			`c.conf:2: limits.request_timeout: "99999999999999999" milliseconds is too long`},
+		{"bad size", "totem {\n send_window_bytes: 16M\n}\n",
+			`c.conf:2: totem.send_window_bytes: "16M" is not a number of bytes`},
+		{"size with sign", "limits {\n credit_bytes: +5\n}\n",
+			`c.conf:2: limits.credit_bytes: "+5" is not a number of bytes`},
+		{"fractional count", "totem {\n send_window: 1.5\n}\n",
+			`c.conf:2: totem.send_window: "1.5" is not a number`},
+		{"uint32 overflow", "totem {\n link_fragment: 4294967296\n}\n",
+			`c.conf:2: totem.link_fragment: "4294967296" is too large (at most 4294967295)`},
+		{"uint64 overflow", "limits {\n queue_limit_bytes: 18446744073709551616\n}\n",
+			`c.conf:2: limits.queue_limit_bytes: "18446744073709551616" is too large (at most 18446744073709551615)`},
+		{"zero size", "limits {\n credit_events: 0\n}\n",
+			`c.conf:2: limits.credit_events: "0" must be above 0`},
+		{"zero nodeid", "local {\n nodeid: 0\n}\n",
+			`c.conf:2: local.nodeid: "0" must be above 0`},
+		{"missing colon", "totem {\n token 1000\n}\n",
+			`c.conf:2: totem.token: missing ":" after the key`},
+		{"missing colon and value", "local {\n\tstate_dir\n}\n",
+			`c.conf:2: local.state_dir: missing ":" after the key`},
+		{"no value", "local {\n state_dir:   # nothing\n}\n",
+			`c.conf:2: local.state_dir: no value`},
+		{"no key", "totem {\n : 1000\n}\n",
+			`c.conf:2: ": 1000": want one item per line: "key: value", "section {" or "}"`},
+		{"two items on a line", "nodelist {\n node { nodeid: 2\n",
+			`c.conf:2: "node { nodeid: 2": want one item per line: "key: value", "section {" or "}"`},
+		{"brace after a value", node("nodeid: 2\nring0_addr: 127.0.0.1:7102 }\n"),
+			`c.conf:4: nodelist.node.ring0_addr: "127.0.0.1:7102 }": want one item per line: put "{" and "}" on lines of their own`},
+		{"section name with blank", "my totem {\n}\n",
+			`c.conf:1: "my totem {": want one item per line: "key: value", "section {" or "}"`},
+		{"extra close", "totem {\n}\n}\n",
+			`c.conf:3: "}" closes no section`},
+		{"unclosed section", "totem {\n token: 1000\n",
+			`c.conf:1: totem: no "}" closes this section`},
+		{"unclosed node", "nodelist {\n node {\n  nodeid: 1\n",
+			`c.conf:2: nodelist.node: no "}" closes this section`},
+		{"node without nodeid", node("ring0_addr: 127.0.0.1:7101\n"),
+			`c.conf:2: nodelist.node: has no nodeid`},
+		{"node without ring0_addr", node("nodeid: 4\n"),
+			`c.conf:2: nodelist.node: nodeid 4 has no ring0_addr`},
+		{"empty nodelist", "\nnodelist {\n}\n",
+			`c.conf:2: nodelist: has no node`},
+		{"nodeid twice", "nodelist {\nnode {\nnodeid: 1\nring0_addr: a:1\n}\nnode {\nnodeid: 1\n",
+			`c.conf:7: nodelist.node.nodeid: 1 listed twice (first on line 2)`},
+		{"address twice", "nodelist {\nnode {\nnodeid: 1\nring0_addr: a:1\n}\nnode {\nnodeid: 2\nring0_addr: a:1\n",
+			`c.conf:8: nodelist.node.ring0_addr: "a:1" is also the address of nodeid 1 (line 2)`},
+		{"address without port", node("nodeid: 1\nring0_addr: 127.0.0.1\n"),
+			`c.conf:4: nodelist.node.ring0_addr: "127.0.0.1" is not host:port`},
+		{"address with port 0", node("nodeid: 1\nring0_addr: 127.0.0.1:0\n"),
+			`c.conf:4: nodelist.node.ring0_addr: "127.0.0.1:0": port "0" is not a number in 1..65535`},
+		{"listen with a named port", "local {\n listen: 127.0.0.1:http\n}\n",
+			`c.conf:2: local.listen: "127.0.0.1:http": port "http" is not a number in 1..65535`},
+		{"bad nodeid", node("nodeid: one\n"),
+			`c.conf:3: nodelist.node.nodeid: "one" is not a number`},
+		{"line too long", "# " + strings.Repeat("x", maxConfigLine) + "\n",
+			`c.conf:1: line longer than 65536 bytes`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			base := DefaultConfig()
+			got, err := ParseConfig(strings.NewReader(tc.in), "c.conf", base)
+			if err == nil {
+				t.Fatalf("no error; want %s", tc.want)
+			}
+			if err.Error() != tc.want {
+				t.Fatalf("error\n %s\nwant\n %s", err, tc.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Fatalf("error is not one line: %q", err)
+			}
+			if !reflect.DeepEqual(got, base) {
+				t.Fatalf("on error ParseConfig returned %+v, want the base", got)
+			}
+		})
+	}
+}
+
+func TestParseConfigReadError(t *testing.T) {
+	boom := errors.New("boom")
+	_, err := ParseConfig(iotest.ErrReader(boom), "r.conf", DefaultConfig())
+	if err == nil || err.Error() != "r.conf: boom" {
+		t.Fatalf("err = %v, want r.conf: boom", err)
+	}
+}
+
+func TestParsedBadValueFailsValidate(t *testing.T) {
+	cases := []struct{ in, field string }{
+		{"totem {\n token: 300\n heartbeat: 200\n}\n", "heartbeat"},
+		{"totem {\n token: 1000\n consensus: 500\n}\n", "consensus"},
+		{"totem {\n token: 5\n}\n", "token"},
+		{"totem {\n link_fragment: 100\n}\n", "link_fragment"},
+		{"totem {\n max_atomic_msgsize: 512\n}\n", "max_atomic_msgsize"},
+		{"limits {\n queue_high_bytes: 2000\n queue_limit_bytes: 1000\n}\n", "queue_limit_bytes"},
+		{"limits {\n client_timeout: 1000\n client_heartbeat: 900\n}\n", "client_heartbeat"},
+		{"nodelist {\n node {\n  nodeid: 2\n  ring0_addr: 127.0.0.1:7102\n }\n}\nlocal {\n nodeid: 1\n}\n", "nodelist"},
+	}
+	for _, tc := range cases {
+		c, err := ParseConfig(strings.NewReader(tc.in), "v.conf", DefaultConfig())
+		if err != nil {
+			t.Fatalf("%s: the parser must accept it (Validate judges it): %v", tc.field, err)
+		}
+		err = c.Validate()
+		if err == nil || !strings.HasPrefix(err.Error(), "config: "+tc.field+":") {
+			t.Errorf("%s: Validate = %v, want an error naming the field", tc.field, err)
+		}
+	}
+}
+
+func TestLoadConfig(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "node.conf")
+	if err := os.WriteFile(path, []byte("local {\n nodeid: 5\n}\ntotem {\n token: x\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, err := LoadConfig(path, DefaultConfig())
+	if want := path + `:5: totem.token: "x" is not a number of milliseconds or a duration such as 1.5s`; err == nil || err.Error() != want {
+		t.Fatalf("err = %v, want %s", err, want)
+	}
+	if _, err := LoadConfig(filepath.Join(dir, "missing.conf"), DefaultConfig()); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("missing file: err = %v, want not exist", err)
+	}
+}
+
+func TestExampleConfig(t *testing.T) {
+	for id := uint32(1); id <= 3; id++ {
+		base := DefaultConfig()
+		c, err := LoadConfig("../examples/cpgnode/example.conf", base)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.NodeID = id // what cpgnode -id does
+		if err := c.Validate(); err != nil {
+			t.Fatalf("node %d: %v", id, err)
+		}
+		want := []NodeAddr{{1, "127.0.0.1:7101"}, {2, "127.0.0.1:7102"}, {3, "127.0.0.1:7103"}}
+		if !reflect.DeepEqual(c.Nodes, want) {
+			t.Fatalf("nodes = %v, want %v", c.Nodes, want)
+		}
+		if c.Listen != c.AddrOf(id) {
+			t.Fatalf("node %d listens on %q, want its ring0_addr %q", id, c.Listen, c.AddrOf(id))
+		}
+	}
+}
