@@ -11,9 +11,10 @@
 #
 # Node K listens on 127.0.0.1:$((ACTORCPG_BASE_PORT + K)) (base 7100) and keeps
 # its state (ring sequence) and log in $ACTORCPG_CLUSTER_DIR/nK
-# (default /tmp/actorcpg-cluster).
-#
-# N > 1 needs the multi-node protocol (issue 4); until it lands, up N>1 refuses.
+# (default /tmp/actorcpg-cluster). The nodes form one cluster: each knows
+# the others (-peers) and `up` returns once every node has installed the
+# view of all N. ACTORCPG_TOKEN sets the failure-detection timeout (default
+# 1s, the Corosync harness's token).
 set -uo pipefail
 
 BASE=${ACTORCPG_CLUSTER_DIR:-/tmp/actorcpg-cluster}
@@ -44,23 +45,37 @@ wait_listening() { # $1=port
 cmd_up() {
 	local n=${1:-}
 	[[ "$n" =~ ^[1-9]$ ]] || { log "usage: cluster.sh up N (1..9)"; exit 64; }
-	if [ "$n" -gt 1 ]; then
-		log "up $n: multi-node clusters need issue 4 (views over remoting); only N=1 runs today"
-		exit 2
-	fi
 	cmd_down >/dev/null 2>&1
 	build
-	local k
+	local k j members=""
 	for ((k = 1; k <= n; k++)); do
-		local d=$BASE/n$k
+		members+="${members:+,}$k"
+	done
+	for ((k = 1; k <= n; k++)); do
+		local d=$BASE/n$k peers=""
+		for ((j = 1; j <= n; j++)); do
+			[ "$j" -ne "$k" ] && peers+="${peers:+,}$j=127.0.0.1:$(port_of "$j")"
+		done
 		mkdir -p "$d/state"
-		"$BIN/cpgnode" -id "$k" -listen "127.0.0.1:$(port_of "$k")" -state "$d/state" -log warn \
-			>"$d/log" 2>&1 &
+		"$BIN/cpgnode" -id "$k" -listen "127.0.0.1:$(port_of "$k")" ${peers:+-peers "$peers"} \
+			-token "${ACTORCPG_TOKEN:-1s}" -state "$d/state" -log info >"$d/log" 2>&1 &
 		echo $! >"$d/pid"
 	done
 	for ((k = 1; k <= n; k++)); do
 		wait_listening "$(port_of "$k")" || { log "node $k did not start; see $BASE/n$k/log"; cmd_down; exit 1; }
 	done
+	# Every node logs each view it installs; wait for the view of all n.
+	local i ok
+	for ((i = 0; i < 300; i++)); do
+		ok=1
+		for ((k = 1; k <= n; k++)); do
+			[ "$n" -eq 1 ] && break
+			grep '"view installed"' "$BASE/n$k/log" 2>/dev/null | tail -1 | grep -q "\"members\":\[$members\]" || ok=0
+		done
+		[ "$ok" = 1 ] && break
+		sleep 0.1
+	done
+	[ "$ok" = 1 ] || { log "the $n nodes did not form one view; see $BASE/n*/log"; cmd_down; exit 1; }
 	echo "$n" >"$BASE/size"
 	log "up: $n node(s) on 127.0.0.1:$(port_of 1).."
 }

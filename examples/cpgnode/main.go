@@ -102,6 +102,7 @@ type options struct {
 	consensus       time.Duration
 	peers           peerList
 	level           logLevel
+	testLinks       bool
 }
 
 // newFlagSet defines cpgnode's flags on o. It prints nothing itself: its
@@ -124,6 +125,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.DurationVar(&o.consensus, "consensus", d.Consensus, "bound on one view-change attempt (at least token)")
 	fs.Var(&o.peers, "peers", "other nodes as `id=host:port,...`, added to the file's nodelist")
 	fs.Var(&o.level, "log", "log `level` (debug, info, warn, error)")
+	fs.BoolVar(&o.testLinks, "test-link-control", false, "obey wire.LinkControl messages that cut links to other nodes (fault tests only)")
 	return fs
 }
 
@@ -156,16 +158,17 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 		}
 	}
 	for name, apply := range map[string]func(){
-		"id":               func() { cfg.NodeID = uint32(o.id) },
-		"listen":           func() { cfg.Listen = o.listen },
-		"state":            func() { cfg.StateDir = o.state },
-		"client-timeout":   func() { cfg.ClientTimeout = o.clientTimeout },
-		"client-heartbeat": func() { cfg.ClientHeartbeat = o.clientHeartbeat },
-		"max-message":      func() { cfg.MaxMessageSize = o.maxMessage },
-		"token":            func() { cfg.Token = o.token },
-		"heartbeat":        func() { cfg.Heartbeat = o.heartbeat },
-		"join":             func() { cfg.Join = o.join },
-		"consensus":        func() { cfg.Consensus = o.consensus },
+		"id":                func() { cfg.NodeID = uint32(o.id) },
+		"listen":            func() { cfg.Listen = o.listen },
+		"state":             func() { cfg.StateDir = o.state },
+		"client-timeout":    func() { cfg.ClientTimeout = o.clientTimeout },
+		"client-heartbeat":  func() { cfg.ClientHeartbeat = o.clientHeartbeat },
+		"max-message":       func() { cfg.MaxMessageSize = o.maxMessage },
+		"token":             func() { cfg.Token = o.token },
+		"heartbeat":         func() { cfg.Heartbeat = o.heartbeat },
+		"join":              func() { cfg.Join = o.join },
+		"consensus":         func() { cfg.Consensus = o.consensus },
+		"test-link-control": func() { cfg.TestLinkControl = o.testLinks },
 	} {
 		if set[name] {
 			apply()
