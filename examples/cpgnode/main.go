@@ -21,6 +21,9 @@
 // Flags given explicitly override the file; -peers adds to its nodelist.
 // A bad flag exits with status 2, a bad configuration with status 1, each
 // after one line "cpgnode: <error>" on stderr.
+//
+// With ACTORCPG_PPROF=127.0.0.1:6060 set it serves net/http/pprof there,
+// for profiling benchmarks.
 package main
 
 import (
@@ -37,6 +40,9 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"net/http"
+	_ "net/http/pprof"
 
 	"github.com/rs/zerolog"
 
@@ -61,6 +67,10 @@ func main() {
 		os.Exit(exitCode(err))
 	}
 	logger := zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
+	if addr := os.Getenv("ACTORCPG_PPROF"); addr != "" {
+		// Profiling for benchmarks: go tool pprof http://ADDR/debug/pprof/profile
+		go func() { logger.Error().Err(http.ListenAndServe(addr, nil)).Msg("pprof server") }()
+	}
 	node, err := actors.Start(cfg, actors.WithLogger(logger))
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cpgnode: %v\n", err)
