@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"slices"
@@ -477,9 +478,7 @@ func arithmetic(prev []Member, ct *content) string {
 		for a := range set {
 			exp = append(exp, Member{Node: uint32(a >> 32), Pid: uint32(a)})
 		}
-		slices.SortFunc(exp, func(a, b Member) int {
-			return api.CompareAddresses(&api.Address{Nodeid: a.Node, Pid: a.Pid}, &api.Address{Nodeid: b.Node, Pid: b.Pid})
-		})
+		slices.SortFunc(exp, func(a, b Member) int { return cmp.Compare(addrOf(a), addrOf(b)) })
 		probs = append([]string{"members " + listString(ct.members) + " but previous - left + joined = " + listString(exp)}, probs...)
 	}
 	return fmt.Sprintf("confchg arithmetic: %s (previous %s, left %s, joined %s)",
@@ -944,11 +943,22 @@ func (c *checker) checkLiveness() {
 				return
 			}
 			cid := s.ccs[ci].content
+			ct := h.contents[cid]
 			stay := c.stayers(s, ci)
 			res := c.resolve(s.group, cid)
 			c.markDeliverers(m)
 			for i, r := range res {
-				if !stay[i] || r < 0 || r == s.idx {
+				if !stay[i] {
+					continue
+				}
+				if r == -1 {
+					// Nobody with this address saw this confchg: after a
+					// merge each side sees its own NODEUP confchg. Take the
+					// one process with the address that is a member at the
+					// end, if there is exactly one.
+					r = c.liveCandidate(s.group, ct.members[i])
+				}
+				if r < 0 || r == s.idx {
 					continue
 				}
 				rs := c.streams[r]
@@ -969,6 +979,23 @@ func (c *checker) checkLiveness() {
 			}
 		}
 	}
+}
+
+// liveCandidate returns the one stream of group g with the member's
+// address whose process was not killed and is a member at the end, or -1.
+func (c *checker) liveCandidate(g int32, m Member) int32 {
+	r := int32(-1)
+	for _, si := range c.addrStreams[addrKey{group: g, node: m.Node, pid: m.Pid}] {
+		s := c.streams[si]
+		if c.h.procs[s.proc].killed || !s.member {
+			continue
+		}
+		if r >= 0 {
+			return -1
+		}
+		r = si
+	}
+	return r
 }
 
 // checkNoLoss checks property 7: every member of the view in which a
