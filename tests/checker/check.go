@@ -189,6 +189,7 @@ type checker struct {
 
 	streams     []*stream
 	views       map[[2]int32][]int32 // (group, content) -> streams that are members after it
+	listViews   map[[2]int32][]int32 // (group, member list) -> the same
 	resolved    map[[2]int32][]int32
 	addrStreams map[addrKey][]int32
 	arith       map[[2]int32]string
@@ -211,6 +212,7 @@ type addrKey struct {
 func Check(h *History, opts Options) Report {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.init()
 	if opts.MaxPerProperty <= 0 {
 		opts.MaxPerProperty = DefaultMaxPerProperty
 	}
@@ -219,6 +221,7 @@ func Check(h *History, opts Options) Report {
 		rep:         Report{Total: map[Property]int{}, Counts: h.counts},
 		kept:        map[Property]int{},
 		views:       map[[2]int32][]int32{},
+		listViews:   map[[2]int32][]int32{},
 		resolved:    map[[2]int32][]int32{},
 		addrStreams: map[addrKey][]int32{},
 		arith:       map[[2]int32]string{},
@@ -435,6 +438,8 @@ func (c *checker) confchg(s *stream, cid int32) {
 	if selfIn {
 		k := [2]int32{s.group, cid}
 		c.views[k] = append(c.views[k], s.idx)
+		k = [2]int32{s.group, ct.membersID}
+		c.listViews[k] = append(c.listViews[k], s.idx)
 	}
 }
 
@@ -678,19 +683,25 @@ func (c *checker) checkVS() {
 		if len(ss) < 2 {
 			continue
 		}
+		// Two segments of one address (one process twice, or two
+		// incarnations) cannot be of one view: the pair occurs more than
+		// once.
 		repeated := false
-		for i := 1; i < len(ss); i++ {
-			if ss[i].s == ss[i-1].s {
+		addrs := make(map[uint64]bool, len(ss))
+		for _, sg := range ss {
+			a := addrOf(sg.s.self)
+			if addrs[a] {
 				repeated = true
 				break
 			}
+			addrs[a] = true
 		}
 		if !repeated {
 			c.compareSegs(k, ss, v)
 			continue
 		}
-		// The same pair of confchgs occurs more than once at some process:
-		// segments are the same occurrence when they share a message.
+		// The same pair of confchgs occurs more than once: segments are the
+		// same occurrence when they share a message.
 		parent := make([]int, len(ss))
 		for i := range parent {
 			parent[i] = i
@@ -803,34 +814,46 @@ func (c *checker) compareSegs(k [3]int32, ss []seg, v *vsState) {
 
 // resolve maps each member of the confchg content cid of group g to the
 // stream of the process that is that member: the stream (of that nodeid
-// and pid) that saw this confchg as a member. -1: no such stream (not
-// recorded); -2: several incarnations saw it.
+// and pid) that was a member after the same confchg or, failing that (after
+// a merge each side sees its own NODEUP confchg), after a confchg with the
+// same member list. -1: no such stream (not recorded); -2: several
+// incarnations qualify, so which one is meant is unknown.
 func (c *checker) resolve(g, cid int32) []int32 {
 	k := [2]int32{g, cid}
 	if r, ok := c.resolved[k]; ok {
 		return r
 	}
-	ms := c.h.contents[cid].members
-	idx := make(map[uint64]int, len(ms))
-	for i, m := range ms {
+	ct := c.h.contents[cid]
+	idx := make(map[uint64]int, len(ct.members))
+	for i, m := range ct.members {
 		idx[addrOf(m)] = i
 	}
-	r := make([]int32, len(ms))
+	r := make([]int32, len(ct.members))
 	for i := range r {
 		r[i] = -1
 	}
-	for _, si := range c.views[k] {
-		i, ok := idx[addrOf(c.streams[si].self)]
-		if !ok {
-			continue
+	pick := func(streams []int32, only []bool) {
+		for _, si := range streams {
+			i, ok := idx[addrOf(c.streams[si].self)]
+			if !ok || only != nil && !only[i] {
+				continue
+			}
+			switch r[i] {
+			case -1:
+				r[i] = si
+			case si, -2:
+			default:
+				r[i] = -2
+			}
 		}
-		switch r[i] {
-		case -1:
-			r[i] = si
-		case si, -2:
-		default:
-			r[i] = -2
+	}
+	pick(c.views[k], nil)
+	if slices.Contains(r, -1) {
+		only := make([]bool, len(r))
+		for i := range r {
+			only[i] = r[i] == -1
 		}
+		pick(c.listViews[[2]int32{g, ct.membersID}], only)
 	}
 	c.resolved[k] = r
 	return r
@@ -943,20 +966,12 @@ func (c *checker) checkLiveness() {
 				return
 			}
 			cid := s.ccs[ci].content
-			ct := h.contents[cid]
 			stay := c.stayers(s, ci)
 			res := c.resolve(s.group, cid)
 			c.markDeliverers(m)
 			for i, r := range res {
 				if !stay[i] {
 					continue
-				}
-				if r == -1 {
-					// Nobody with this address saw this confchg: after a
-					// merge each side sees its own NODEUP confchg. Take the
-					// one process with the address that is a member at the
-					// end, if there is exactly one.
-					r = c.liveCandidate(s.group, ct.members[i])
 				}
 				if r < 0 || r == s.idx {
 					continue
@@ -979,23 +994,6 @@ func (c *checker) checkLiveness() {
 			}
 		}
 	}
-}
-
-// liveCandidate returns the one stream of group g with the member's
-// address whose process was not killed and is a member at the end, or -1.
-func (c *checker) liveCandidate(g int32, m Member) int32 {
-	r := int32(-1)
-	for _, si := range c.addrStreams[addrKey{group: g, node: m.Node, pid: m.Pid}] {
-		s := c.streams[si]
-		if c.h.procs[s.proc].killed || !s.member {
-			continue
-		}
-		if r >= 0 {
-			return -1
-		}
-		r = si
-	}
-	return r
 }
 
 // checkNoLoss checks property 7: every member of the view in which a

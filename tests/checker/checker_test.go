@@ -436,6 +436,17 @@ func TestTotem(t *testing.T) {
 	}
 }
 
+func TestEmpty(t *testing.T) {
+	var h History
+	if rep := Check(&h, Options{Quiet: true, FaultFree: true}); !rep.OK() || rep.Err() != nil {
+		t.Fatal(rep)
+	}
+	h.Add(EndRecord(pA, true))
+	if rep := Check(&h, Options{Quiet: true, FaultFree: true}); !rep.OK() || rep.Counts.Procs != 1 {
+		t.Fatal(rep)
+	}
+}
+
 func TestCap(t *testing.T) {
 	rs := clean()
 	for _, p := range []Proc{pA, pB, pC} {

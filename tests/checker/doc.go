@@ -58,10 +58,11 @@
 //     reasons); the messages a process delivers after its confchg i and
 //     before its confchg i+1, while it is a member, form the segment of the
 //     pair (content i, content i+1). All segments of one pair are compared
-//     when no process has that pair twice. When some process has it more
-//     than once (the same join and leave repeated), segments that share a
-//     message are the same occurrence and are compared; an occurrence that
-//     shares no message with any other is not compared. A pair never spans
+//     when no nodeid/pid has that pair twice (two incarnations of one
+//     nodeid/pid are never members of one view at once). When one has it
+//     more than once (the same join and leave repeated), segments that
+//     share a message are the same occurrence and are compared; an
+//     occurrence that shares no message with any other is not compared. A pair never spans
 //     a partition: the two sides see different confchgs (each sees the
 //     other as NODEDOWN), and a merge gives each side its own NODEUP
 //     confchg. The messages after a process's last confchg are not
@@ -81,14 +82,16 @@
 //     member of the view the sender delivered it in and stayed a member (not
 //     removed by any later confchg) until the end of the sender's membership,
 //     unless that process was killed or is not a member at its end. The
-//     member is the process with that nodeid/pid that saw the same confchg;
-//     after a merge (each side saw its own NODEUP confchg) it is the one
-//     process with that nodeid/pid that is a member at the end.
+//     process behind a member nodeid/pid is the one with that nodeid/pid
+//     that was a member after the same confchg or, failing that (after a
+//     merge each side sees its own NODEUP confchg), after a confchg with the
+//     same member list; when several incarnations qualify, or none was
+//     recorded, that member is not judged.
 //  7. no-loss (opts.FaultFree): every member of the view in which a message
 //     was delivered (at its sender, or else at its first receiver) delivers
 //     it, unless killed; and a message sent ok by a process that was not
-//     killed is delivered to someone. Members are matched by the confchg
-//     they saw, as in 6 (without the merge fallback: no faults, no merges).
+//     killed is delivered to someone. Members are matched to processes as
+//     in 6.
 //  8. ghost (opts.Quiet; rule 28): the last member list of every live member
 //     (not killed, a member at its end) names no process that was killed or
 //     left, and all live members of the group end with the same list.

@@ -9,7 +9,7 @@ import (
 )
 
 // History holds the records of a run, indexed compactly for Check. The zero
-// value is not usable; use NewHistory. It is safe for concurrent use.
+// value is an empty History; it is safe for concurrent use.
 type History struct {
 	mu sync.Mutex
 
@@ -97,15 +97,22 @@ type totemInfo struct {
 
 // NewHistory returns an empty History.
 func NewHistory() *History {
-	return &History{
-		procIdx:    map[Proc]int32{},
-		groupIdx:   map[string]int32{},
-		msgIdx:     map[msgKey]int32{},
-		ogIdx:      map[ogKey]int32{},
-		contentIdx: map[string]int32{},
-		listIdx:    map[string]int32{},
-		totemIdx:   map[string]int32{},
+	h := &History{}
+	h.init()
+	return h
+}
+
+func (h *History) init() {
+	if h.procIdx != nil {
+		return
 	}
+	h.procIdx = map[Proc]int32{}
+	h.groupIdx = map[string]int32{}
+	h.msgIdx = map[msgKey]int32{}
+	h.ogIdx = map[ogKey]int32{}
+	h.contentIdx = map[string]int32{}
+	h.listIdx = map[string]int32{}
+	h.totemIdx = map[string]int32{}
 }
 
 // AddLog adds records in order, as Add.
@@ -121,6 +128,7 @@ func (h *History) AddLog(rs []Record) {
 func (h *History) Add(r Record) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.init()
 	h.counts.Records++
 	pl := h.procs[h.proc(r.Proc)]
 	pl.recorded = true
