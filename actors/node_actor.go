@@ -198,6 +198,9 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 			}
 		}
 		if rd.SyncChanged {
+			if a.eng.Syncing() {
+				a.log.Info().Msg("view change started")
+			}
 			fc := &wire.FlowControl{Syncing: true, Enabled: a.eng.Syncing()}
 			for _, ref := range a.handles {
 				ctx.Send(ref.pid, fc)

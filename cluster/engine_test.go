@@ -314,3 +314,40 @@ func TestLossInsideAViewIsRepaired(t *testing.T) {
 		}
 	}
 }
+
+// Node 1 stops hearing node 3 for a while, but node 3 hears everyone: nodes
+// 1 and 2 form a view without 3, and node 3 never notices on its own. When
+// the views merge, node 3 must still see the processes of 1 and 2 leave
+// (NODEDOWN) and come back (NODEUP): in between they delivered messages it
+// did not.
+func TestMergeFromAnotherViewIsADownThenUpForEveryCohort(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	for _, id := range tn.ids() {
+		tn.nodes[id].Join([]byte("g"), 1, 100+id)
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+	tn.cut[[2]uint32{3, 1}] = true
+	tn.run(400 * time.Millisecond)
+	if !slices.Equal(tn.nodes[1].Members(), []uint32{1, 2}) {
+		t.Fatalf("node 1 members %v", tn.nodes[1].Members())
+	}
+	tn.mcast(1, 1, "while-3-is-out")
+	tn.run(50 * time.Millisecond)
+	tn.cut[[2]uint32{3, 1}] = false
+	tn.run(600 * time.Millisecond)
+	got := tn.events[3][1]
+	want := []string{
+		"confchg m=[3/103] l=[1/101(3) 2/102(3)] j=[]",
+		"confchg m=[1/101 2/102 3/103] l=[] j=[1/101(4) 2/102(4)]",
+	}
+	if !slices.Equal(got[len(got)-2:], want) {
+		t.Fatalf("node 3 saw %v", got)
+	}
+	for _, ev := range got {
+		if strings.Contains(ev, "while-3-is-out") {
+			t.Fatalf("node 3 delivered a message of a view it was not in")
+		}
+	}
+}

@@ -384,10 +384,12 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 		return
 	}
 	// 1. The flush: deliver this node's cohort cut.
+	mine := []uint32{e.cfg.NodeID}
 	for _, cc := range m.Cohorts {
 		if cc == nil || ringOf(cc.OldRing) != e.ring || !slices.Contains(cc.Nodes, e.cfg.NodeID) {
 			continue
 		}
+		mine = cc.Nodes
 		for _, gc := range cc.Groups {
 			if gc == nil || api.CheckName(gc.Group) != nil {
 				continue
@@ -419,7 +421,10 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 		e.interrupt(gr)
 		gr.g.DropPartials()
 	}
-	// 3. The new member lists.
+	// 3. The new member lists. The processes of nodes that come from
+	// another old view left this node's view (NODEDOWN), even if they are
+	// back in the new one (NODEUP): in between, they delivered messages
+	// this node did not. Only this node's cohort goes on unchanged.
 	old := e.members
 	lists := make(map[string][]*api.Address, len(m.Groups))
 	for _, gm := range m.Groups {
@@ -433,11 +438,12 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 		cur := gr.g.Members()
 		var left, joined []*api.Address
 		for _, a := range cur {
-			if _, found := slices.BinarySearchFunc(want, a, api.CompareAddresses); found {
+			ours := slices.Contains(mine, a.Nodeid)
+			if _, found := slices.BinarySearchFunc(want, a, api.CompareAddresses); found && ours {
 				continue
 			}
 			reason := api.ReasonProcDown
-			if !slices.Contains(members, a.Nodeid) || slices.Contains(old, a.Nodeid) {
+			if !ours && (!slices.Contains(members, a.Nodeid) || slices.Contains(old, a.Nodeid)) {
 				reason = api.ReasonNodeDown
 			}
 			left = append(left, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid, Reason: uint32(reason)})
@@ -446,7 +452,8 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 			if a == nil {
 				continue
 			}
-			if _, found := slices.BinarySearchFunc(cur, a, api.CompareAddresses); !found {
+			_, found := slices.BinarySearchFunc(cur, a, api.CompareAddresses)
+			if !found || !slices.Contains(mine, a.Nodeid) {
 				joined = append(joined, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid, Reason: uint32(api.ReasonNodeUp)})
 			}
 		}

@@ -66,6 +66,7 @@ func main() {
 		fmt.Fprintf(os.Stderr, "cpgnode: %v\n", err)
 		os.Exit(exitCode(err))
 	}
+	zerolog.TimeFieldFormat = time.RFC3339Nano
 	logger := zerolog.New(os.Stderr).Level(level).With().Timestamp().Logger()
 	if addr := os.Getenv("ACTORCPG_PPROF"); addr != "" {
 		// Profiling for benchmarks: go tool pprof http://ADDR/debug/pprof/profile

@@ -1,0 +1,198 @@
+package realproc
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/tests/checker"
+)
+
+// clientFlags: two groups per client, a steady flood with an occasional
+// message above the atomic size (sent in parts, reassembled everywhere).
+var clientFlags = []string{"-size", "300", "-rate", "300", "-large", "1100000", "-large-every", "150", "-drain", "2s"}
+
+// Three nodes, one client on each, no fault: every process delivers every
+// message, in one order, with nothing lost.
+func TestRealProcesses_FaultFree(t *testing.T) {
+	c := newCluster(t, 3)
+	for k := 1; k <= 3; k++ {
+		c.startClient(k, "alpha,beta", clientFlags...)
+	}
+	time.Sleep(2500 * time.Millisecond)
+	rep, _ := c.finish(checker.Options{Quiet: true, FaultFree: true})
+	if rep.Counts.Deliveries == 0 {
+		t.Fatalf("nothing was delivered")
+	}
+}
+
+// SIGKILL a node in a flood: the processes of the others see, per group,
+// one confchg that removes all of its processes with NODEDOWN, then a totem
+// confchg of the survivors. The node restarts (same state directory) cut off
+// from the others, a client joins on it, and the links heal: the others see
+// its process come with NODEUP, and it sees theirs. The checker reads every
+// log: no violation.
+func TestRealProcesses_NodeKilledAndRestarted(t *testing.T) {
+	c := newCluster(t, 3)
+	var victims []*client
+	for k := 1; k <= 3; k++ {
+		cl := c.startClient(k, "alpha,beta", clientFlags...)
+		if k == 3 {
+			victims = append(victims, cl)
+		}
+	}
+	time.Sleep(1500 * time.Millisecond)
+	killed := c.killNode(3)
+	views := c.waitView([]uint32{1, 2}, 1, 2)
+	measure(t, c, "SIGKILL", killed, views)
+	for _, v := range victims {
+		<-v.done // its node is gone: the client logs its end and exits
+	}
+
+	// Restart node 3 alone, with a client, then let it merge.
+	c.links(1, 3)
+	c.links(2, 3)
+	c.startNode(3)
+	c.waitView([]uint32{3}, 3)
+	late := c.startClient(3, "alpha,beta", clientFlags...)
+	waitJoined(t, late, 2)
+	c.links(1)
+	c.links(2)
+	c.waitView([]uint32{1, 2, 3}, 1, 2, 3)
+	time.Sleep(1500 * time.Millisecond)
+	_, recs := c.finish(checker.Options{Quiet: true})
+
+	// The survivors' processes: one NODEDOWN confchg per group for node 3,
+	// then one NODEUP confchg per group for its new processes.
+	for _, p := range procsOn(recs, 1, 2) {
+		for _, g := range []string{"alpha", "beta"} {
+			downs, ups := nodeChanges(recs, p, g, 3)
+			if len(downs) != 1 || len(ups) != 1 {
+				t.Errorf("%v in %s: %d NODEDOWN and %d NODEUP confchgs for node 3, want 1 and 1", p, g, len(downs), len(ups))
+			}
+		}
+	}
+}
+
+// Cut one node off and heal: each side sees the other leave (NODEDOWN) and
+// come back (NODEUP), per group; both sides keep working meanwhile.
+func TestRealProcesses_PartitionAndHeal(t *testing.T) {
+	c := newCluster(t, 3)
+	for k := 1; k <= 3; k++ {
+		c.startClient(k, "alpha,beta", clientFlags...)
+	}
+	time.Sleep(1500 * time.Millisecond)
+	cut := time.Now()
+	c.isolate(3)
+	views := c.waitView([]uint32{1, 2}, 1, 2)
+	c.waitView([]uint32{3}, 3)
+	measure(t, c, "isolation", cut, views)
+	time.Sleep(1000 * time.Millisecond)
+	c.heal()
+	c.waitView([]uint32{1, 2, 3}, 1, 2, 3)
+	time.Sleep(1500 * time.Millisecond)
+	_, recs := c.finish(checker.Options{Quiet: true})
+	for _, p := range procsOn(recs, 1, 2) {
+		for _, g := range []string{"alpha", "beta"} {
+			downs, ups := nodeChanges(recs, p, g, 3)
+			if len(downs) != 1 || len(ups) != 1 {
+				t.Errorf("%v in %s: %d NODEDOWN and %d NODEUP confchgs for node 3, want 1 and 1", p, g, len(downs), len(ups))
+			}
+		}
+	}
+	for _, p := range procsOn(recs, 3) {
+		for _, g := range []string{"alpha", "beta"} {
+			for _, n := range []uint32{1, 2} {
+				downs, ups := nodeChanges(recs, p, g, n)
+				if len(downs) != 1 || len(ups) != 1 {
+					t.Errorf("%v in %s: %d NODEDOWN and %d NODEUP confchgs for node %d, want 1 and 1", p, g, len(downs), len(ups), n)
+				}
+			}
+		}
+	}
+}
+
+// measure logs the failure-detection time (fault to the first survivor's
+// view change) and the view-change time (from then to the new view).
+func measure(t *testing.T, c *cluster, what string, at time.Time, views map[uint32]logLine) {
+	t.Helper()
+	var first time.Time
+	for k := range views {
+		if s, ok := c.syncStart(int(k), at); ok && (first.IsZero() || s.Before(first)) {
+			first = s
+		}
+	}
+	var last time.Time
+	for _, l := range views {
+		if l.Time.After(last) {
+			last = l.Time
+		}
+	}
+	if first.IsZero() {
+		t.Logf("%s: new view after %v", what, last.Sub(at).Round(time.Millisecond))
+		return
+	}
+	t.Logf("%s (token %s): failure detected after %v, view change took %v (new view after %v)",
+		what, token, first.Sub(at).Round(time.Millisecond), last.Sub(first).Round(time.Millisecond), last.Sub(at).Round(time.Millisecond))
+}
+
+// waitJoined waits until a client's log shows n processes joined.
+func waitJoined(t *testing.T, cl *client, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		recs, _ := checker.ReadLogFile(cl.log)
+		joined := map[checker.Proc]bool{}
+		for _, r := range recs {
+			if r.Kind == checker.KindConfchg {
+				for _, j := range r.Joined {
+					if j.Node == r.Proc.Node && j.Pid == r.Proc.Pid {
+						joined[r.Proc] = true
+					}
+				}
+			}
+		}
+		if len(joined) >= n {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatalf("client %s: its processes did not join", cl.log)
+}
+
+// procsOn returns the processes on the given nodes that ended cleanly.
+func procsOn(recs []checker.Record, nodes ...uint32) []checker.Proc {
+	var out []checker.Proc
+	for _, r := range recs {
+		if r.Kind == checker.KindEnd && !r.Killed && slices.Contains(nodes, r.Proc.Node) && !slices.Contains(out, r.Proc) {
+			out = append(out, r.Proc)
+		}
+	}
+	return out
+}
+
+// nodeChanges returns p's confchgs in group that removed node's processes
+// with NODEDOWN and that added them with NODEUP. Each must carry all of
+// them at once: a confchg that names some processes of node with that
+// reason and misses others would be counted twice.
+func nodeChanges(recs []checker.Record, p checker.Proc, group string, node uint32) (downs, ups []checker.Record) {
+	for _, r := range recs {
+		if r.Proc != p || r.Kind != checker.KindConfchg || r.Group != group {
+			continue
+		}
+		for _, l := range r.Left {
+			if l.Node == node && l.Reason == api.ReasonNodeDown {
+				downs = append(downs, r)
+				break
+			}
+		}
+		for _, j := range r.Joined {
+			if j.Node == node && j.Reason == api.ReasonNodeUp {
+				ups = append(ups, r)
+				break
+			}
+		}
+	}
+	return downs, ups
+}
