@@ -125,6 +125,9 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		if a.node.blocked(from) {
 			return
 		}
+		if e := a.log.Debug(); e.Enabled() && isViewMessage(m) {
+			e.Uint32("from", from).Str("type", typeName(m)).Msg("view message in")
+		}
 		a.eng.Step(from, m.(proto.Message))
 	case *api.MembershipRequest:
 		a.membership(ctx, m)
@@ -160,6 +163,9 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 			}
 		}
 		for _, o := range rd.Messages {
+			if e := a.log.Debug(); e.Enabled() && isViewMessage(o.Msg) {
+				e.Uint32("to", o.To).Str("type", typeName(o.Msg)).Msg("view message out")
+			}
 			if pid, ok := a.peers[o.To]; ok && !a.node.blocked(o.To) {
 				ctx.Send(pid, o.Msg)
 			}
@@ -368,4 +374,14 @@ func (a *nodeActor) terminated(ctx actor.Context, m *actor.Terminated) {
 		a.log.Info().Str("client", m.Who.Address).Str("why", m.Why.String()).Msg("client gone: finalizing its handles")
 		a.dropClient(ctx, m.Who.Address)
 	}
+}
+
+// isViewMessage reports whether m belongs to the view protocol (logged at
+// debug level; heartbeats and data are not).
+func isViewMessage(m any) bool {
+	switch m.(type) {
+	case *wire.ViewPropose, *wire.ViewReject, *wire.ViewState, *wire.ViewInstall:
+		return true
+	}
+	return false
 }

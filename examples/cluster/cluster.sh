@@ -58,7 +58,7 @@ cmd_up() {
 		done
 		mkdir -p "$d/state"
 		"$BIN/cpgnode" -id "$k" -listen "127.0.0.1:$(port_of "$k")" ${peers:+-peers "$peers"} \
-			-token "${ACTORCPG_TOKEN:-1s}" -state "$d/state" -log info >"$d/log" 2>&1 &
+			-token "${ACTORCPG_TOKEN:-1s}" -state "$d/state" -log ${ACTORCPG_LOG:-info} >"$d/log" 2>&1 &
 		echo $! >"$d/pid"
 	done
 	for ((k = 1; k <= n; k++)); do

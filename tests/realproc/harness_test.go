@@ -24,6 +24,9 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/rs/zerolog"
+
+	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/remote"
@@ -32,8 +35,8 @@ import (
 
 // Timings of the test clusters: short, so that faults resolve quickly.
 const (
-	token     = "500ms"
-	heartbeat = "100ms"
+	token     = "1s"
+	heartbeat = "200ms"
 	join      = "50ms"
 )
 
@@ -258,7 +261,7 @@ func (c *cluster) killClient(cl *client) {
 func (c *cluster) links(k int, blocked ...uint32) {
 	c.t.Helper()
 	if c.ctl == nil {
-		c.ctl = actor.NewActorSystem()
+		c.ctl = actor.NewActorSystemWithConfig(actors.SystemConfig(zerolog.Nop()))
 		if _, _, err := remote.StartRemoting(c.ctl, "127.0.0.1:0"); err != nil {
 			c.t.Fatal(err)
 		}

@@ -42,7 +42,8 @@ func TestRealProcesses_NodeKilledAndRestarted(t *testing.T) {
 			victims = append(victims, cl)
 		}
 	}
-	time.Sleep(1500 * time.Millisecond)
+	c.waitFullGroups(3)
+	time.Sleep(1000 * time.Millisecond)
 	killed := c.killNode(3)
 	views := c.waitView([]uint32{1, 2}, 1, 2)
 	measure(t, c, "SIGKILL", killed, views)
@@ -53,8 +54,7 @@ func TestRealProcesses_NodeKilledAndRestarted(t *testing.T) {
 	// Restart node 3 alone, with a client, then let it merge.
 	c.links(1, 3)
 	c.links(2, 3)
-	c.startNode(3)
-	c.waitView([]uint32{3}, 3)
+	c.startNode(3) // alone in its first view: the others drop what it sends
 	late := c.startClient(3, "alpha,beta", clientFlags...)
 	waitJoined(t, late, 2)
 	c.links(1)
@@ -66,11 +66,10 @@ func TestRealProcesses_NodeKilledAndRestarted(t *testing.T) {
 	// The survivors' processes: one NODEDOWN confchg per group for node 3,
 	// then one NODEUP confchg per group for its new processes.
 	for _, p := range procsOn(recs, 1, 2) {
-		for _, g := range []string{"alpha", "beta"} {
-			downs, ups := nodeChanges(recs, p, g, 3)
-			if len(downs) != 1 || len(ups) != 1 {
-				t.Errorf("%v in %s: %d NODEDOWN and %d NODEUP confchgs for node 3, want 1 and 1", p, g, len(downs), len(ups))
-			}
+		g := groupOf(recs, p)
+		downs, ups := nodeChanges(recs, p, g, 3)
+		if len(downs) != 1 || len(ups) != 1 {
+			t.Errorf("%v in %s: %d NODEDOWN and %d NODEUP confchgs for node 3, want 1 and 1", p, g, len(downs), len(ups))
 		}
 	}
 }
@@ -82,7 +81,8 @@ func TestRealProcesses_PartitionAndHeal(t *testing.T) {
 	for k := 1; k <= 3; k++ {
 		c.startClient(k, "alpha,beta", clientFlags...)
 	}
-	time.Sleep(1500 * time.Millisecond)
+	c.waitFullGroups(3)
+	time.Sleep(1000 * time.Millisecond)
 	cut := time.Now()
 	c.isolate(3)
 	views := c.waitView([]uint32{1, 2}, 1, 2)
@@ -94,20 +94,18 @@ func TestRealProcesses_PartitionAndHeal(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	_, recs := c.finish(checker.Options{Quiet: true})
 	for _, p := range procsOn(recs, 1, 2) {
-		for _, g := range []string{"alpha", "beta"} {
-			downs, ups := nodeChanges(recs, p, g, 3)
-			if len(downs) != 1 || len(ups) != 1 {
-				t.Errorf("%v in %s: %d NODEDOWN and %d NODEUP confchgs for node 3, want 1 and 1", p, g, len(downs), len(ups))
-			}
+		g := groupOf(recs, p)
+		downs, ups := nodeChanges(recs, p, g, 3)
+		if len(downs) != 1 || len(ups) != 1 {
+			t.Errorf("%v in %s: %d NODEDOWN and %d NODEUP confchgs for node 3, want 1 and 1", p, g, len(downs), len(ups))
 		}
 	}
 	for _, p := range procsOn(recs, 3) {
-		for _, g := range []string{"alpha", "beta"} {
-			for _, n := range []uint32{1, 2} {
-				downs, ups := nodeChanges(recs, p, g, n)
-				if len(downs) != 1 || len(ups) != 1 {
-					t.Errorf("%v in %s: %d NODEDOWN and %d NODEUP confchgs for node %d, want 1 and 1", p, g, len(downs), len(ups), n)
-				}
+		g := groupOf(recs, p)
+		for _, n := range []uint32{1, 2} {
+			downs, ups := nodeChanges(recs, p, g, n)
+			if len(downs) != 1 || len(ups) != 1 {
+				t.Errorf("%v in %s: %d NODEDOWN and %d NODEUP confchgs for node %d, want 1 and 1", p, g, len(downs), len(ups), n)
 			}
 		}
 	}
@@ -137,6 +135,33 @@ func measure(t *testing.T, c *cluster, what string, at time.Time, views map[uint
 		what, token, first.Sub(at).Round(time.Millisecond), last.Sub(first).Round(time.Millisecond), last.Sub(at).Round(time.Millisecond))
 }
 
+// waitFullGroups waits until every client process has seen a confchg of
+// its group with n members.
+func (c *cluster) waitFullGroups(n int) {
+	c.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		full, procs := map[checker.Proc]bool{}, map[checker.Proc]bool{}
+		c.mu.Lock()
+		clients := slices.Clone(c.clients)
+		c.mu.Unlock()
+		for _, cl := range clients {
+			recs, _ := checker.ReadLogFile(cl.log)
+			for _, r := range recs {
+				procs[r.Proc] = true
+				if r.Kind == checker.KindConfchg && len(r.Members) == n {
+					full[r.Proc] = true
+				}
+			}
+		}
+		if len(procs) > 0 && len(full) == len(procs) && len(procs) == 2*len(clients) {
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	c.t.Fatalf("the groups did not fill up to %d members", n)
+}
+
 // waitJoined waits until a client's log shows n processes joined.
 func waitJoined(t *testing.T, cl *client, n int) {
 	t.Helper()
@@ -159,6 +184,16 @@ func waitJoined(t *testing.T, cl *client, n int) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("client %s: its processes did not join", cl.log)
+}
+
+// groupOf returns the group of p's first confchg.
+func groupOf(recs []checker.Record, p checker.Proc) string {
+	for _, r := range recs {
+		if r.Proc == p && r.Kind == checker.KindConfchg {
+			return r.Group
+		}
+	}
+	return ""
 }
 
 // procsOn returns the processes on the given nodes that ended cleanly.
