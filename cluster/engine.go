@@ -63,7 +63,25 @@ type Config struct {
 	Fragment int
 	// FrameBytes bounds the payload of one Submit or Ordered message.
 	FrameBytes int
+
+	// Bug injects a known protocol bug, so that tests can show that the
+	// simulator and the property checker catch it. Never set it otherwise.
+	Bug Bug
 }
+
+// Bug names a protocol bug that Config.Bug injects.
+type Bug int
+
+const (
+	// NoBug is the correct protocol.
+	NoBug Bug = iota
+	// BugSkipFlush installs a new view without delivering the old view's
+	// cut: survivors no longer deliver the same messages before a view
+	// change (virtual synchrony breaks).
+	BugSkipFlush
+	// BugNoDedup delivers an event re-sent in a later view again.
+	BugNoDedup
+)
 
 // Outbound is a message for another node.
 type Outbound struct {

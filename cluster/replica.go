@@ -338,7 +338,7 @@ func (e *Engine) deliver(gr *group, flush bool) {
 func (e *Engine) apply(gr *group, ev *wire.GroupEvent) {
 	if ev.Msgid != 0 {
 		id := eventID{ev.Inc, ev.Msgid}
-		if l, ok := gr.last[ev.Nodeid]; ok && !id.after(l) {
+		if l, ok := gr.last[ev.Nodeid]; ok && !id.after(l) && e.cfg.Bug != BugNoDedup {
 			return // delivered before: a copy re-sent after a view change
 		}
 		gr.last[ev.Nodeid] = id

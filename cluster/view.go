@@ -390,6 +390,9 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 			continue
 		}
 		mine = cc.Nodes
+		if e.cfg.Bug == BugSkipFlush {
+			break
+		}
 		for _, gc := range cc.Groups {
 			if gc == nil || api.CheckName(gc.Group) != nil {
 				continue
