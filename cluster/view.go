@@ -290,7 +290,7 @@ func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
 					union[k] = make(map[uint64]*wire.GroupEvent)
 					keys = append(keys, k)
 				}
-				byGroup[k] = append(byGroup[k], view{gs.Delivered, gs.Members})
+				byGroup[k] = append(byGroup[k], view{gs.Delivered, cleanAddrs(gs.Members)})
 				for _, ev := range gs.Held {
 					if ev != nil && ev.Seq > 0 {
 						union[k][ev.Seq] = ev
@@ -343,6 +343,19 @@ func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
 		in.Groups = append(in.Groups, &wire.GroupMembers{Group: []byte(k), Members: list})
 	}
 	return in
+}
+
+// cleanAddrs returns a member list from another node as a replica keeps
+// one: no nil entries, no reasons, sorted by (nodeid, pid), no duplicates.
+func cleanAddrs(in []*api.Address) []*api.Address {
+	out := make([]*api.Address, 0, len(in))
+	for _, a := range in {
+		if a != nil {
+			out = append(out, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid})
+		}
+	}
+	slices.SortFunc(out, api.CompareAddresses)
+	return slices.CompactFunc(out, func(a, b *api.Address) bool { return api.CompareAddresses(a, b) == 0 })
 }
 
 // applyMembership applies a JOIN or LEAVE to a sorted member list, as a
@@ -432,7 +445,7 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 	lists := make(map[string][]*api.Address, len(m.Groups))
 	for _, gm := range m.Groups {
 		if gm != nil && api.CheckName(gm.Group) == nil {
-			lists[string(gm.Group)] = gm.Members
+			lists[string(gm.Group)] = cleanAddrs(gm.Members)
 			e.group(gm.Group)
 		}
 	}
