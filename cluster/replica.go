@@ -44,6 +44,7 @@ type group struct {
 	stable   uint64
 	high     uint64
 	acked    uint64
+	lastAck  time.Duration
 	gapSince time.Duration // -1: no gap
 
 	// last is the id of the last event delivered per origin node, so that
@@ -453,8 +454,10 @@ func (e *Engine) tickGroups() {
 	acks := make(map[uint32][]*wire.GroupAck)
 	for _, gr := range e.sortedGroups() {
 		own := owner(gr.name, e.members)
-		if cont := gr.contiguous(); cont > gr.acked {
-			gr.acked = cont
+		// An ack is sent when the node holds more, and again while the
+		// stable point lags behind it (an ack may be lost).
+		if cont := gr.contiguous(); cont > gr.acked || (gr.stable < cont && e.now-gr.lastAck >= e.cfg.Retransmit) {
+			gr.acked, gr.lastAck = cont, e.now
 			if own == e.cfg.NodeID {
 				if gr.seq != nil {
 					gr.seq.Ack(e.cfg.NodeID, cont)
