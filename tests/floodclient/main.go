@@ -7,9 +7,11 @@
 //
 // It stops sending when the -stop file appears (or after -for), keeps
 // dispatching for -drain so that every message in flight arrives, then
-// finalizes its handles, logs a clean end and exits 0. If its node dies it
-// logs each process as ended abruptly (killed) and exits 3. On SIGTERM it
-// ends like on -stop, without the drain.
+// finalizes its handles, logs a clean end and exits 0. If its node dies, or
+// a handle fails in a way it cannot go on from (McastJoined, Join or
+// Dispatch with an error other than ErrTryAgain and ErrInterrupt), it logs
+// each process as ended abruptly (killed) and exits 3; the error goes to
+// stderr. On SIGTERM it ends like on -stop, without the drain.
 package main
 
 import (
@@ -44,6 +46,7 @@ type options struct {
 	drain   time.Duration
 	settle  time.Duration
 	seed    int64
+	trace   bool
 }
 
 // proc is one handle of this client, one CPG process for the checker.
@@ -52,6 +55,7 @@ type proc struct {
 	p     checker.Proc
 	group []byte
 	seq   uint64
+	got   uint64 // deliveries so far (dispatch goroutine only)
 }
 
 func main() {
@@ -68,6 +72,7 @@ func main() {
 	flag.DurationVar(&o.drain, "drain", 2*time.Second, "keep dispatching this long after sending stops")
 	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "wait this long after the drain before finalizing")
 	flag.Int64Var(&o.seed, "seed", 1, "random `seed` for message sizes")
+	flag.BoolVar(&o.trace, "trace", false, "write each confchg and totem confchg to stderr with the time and how many messages the process had delivered, to line the log up with the nodes' logs")
 	flag.Parse()
 	if o.logPath == "" || o.inc == 0 {
 		fmt.Fprintln(os.Stderr, "floodclient: -log and -inc are required")
@@ -117,17 +122,25 @@ func run(o options) int {
 		h, err := cpg.ModelInitialize(api.ModelV1, &cpg.ModelV1Data{
 			Deliver: func(_ *cpg.Handle, group []byte, nodeid, pid uint32, msg []byte) {
 				if !ended.Load() {
+					pr.got++
 					logw.DeliverData(pr.p, group, nodeid, pid, msg)
 				}
 			},
 			Confchg: func(_ *cpg.Handle, group []byte, members, left, joined []*api.Address) {
 				if !ended.Load() {
 					logw.Confchg(pr.p, &api.Confchg{Group: group, Members: members, Left: left, Joined: joined})
+					if o.trace {
+						trace(pr, fmt.Sprintf("confchg members %v left %v joined %v",
+							checker.Members(members), checker.Members(left), checker.Members(joined)))
+					}
 				}
 			},
 			TotemConfchg: func(_ *cpg.Handle, ring *api.RingId, members []uint32) {
 				if !ended.Load() {
 					logw.Totem(pr.p, &api.TotemConfchg{RingId: ring, Members: members})
+					if o.trace {
+						trace(pr, fmt.Sprintf("totem %d/%d %v", ring.GetNodeid(), ring.GetSeq(), members))
+					}
 				}
 			},
 		}, nil)
@@ -166,6 +179,7 @@ func run(o options) int {
 		go func() { // dispatch until the handle ends
 			defer wg.Done()
 			if err := pr.h.Dispatch(api.DispatchBlocking); err != nil && !errors.Is(err, api.ErrBadHandle) {
+				report(pr, "dispatch", err)
 				dead.Store(true)
 			}
 		}()
@@ -221,6 +235,7 @@ func send(pr *proc, o options, rng *rand.Rand, logw *checker.LogWriter, stop fun
 		}
 		if !errors.Is(err, api.ErrTryAgain) || stop() {
 			if !errors.Is(err, api.ErrTryAgain) {
+				report(pr, "join", err)
 				dead.Store(true)
 			}
 			return
@@ -256,9 +271,10 @@ func send(pr *proc, o options, rng *rand.Rand, logw *checker.LogWriter, stop fun
 			if errors.Is(err, api.ErrInterrupt) {
 				break // not delivered anywhere; go on with the next seq
 			}
-			if errors.Is(err, api.ErrLibrary) {
-				dead.Store(true)
-			}
+			// The node is gone (ErrLibrary), or the handle is no longer a
+			// member (it was dropped): this process has ended abruptly.
+			report(pr, fmt.Sprintf("mcast seq %d (%d bytes)", pr.seq, size), err)
+			dead.Store(true)
 			return
 		}
 		if gap > 0 {
@@ -270,6 +286,18 @@ func send(pr *proc, o options, rng *rand.Rand, logw *checker.LogWriter, stop fun
 			}
 		}
 	}
+}
+
+// trace writes one event of a process to stderr, with the time.
+func trace(pr *proc, what string) {
+	fmt.Fprintf(os.Stderr, "%s floodclient: %v in %s after %d deliveries: %s\n",
+		time.Now().Format("15:04:05.000000"), pr.p, pr.group, pr.got, what)
+}
+
+// report writes why a process cannot go on to stderr, with the time.
+func report(pr *proc, what string, err error) {
+	fmt.Fprintf(os.Stderr, "%s floodclient: %v in %s: %s: %v\n",
+		time.Now().Format("15:04:05.000000"), pr.p, pr.group, what, err)
 }
 
 // lockedWriter serialises writes to the shared buffered log file.

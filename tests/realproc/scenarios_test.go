@@ -1,13 +1,27 @@
+// Package realproc runs actorcpg the way it is deployed: every node a
+// cpgnode process on 127.0.0.1, every client a floodclient process attached
+// to one node, with SIGKILL, restarts and cut links (tests/proccluster).
+// Each client logs what it sees; after the run the property checker
+// (tests/checker) reads every log and must find no violation.
 package realproc
 
 import (
+	"os"
 	"slices"
 	"testing"
 	"time"
 
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/tests/checker"
+	"github.com/actorcpg/actorcpg/tests/proccluster"
 )
+
+func TestMain(m *testing.M) { os.Exit(proccluster.Main(m)) }
+
+// newCluster starts n nodes with the default (short) timings.
+func newCluster(t *testing.T, n int) *proccluster.Cluster {
+	return proccluster.New(t, n, proccluster.Options{})
+}
 
 // clientFlags: two groups per client, a steady flood with an occasional
 // message above the atomic size (sent in parts, reassembled everywhere).
@@ -18,10 +32,10 @@ var clientFlags = []string{"-size", "300", "-rate", "300", "-large", "1100000", 
 func TestRealProcesses_FaultFree(t *testing.T) {
 	c := newCluster(t, 3)
 	for k := 1; k <= 3; k++ {
-		c.startClient(k, "alpha,beta", clientFlags...)
+		c.StartClient(k, "alpha,beta", clientFlags...)
 	}
 	time.Sleep(2500 * time.Millisecond)
-	rep, _ := c.finish(checker.Options{Quiet: true, FaultFree: true})
+	rep, _ := c.Finish(checker.Options{Quiet: true, FaultFree: true})
 	if rep.Counts.Deliveries == 0 {
 		t.Fatalf("nothing was delivered")
 	}
@@ -35,33 +49,33 @@ func TestRealProcesses_FaultFree(t *testing.T) {
 // log: no violation.
 func TestRealProcesses_NodeKilledAndRestarted(t *testing.T) {
 	c := newCluster(t, 3)
-	var victims []*client
+	var victims []*proccluster.Client
 	for k := 1; k <= 3; k++ {
-		cl := c.startClient(k, "alpha,beta", clientFlags...)
+		cl := c.StartClient(k, "alpha,beta", clientFlags...)
 		if k == 3 {
 			victims = append(victims, cl)
 		}
 	}
-	c.waitFullGroups(3)
+	waitFullGroups(t, c, 3)
 	time.Sleep(1000 * time.Millisecond)
-	killed := c.killNode(3)
-	views := c.waitView([]uint32{1, 2}, 1, 2)
+	killed := c.KillNode(3)
+	views := c.WaitView([]uint32{1, 2}, 1, 2)
 	measure(t, c, "SIGKILL", killed, views)
 	for _, v := range victims {
-		<-v.done // its node is gone: the client logs its end and exits
+		<-v.Done() // its node is gone: the client logs its end and exits
 	}
 
 	// Restart node 3 alone, with a client, then let it merge.
-	c.links(1, 3)
-	c.links(2, 3)
-	c.startNode(3) // alone in its first view: the others drop what it sends
-	late := c.startClient(3, "alpha,beta", clientFlags...)
+	c.Links(1, 3)
+	c.Links(2, 3)
+	c.StartNode(3) // alone in its first view: the others drop what it sends
+	late := c.StartClient(3, "alpha,beta", clientFlags...)
 	waitJoined(t, late, 2)
-	c.links(1)
-	c.links(2)
-	c.waitView([]uint32{1, 2, 3}, 1, 2, 3)
+	c.Links(1)
+	c.Links(2)
+	c.WaitView([]uint32{1, 2, 3}, 1, 2, 3)
 	time.Sleep(1500 * time.Millisecond)
-	_, recs := c.finish(checker.Options{Quiet: true})
+	_, recs := c.Finish(checker.Options{Quiet: true})
 
 	// The survivors' processes: one NODEDOWN confchg per group for node 3,
 	// then one NODEUP confchg per group for its new processes.
@@ -79,20 +93,20 @@ func TestRealProcesses_NodeKilledAndRestarted(t *testing.T) {
 func TestRealProcesses_PartitionAndHeal(t *testing.T) {
 	c := newCluster(t, 3)
 	for k := 1; k <= 3; k++ {
-		c.startClient(k, "alpha,beta", clientFlags...)
+		c.StartClient(k, "alpha,beta", clientFlags...)
 	}
-	c.waitFullGroups(3)
+	waitFullGroups(t, c, 3)
 	time.Sleep(1000 * time.Millisecond)
 	cut := time.Now()
-	c.isolate(3)
-	views := c.waitView([]uint32{1, 2}, 1, 2)
-	c.waitView([]uint32{3}, 3)
+	c.Isolate(3)
+	views := c.WaitView([]uint32{1, 2}, 1, 2)
+	c.WaitView([]uint32{3}, 3)
 	measure(t, c, "isolation", cut, views)
 	time.Sleep(1000 * time.Millisecond)
-	c.heal()
-	c.waitView([]uint32{1, 2, 3}, 1, 2, 3)
+	c.Heal()
+	c.WaitView([]uint32{1, 2, 3}, 1, 2, 3)
 	time.Sleep(1500 * time.Millisecond)
-	_, recs := c.finish(checker.Options{Quiet: true})
+	_, recs := c.Finish(checker.Options{Quiet: true})
 	for _, p := range procsOn(recs, 1, 2) {
 		g := groupOf(recs, p)
 		downs, ups := nodeChanges(recs, p, g, 3)
@@ -113,11 +127,11 @@ func TestRealProcesses_PartitionAndHeal(t *testing.T) {
 
 // measure logs the failure-detection time (fault to the first survivor's
 // view change) and the view-change time (from then to the new view).
-func measure(t *testing.T, c *cluster, what string, at time.Time, views map[uint32]logLine) {
+func measure(t *testing.T, c *proccluster.Cluster, what string, at time.Time, views map[uint32]proccluster.LogLine) {
 	t.Helper()
 	var first time.Time
 	for k := range views {
-		if s, ok := c.syncStart(int(k), at); ok && (first.IsZero() || s.Before(first)) {
+		if s, ok := c.SyncStart(int(k), at); ok && (first.IsZero() || s.Before(first)) {
 			first = s
 		}
 	}
@@ -132,21 +146,19 @@ func measure(t *testing.T, c *cluster, what string, at time.Time, views map[uint
 		return
 	}
 	t.Logf("%s (token %s): failure detected after %v, view change took %v (new view after %v)",
-		what, token, first.Sub(at).Round(time.Millisecond), last.Sub(first).Round(time.Millisecond), last.Sub(at).Round(time.Millisecond))
+		what, c.Options().Token, first.Sub(at).Round(time.Millisecond), last.Sub(first).Round(time.Millisecond), last.Sub(at).Round(time.Millisecond))
 }
 
 // waitFullGroups waits until every client process has seen a confchg of
 // its group with n members.
-func (c *cluster) waitFullGroups(n int) {
-	c.t.Helper()
+func waitFullGroups(t *testing.T, c *proccluster.Cluster, n int) {
+	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		full, procs := map[checker.Proc]bool{}, map[checker.Proc]bool{}
-		c.mu.Lock()
-		clients := slices.Clone(c.clients)
-		c.mu.Unlock()
+		clients := c.Clients()
 		for _, cl := range clients {
-			recs, _ := checker.ReadLogFile(cl.log)
+			recs, _ := checker.ReadLogFile(cl.Log)
 			for _, r := range recs {
 				procs[r.Proc] = true
 				if r.Kind == checker.KindConfchg && len(r.Members) == n {
@@ -159,15 +171,15 @@ func (c *cluster) waitFullGroups(n int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	c.t.Fatalf("the groups did not fill up to %d members", n)
+	t.Fatalf("the groups did not fill up to %d members", n)
 }
 
 // waitJoined waits until a client's log shows n processes joined.
-func waitJoined(t *testing.T, cl *client, n int) {
+func waitJoined(t *testing.T, cl *proccluster.Client, n int) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
-		recs, _ := checker.ReadLogFile(cl.log)
+		recs, _ := checker.ReadLogFile(cl.Log)
 		joined := map[checker.Proc]bool{}
 		for _, r := range recs {
 			if r.Kind == checker.KindConfchg {
@@ -183,7 +195,7 @@ func waitJoined(t *testing.T, cl *client, n int) {
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
-	t.Fatalf("client %s: its processes did not join", cl.log)
+	t.Fatalf("client %s: its processes did not join", cl.Log)
 }
 
 // groupOf returns the group of p's first confchg.
