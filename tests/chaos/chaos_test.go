@@ -42,8 +42,10 @@ const (
 )
 
 // clientFlags: a steady flood of small messages with an occasional one
-// above the atomic size (ordered in parts, reassembled everywhere).
-var clientFlags = []string{"-size", "400", "-rate", "20", "-large", "1100000", "-large-every", "200", "-drain", "3s", "-trace"}
+// above the atomic size (ordered in parts, reassembled everywhere). The
+// drain ends when the harness sees the run quiet (StopClients), at most
+// after a minute; -trace lines the clients' events up with the nodes' logs.
+var clientFlags = []string{"-size", "400", "-rate", "20", "-large", "1100000", "-large-every", "200", "-drain", "60s", "-trace"}
 
 // chaos is the state of one run: the cluster and what the schedule did.
 type chaos struct {

@@ -6,7 +6,8 @@
 //	floodclient -groups g1,g2 -size 200 -rate 500 -inc 7 -log /tmp/c7.log -stop /tmp/stop
 //
 // It stops sending when the -stop file appears (or after -for), keeps
-// dispatching for -drain so that every message in flight arrives, then
+// dispatching for -drain (or, with -end, until that file appears, for at
+// most -drain) so that every message in flight arrives, then
 // finalizes its handles, logs a clean end and exits 0. If its node dies, or
 // a handle fails in a way it cannot go on from (McastJoined, Join or
 // Dispatch with an error other than ErrTryAgain and ErrInterrupt), it logs
@@ -42,6 +43,7 @@ type options struct {
 	inc     uint64
 	logPath string
 	stop    string
+	end     string
 	dur     time.Duration
 	drain   time.Duration
 	settle  time.Duration
@@ -70,6 +72,7 @@ func main() {
 	flag.StringVar(&o.stop, "stop", "", "stop sending when this `file` exists")
 	flag.DurationVar(&o.dur, "for", 0, "stop sending after this `duration` (0: only -stop)")
 	flag.DurationVar(&o.drain, "drain", 2*time.Second, "keep dispatching this long after sending stops")
+	flag.StringVar(&o.end, "end", "", "end the drain early when this `file` exists (the caller saw the run go quiet)")
 	flag.DurationVar(&o.settle, "settle", 500*time.Millisecond, "wait this long after the drain before finalizing")
 	flag.Int64Var(&o.seed, "seed", 1, "random `seed` for message sizes")
 	flag.BoolVar(&o.trace, "trace", false, "write each confchg and totem confchg to stderr with the time and how many messages the process had delivered, to line the log up with the nodes' logs")
@@ -196,6 +199,11 @@ func run(o options) int {
 	if !dead.Load() && !stopping.Load() {
 		deadline := time.Now().Add(o.drain)
 		for time.Now().Before(deadline) && !dead.Load() && !stopping.Load() {
+			if o.end != "" {
+				if _, err := os.Stat(o.end); err == nil {
+					break
+				}
+			}
 			time.Sleep(10 * time.Millisecond)
 		}
 	}

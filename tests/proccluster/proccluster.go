@@ -67,6 +67,9 @@ type Options struct {
 	// StopTimeout bounds how long Finish waits for the clients to stop
 	// (default 30s).
 	StopTimeout time.Duration
+	// QuietTimeout bounds how long StopClients waits for the run to go
+	// quiet once the clients stopped sending (default 30s).
+	QuietTimeout time.Duration
 }
 
 func (o *Options) defaults() {
@@ -82,6 +85,7 @@ func (o *Options) defaults() {
 	set(&o.ClientHeartbeat, 200*time.Millisecond)
 	set(&o.WaitTimeout, 20*time.Second)
 	set(&o.StopTimeout, 30*time.Second)
+	set(&o.QuietTimeout, 30*time.Second)
 	if o.LogLevel == "" {
 		o.LogLevel = "info"
 	}
@@ -135,7 +139,8 @@ type Cluster struct {
 	addrs []string
 	nodes []*exec.Cmd
 	block [][]uint32 // what each node blocks (LinkControl), for restarts
-	stop  string
+	stop  string     // the clients stop sending when it exists
+	end   string     // the clients end their drain when it exists
 
 	mu      sync.Mutex
 	clients []*Client
@@ -199,6 +204,7 @@ func New(t testing.TB, n int, o Options) *Cluster {
 	}
 	c := &Cluster{t: t, o: o, bin: bin, dir: dir, nodes: make([]*exec.Cmd, n), block: make([][]uint32, n)}
 	c.stop = filepath.Join(c.dir, "stop")
+	c.end = filepath.Join(c.dir, "end")
 	t.Cleanup(c.shutdown)
 	var ls []net.Listener
 	for i := 0; i < n; i++ {
@@ -335,6 +341,7 @@ func terminate(cmd *exec.Cmd, grace time.Duration) {
 // shutdown ends every process; on failure it keeps the logs.
 func (c *Cluster) shutdown() {
 	os.WriteFile(c.stop, nil, 0o644)
+	os.WriteFile(c.end, nil, 0o644)
 	grace := time.After(3 * time.Second)
 	for _, cl := range c.Clients() {
 		select {
@@ -373,7 +380,8 @@ func (c *Cluster) shutdown() {
 
 // StartClient starts a floodclient attached to node k, with one handle in
 // each of groups (comma-separated), and extra floodclient flags. Each
-// client gets the next incarnation number, which is also its -seed.
+// client gets the next incarnation number, which is also its -seed, and
+// the cluster's stop and end files (see StopClients).
 func (c *Cluster) StartClient(k int, groups string, extra ...string) *Client {
 	c.t.Helper()
 	c.mu.Lock()
@@ -382,7 +390,7 @@ func (c *Cluster) StartClient(k int, groups string, extra ...string) *Client {
 	c.mu.Unlock()
 	cl := &Client{Node: k, Groups: groups, Inc: inc, Log: filepath.Join(c.dir, fmt.Sprintf("client%d.log", inc)), done: make(chan struct{})}
 	args := append([]string{"-groups", groups, "-inc", strconv.FormatUint(inc, 10), "-log", cl.Log,
-		"-stop", c.stop, "-seed", strconv.FormatUint(inc, 10)}, extra...)
+		"-stop", c.stop, "-end", c.end, "-seed", strconv.FormatUint(inc, 10)}, extra...)
 	cl.cmd = exec.Command(filepath.Join(c.bin, "floodclient"), args...)
 	cl.cmd.Env = append(os.Environ(), "ACTORCPG_NODE="+c.addrs[k-1])
 	cl.cmd.SysProcAttr = sysProcAttr()
@@ -507,15 +515,26 @@ func (c *Cluster) ReadNodeLog(k int) []LogLine {
 }
 
 // lastView returns the last view node k installed, and whether no view
-// change has started since.
+// change has started since. It reads the log from its end.
 func (c *Cluster) lastView(k int) (LogLine, bool) {
-	lines := c.ReadNodeLog(k)
-	for i := len(lines) - 1; i >= 0; i-- {
-		switch lines[i].Message {
-		case MsgViewInstalled:
-			return lines[i], true
-		case MsgViewChangeStarted:
+	b, err := os.ReadFile(c.NodeLog(k))
+	if err != nil {
+		return LogLine{}, false
+	}
+	installed := []byte(`"message":"` + MsgViewInstalled + `"`)
+	started := []byte(`"message":"` + MsgViewChangeStarted + `"`)
+	for len(b) > 0 {
+		i := bytes.LastIndexByte(b[:len(b)-1], '\n')
+		line := b[i+1:]
+		b = b[:i+1]
+		switch {
+		case bytes.Contains(line, started):
 			return LogLine{}, false
+		case bytes.Contains(line, installed):
+			var l LogLine
+			if json.Unmarshal(line, &l) == nil {
+				return l, true
+			}
 		}
 	}
 	return LogLine{}, false
@@ -604,10 +623,15 @@ func (c *Cluster) WaitGroups() {
 // AwaitGroups is WaitGroups returning an error instead of failing the test.
 func (c *Cluster) AwaitGroups() error {
 	deadline := time.Now().Add(c.o.WaitTimeout)
+	report := time.Now().Add(10 * time.Second)
 	for {
 		why := c.groupsSettled()
 		if why == "" {
 			return nil
+		}
+		if time.Now().After(report) {
+			report = report.Add(10 * time.Second)
+			c.t.Logf("%s waiting for the groups to settle: %s", time.Now().Format("15:04:05.000"), why)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("the groups did not settle within %v: %s", c.o.WaitTimeout, why)
@@ -618,32 +642,29 @@ func (c *Cluster) AwaitGroups() error {
 
 // groupsSettled returns "" when the groups have settled, else why not.
 func (c *Cluster) groupsSettled() string {
+	procs, _, err := c.live()
+	if err != nil {
+		return err.Error()
+	}
 	want := map[string][]checker.Member{} // group: its live processes
-	var live []*procState
 	for _, cl := range c.Clients() {
 		if cl.Exited() {
 			continue
 		}
-		if err := cl.tail.read(cl.Log); err != nil {
-			return err.Error()
-		}
-		if cl.Exited() { // it ended while we read
-			continue
-		}
 		n := 0
 		for _, ps := range cl.tail.procs {
-			if ps.ended {
-				return fmt.Sprintf("client %d ended %v but runs", cl.Inc, ps.proc)
-			}
-			if ps.joined {
+			if ps.joined && !ps.ended {
 				n++
-				want[ps.group] = append(want[ps.group], checker.Member{Node: ps.proc.Node, Pid: ps.proc.Pid})
-				live = append(live, ps)
+			} else if ps.ended {
+				return fmt.Sprintf("client %d ended %v but runs", cl.Inc, ps.proc)
 			}
 		}
 		if n < len(strings.Split(cl.Groups, ",")) {
 			return fmt.Sprintf("client %d (node %d) has joined %d of its groups %s", cl.Inc, cl.Node, n, cl.Groups)
 		}
+	}
+	for _, ps := range procs {
+		want[ps.group] = append(want[ps.group], checker.Member{Node: ps.proc.Node, Pid: ps.proc.Pid})
 	}
 	for g, ms := range want {
 		slices.SortFunc(ms, func(a, b checker.Member) int {
@@ -654,7 +675,7 @@ func (c *Cluster) groupsSettled() string {
 		})
 		want[g] = ms
 	}
-	for _, ps := range live {
+	for _, ps := range procs {
 		if !slices.Equal(ps.members, want[ps.group]) {
 			return fmt.Sprintf("%v in %q sees %v, the running processes are %v", ps.proc, ps.group, ps.members, want[ps.group])
 		}
@@ -662,11 +683,12 @@ func (c *Cluster) groupsSettled() string {
 	return ""
 }
 
-// tail follows a client's log for its confchgs and ends.
+// tail follows a client's log.
 type tail struct {
 	off     int64
 	partial []byte
 	procs   map[checker.Proc]*procState
+	changed bool // the last read found new records
 }
 
 // procState is what tail knows of one process.
@@ -676,6 +698,87 @@ type procState struct {
 	joined  bool // has seen a confchg (its own join first)
 	members []checker.Member
 	ended   bool
+	sent    uint64                  // the seq of its last message sent ok
+	from    map[checker.Proc]uint64 // the last seq delivered, by origin
+	last    msgID                   // the last message delivered
+}
+
+// msgID names one test message.
+type msgID struct {
+	From checker.Proc
+	Seq  uint64
+}
+
+// lineHead is the part of a log line that tail reads.
+type lineHead struct {
+	Proc checker.Proc `json:"proc"`
+	Kind checker.Kind `json:"kind"`
+	From checker.Proc `json:"from"`
+	Seq  uint64       `json:"seq"`
+	OK   bool         `json:"ok"`
+}
+
+// parseHead reads a lineHead from a line as checker.LogWriter writes it
+// ({"proc":{...},"kind":"...",...,"from":{...},"seq":N,"ok":true,...})
+// without encoding/json, which is slow under the race detector; ok is false
+// when the line does not have that shape.
+func parseHead(line []byte) (h lineHead, ok bool) {
+	rest, ok := bytes.CutPrefix(line, []byte(`{"proc":{`))
+	if !ok {
+		return h, false
+	}
+	var procPart []byte
+	procPart, rest, ok = bytes.Cut(rest, []byte("}"))
+	if !ok {
+		return h, false
+	}
+	if h.Proc, ok = parseProc(procPart); !ok {
+		return h, false
+	}
+	if rest, ok = bytes.CutPrefix(rest, []byte(`,"kind":"`)); !ok {
+		return h, false
+	}
+	var kind []byte
+	if kind, rest, ok = bytes.Cut(rest, []byte(`"`)); !ok {
+		return h, false
+	}
+	h.Kind = checker.Kind(kind)
+	if _, after, found := bytes.Cut(rest, []byte(`"from":{`)); found {
+		var fromPart []byte
+		if fromPart, rest, ok = bytes.Cut(after, []byte("}")); !ok {
+			return h, false
+		}
+		if h.From, ok = parseProc(fromPart); !ok {
+			return h, false
+		}
+	}
+	if v, found := uintField(rest, "seq"); found {
+		h.Seq = v
+	}
+	h.OK = bytes.Contains(rest, []byte(`"ok":true`))
+	return h, true
+}
+
+// parseProc reads `"node":N,"pid":P,"inc":I`.
+func parseProc(b []byte) (checker.Proc, bool) {
+	node, ok1 := uintField(b, "node")
+	pid, ok2 := uintField(b, "pid")
+	inc, ok3 := uintField(b, "inc")
+	return checker.Proc{Node: uint32(node), Pid: uint32(pid), Inc: inc}, ok1 && ok2 && ok3
+}
+
+// uintField finds "key":N in b and returns N.
+func uintField(b []byte, key string) (uint64, bool) {
+	_, after, ok := bytes.Cut(b, []byte(`"`+key+`":`))
+	if !ok {
+		return 0, false
+	}
+	n := 0
+	for n < len(after) && after[n] >= '0' && after[n] <= '9' {
+		n++
+	}
+	v, err := strconv.ParseUint(string(after[:n]), 10, 64)
+	return v, err == nil
 }
 
 // read reads what was appended to path since the last read.
@@ -699,30 +802,98 @@ func (t *tail) read(path string) error {
 	b = append(t.partial, b...)
 	i := bytes.LastIndexByte(b, '\n')
 	t.partial = slices.Clone(b[i+1:])
+	t.changed = i >= 0
 	if t.procs == nil {
 		t.procs = map[checker.Proc]*procState{}
 	}
 	for _, line := range bytes.Split(b[:i+1], []byte("\n")) {
-		isCC := bytes.Contains(line, []byte(`"kind":"confchg"`))
-		if !isCC && !bytes.Contains(line, []byte(`"kind":"end"`)) {
+		if len(line) == 0 {
 			continue
 		}
-		var r checker.Record
-		if err := json.Unmarshal(line, &r); err != nil {
-			return fmt.Errorf("%s: %v", path, err)
+		h, ok := parseHead(line)
+		if !ok {
+			if err := json.Unmarshal(line, &h); err != nil {
+				return fmt.Errorf("%s: %v", path, err)
+			}
 		}
-		ps := t.procs[r.Proc]
+		ps := t.procs[h.Proc]
 		if ps == nil {
-			ps = &procState{proc: r.Proc}
-			t.procs[r.Proc] = ps
+			ps = &procState{proc: h.Proc, from: map[checker.Proc]uint64{}}
+			t.procs[h.Proc] = ps
 		}
-		if isCC {
+		switch h.Kind {
+		case checker.KindConfchg:
+			var r checker.Record
+			if err := json.Unmarshal(line, &r); err != nil {
+				return fmt.Errorf("%s: %v", path, err)
+			}
 			ps.group, ps.joined, ps.members = r.Group, true, r.Members
-		} else {
+		case checker.KindDeliver:
+			ps.from[h.From] = h.Seq
+			ps.last = msgID{From: h.From, Seq: h.Seq}
+		case checker.KindSent:
+			if h.OK {
+				ps.sent = h.Seq
+			}
+		case checker.KindEnd:
 			ps.ended = true
 		}
 	}
 	return nil
+}
+
+// live returns the processes of the running clients that have joined and
+// not ended, reading their logs first; changed says whether any log grew.
+func (c *Cluster) live() (procs []*procState, changed bool, err error) {
+	for _, cl := range c.Clients() {
+		if cl.Exited() {
+			continue
+		}
+		if err := cl.tail.read(cl.Log); err != nil {
+			return nil, false, err
+		}
+		changed = changed || cl.tail.changed
+		if cl.Exited() { // it ended while we read
+			continue
+		}
+		for _, ps := range cl.tail.procs {
+			if ps.joined && !ps.ended {
+				procs = append(procs, ps)
+			}
+		}
+	}
+	return procs, changed, nil
+}
+
+// quiet returns "" when the run is quiet: no node is in a view change,
+// every live process has delivered its own last message, and the live
+// processes of each group have delivered the same last message. Else it
+// says why not. changed says whether a client's log grew since the last
+// call.
+func (c *Cluster) quiet() (why string, changed bool) {
+	procs, changed, err := c.live()
+	if err != nil {
+		return err.Error(), changed
+	}
+	for k := 1; k <= c.N(); k++ {
+		if c.Alive(k) {
+			if _, ok := c.lastView(k); !ok {
+				return fmt.Sprintf("node %d is in a view change", k), changed
+			}
+		}
+	}
+	last := map[string]*procState{}
+	for _, ps := range procs {
+		if ps.sent > ps.from[ps.proc] {
+			return fmt.Sprintf("%v in %q has delivered its own messages up to %d of %d", ps.proc, ps.group, ps.from[ps.proc], ps.sent), changed
+		}
+		if o := last[ps.group]; o == nil {
+			last[ps.group] = ps
+		} else if o.last != ps.last {
+			return fmt.Sprintf("in %q %v delivered %v last, %v delivered %v", ps.group, o.proc, o.last, ps.proc, ps.last), changed
+		}
+	}
+	return "", changed
 }
 
 // Finish stops every client (StopClients) and checks all their logs with
@@ -741,14 +912,23 @@ func (c *Cluster) FinishReport(opts checker.Options) checker.Report {
 	return c.Check(opts)
 }
 
-// StopClients creates the stop file (the clients stop sending, drain, log
-// their end and exit) and waits for every client. A client that does not
-// stop within Options.StopTimeout fails the test: it gets SIGQUIT first,
-// so that its goroutines are dumped to its .out file, then SIGKILL, and
-// counts as killed.
+// StopClients creates the stop file: the clients stop sending and keep
+// dispatching. Once the run is quiet (no node in a view change, every live
+// process has delivered its own last message, the processes of each group
+// have delivered the same last message, and no log grew for 300 ms), or
+// after Options.QuietTimeout, which fails the test, it creates the end
+// file: the clients log their end and exit (a client started with a
+// shorter -drain ends before). It waits for every client. A client that
+// does not exit within Options.StopTimeout fails the test: it gets SIGQUIT
+// first, so that its goroutines are dumped to its .out file, then SIGKILL,
+// and counts as killed.
 func (c *Cluster) StopClients() {
 	c.t.Helper()
 	os.WriteFile(c.stop, nil, 0o644)
+	if err := c.awaitQuiet(); err != nil {
+		c.t.Error(err)
+	}
+	os.WriteFile(c.end, nil, 0o644)
 	deadline := time.After(c.o.StopTimeout)
 	for _, cl := range c.Clients() {
 		select {
@@ -765,6 +945,33 @@ func (c *Cluster) StopClients() {
 			cl.killed.Store(true)
 			c.t.Errorf("client %d (node %d) did not stop within %v; its goroutines are in %s.out", cl.Inc, cl.Node, c.o.StopTimeout, cl.Log)
 		}
+	}
+}
+
+// awaitQuiet waits until the run is quiet and no client's log grew for
+// 300 ms.
+func (c *Cluster) awaitQuiet() error {
+	deadline := time.Now().Add(c.o.QuietTimeout)
+	report := time.Now().Add(10 * time.Second)
+	since := time.Now()
+	for {
+		why, changed := c.quiet()
+		if why != "" && time.Now().After(report) {
+			report = report.Add(10 * time.Second)
+			c.t.Logf("%s waiting for the run to go quiet: %s", time.Now().Format("15:04:05.000"), why)
+		}
+		if why != "" || changed {
+			since = time.Now()
+		} else if time.Since(since) >= 300*time.Millisecond {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			if why == "" {
+				why = "the clients' logs keep growing"
+			}
+			return fmt.Errorf("the run did not go quiet within %v after the clients stopped sending: %s", c.o.QuietTimeout, why)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
 }
 

@@ -25,7 +25,7 @@ func newCluster(t *testing.T, n int) *proccluster.Cluster {
 
 // clientFlags: two groups per client, a steady flood with an occasional
 // message above the atomic size (sent in parts, reassembled everywhere).
-var clientFlags = []string{"-size", "300", "-rate", "300", "-large", "1100000", "-large-every", "150", "-drain", "2s"}
+var clientFlags = []string{"-size", "300", "-rate", "300", "-large", "1100000", "-large-every", "150", "-drain", "30s"}
 
 // Three nodes, one client on each, no fault: every process delivers every
 // message, in one order, with nothing lost.
