@@ -596,11 +596,15 @@ type RingID struct {
 
 // Views returns the distinct views the nodes installed (from their logs),
 // with their members, in no particular order.
-func (c *Cluster) Views() map[RingID][]uint32 {
+func (c *Cluster) Views() map[RingID][]uint32 { return c.ViewsSince(time.Time{}) }
+
+// ViewsSince returns the distinct views the nodes installed after the given
+// time.
+func (c *Cluster) ViewsSince(after time.Time) map[RingID][]uint32 {
 	out := map[RingID][]uint32{}
 	for k := 1; k <= c.N(); k++ {
 		for _, l := range c.ReadNodeLog(k) {
-			if l.Message == MsgViewInstalled {
+			if l.Message == MsgViewInstalled && l.Time.After(after) {
 				out[RingID{l.RingNode, l.RingSeq}] = l.Members
 			}
 		}
