@@ -1,0 +1,80 @@
+// Package sim is a deterministic simulator of an actorcpg cluster, in the
+// manner of TigerBeetle's VOPR: 3 to 7 nodes, each the real cluster.Engine
+// (the same state machine the node actor drives), with simulated client
+// processes, network and clock, all in one goroutine and all decided by
+// one seed. Every run is checked by the property checker (tests/checker)
+// and by the simulator's own end-of-run checks.
+//
+// # What a seed decides
+//
+// From the seed come the parameters (Params: nodes, client slots per node,
+// groups, length of the active part, which Features are on and how hard)
+// and three random sources (schedule, network, clients), so that turning
+// one feature off disturbs the others less. Nothing else varies: no
+// time.Now, no global rand, no map order (the engine emits some outputs in
+// Go map order; the simulator sorts those, see canonical).
+//
+//   - Nodes start within 50 ms of each other and tick every 5 ms.
+//   - Clients (one per slot and node) join one of the groups, multicast
+//     checker.EncodeMsg(proc, seq, size) messages of 36 B up to several
+//     times Config.Fragment (512 B: large ones travel in parts), AGREED,
+//     sometimes SAFE, FIFO or UNORDERED; they leave and join again, and
+//     finalize (Engine.Gone: the process ends killed and the slot starts a
+//     new incarnation, with a new pid unless Reuse); they report a
+//     congested queue now and then (Congestion).
+//   - The network marshals every message at send and unmarshals it at
+//     arrival, after a random delay; links are FIFO unless Reorder. Loss
+//     and Dup hit data messages (Submit, Ordered, Ack, Nack), All extends
+//     them to every message, Spikes delays some messages up to 90 ms.
+//   - Crash drops a node's engine (its clients end killed); it restarts
+//     with RingSeq = the last Ready.PersistSeq + 1 and a larger Incarnation.
+//     Partition cuts the network into two or three sides, or one link one
+//     way, or makes one node deaf, then heals. Slow stalls a node: no
+//     ticks, its inputs wait, then it wakes to a tick and its backlog.
+//
+// Clients use the engine the way the handle API does: Join and Leave
+// answered CodeTryAgain are retried; a multicast is refused (TRY_AGAIN,
+// retried) while the node syncs, the group is flow-controlled or the send
+// window is full, as the client last heard from its node (notes from the
+// node reach it after a short delay, in order). A small message is
+// recorded sent ok when handed over; a large one blocks its sender until
+// its own delivery (sent ok) or Ready.Interrupted (not ok).
+//
+// After the active part every fault stops, the network heals, crashed
+// nodes restart and clients only finish what they started (retries,
+// pending joins and leaves, large messages). The run ends once it has
+// settled: one view of all nodes, no view change running, no client
+// waiting, no data message for 300 ms (nothing left to retransmit, every
+// stable point at its highest seq). A run that has not settled 6 s later
+// fails.
+//
+// # Checks
+//
+// checker.Check with Quiet (and FaultFree when no fault feature was on),
+// plus: every TRY_AGAIN was resolved and every join, leave and large
+// message completed; every engine's member list of every group equals the
+// live joined clients (no ghosts in the engines); no member delivered a
+// large message whose sender got ErrInterrupt; a fault-free run keeps its
+// first full view; with Options.CheckSent, no message changed after its
+// engine handed it out. Boundedness is checked from outside only (the
+// settled state implies no gap, nothing unordered, nothing unstable).
+//
+// # Running and replaying
+//
+//	go test ./tests/sim                          # 500 seeds, one summary line
+//	go test ./tests/sim -run TestSim -sim.seeds=20000  # a soak
+//	go test ./tests/sim -run TestSim -sim.seed=193 -sim.trace
+//
+// A failing seed prints its report and the command that replays it
+// exactly, with -sim.trace for one line per input and output (time in ms,
+// node or client, what happened; -sim.traceall adds idle ticks and
+// heartbeats). TestSim also minimizes the first failing seed: it turns
+// features off and lowers clients, groups, active time and nodes while
+// the seed still fails, and prints the smaller replay command
+// (-sim.nodes, -sim.clients, -sim.groups, -sim.active, -sim.disable,
+// -sim.enable). TestInjectedBugIsCaught runs the budget with
+// cluster.BugSkipFlush and cluster.BugNoDedup and expects more violations
+// of the property each breaks than the same seeds show without it.
+// TestRegression holds the seeds of known bugs, skipped until fixed
+// (-sim.regress runs them).
+package sim

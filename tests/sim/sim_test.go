@@ -1,0 +1,226 @@
+package sim
+
+import (
+	"flag"
+	"fmt"
+	"hash/fnv"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/actorcpg/actorcpg/cluster"
+	"github.com/actorcpg/actorcpg/tests/checker"
+)
+
+var (
+	flagSeed     = flag.Int64("sim.seed", 0, "run only this `seed` (0: the budget of -sim.seeds seeds from -sim.first)")
+	flagSeeds    = flag.Int("sim.seeds", 500, "how many seeds TestSim and TestInjectedBugIsCaught run")
+	flagFirst    = flag.Int64("sim.first", 1, "the first `seed` of the budget")
+	flagTrace    = flag.Bool("sim.trace", false, "print the event trace of -sim.seed to stdout")
+	flagTraceAll = flag.Bool("sim.traceall", false, "with -sim.trace, also ticks without output and heartbeats")
+	flagMinimize = flag.Bool("sim.minimize", true, "on failure, look for a smaller failing run of the first failing seed")
+	flagNodes    = flag.Int("sim.nodes", 0, "override the seed's node count (3-7)")
+	flagClients  = flag.Int("sim.clients", 0, "override the seed's clients per node")
+	flagGroups   = flag.Int("sim.groups", 0, "override the seed's group count")
+	flagActive   = flag.Duration("sim.active", 0, "override the seed's active (faulty) time")
+	flagDisable  = flag.String("sim.disable", "", "features to turn off, comma-separated (loss,dup,all,reorder,spikes,crash,partition,slow,large,churn,congest,safe)")
+	flagEnable   = flag.String("sim.enable", "", "features to turn on, comma-separated (reuse, or any of -sim.disable)")
+	flagBug      = flag.String("sim.bug", "", "inject a protocol bug: skipflush or nodedup")
+	flagSent     = flag.Bool("sim.checksent", false, "check that no message changes after its engine hands it out (Options.CheckSent, KeepSent)")
+)
+
+// options builds Options from the override flags.
+func options(t *testing.T) Options {
+	t.Helper()
+	dis, err := ParseFeatures(*flagDisable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	en, err := ParseFeatures(*flagEnable)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bug, err := ParseBug(*flagBug)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return Options{Nodes: *flagNodes, Clients: *flagClients, Groups: *flagGroups, Active: *flagActive,
+		Disable: dis, Enable: en, Bug: bug, CheckSent: *flagSent, KeepSent: *flagSent}
+}
+
+func replay(seed int64, o Options) string {
+	s := fmt.Sprintf("go test ./tests/sim -run TestSim -sim.seed=%d", seed)
+	if f := o.Flags(); f != "" {
+		s += " " + f
+	}
+	return s + " -sim.trace"
+}
+
+// results caches runs by seed and replay flags, so that
+// TestInjectedBugIsCaught compares with TestSim's runs without redoing
+// them.
+var results = struct {
+	sync.Mutex
+	m map[string]Result
+}{m: map[string]Result{}}
+
+// runSeeds runs seeds first..first+n-1 on every CPU and returns their
+// results in seed order.
+func runSeeds(first int64, n int, o Options) []Result {
+	out := make([]Result, n)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range runtime.GOMAXPROCS(0) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := next.Add(1) - 1
+				if i >= int64(n) {
+					return
+				}
+				seed := first + i
+				key := fmt.Sprintf("%d %s", seed, o.Flags())
+				results.Lock()
+				r, ok := results.m[key]
+				results.Unlock()
+				if !ok {
+					r = Run(seed, o)
+					results.Lock()
+					results.m[key] = r
+					results.Unlock()
+				}
+				out[i] = r
+			}
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+// budget is the number of seeds TestSim and TestInjectedBugIsCaught run.
+func budget() int {
+	n := *flagSeeds
+	if testing.Short() || raceEnabled && !flagSet("sim.seeds") {
+		n = min(n, 100)
+	}
+	return n
+}
+
+func flagSet(name string) bool {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
+}
+
+// TestSim runs the seed budget (or -sim.seed) against the real engine and
+// checks every run; a failure prints its seed and the command that
+// replays it. It prints one summary line to stdout.
+func TestSim(t *testing.T) {
+	o := options(t)
+	var res []Result
+	if *flagSeed != 0 {
+		if *flagTrace {
+			o.Trace, o.TraceAll = os.Stdout, *flagTraceAll
+		}
+		res = []Result{Run(*flagSeed, o)}
+		o.Trace = nil
+	} else {
+		res = runSeeds(*flagFirst, budget(), o)
+	}
+	var violations int
+	var events int64
+	var failed []Result
+	for _, r := range res {
+		violations += r.Violations()
+		events += r.Events
+		if r.Failed() {
+			failed = append(failed, r)
+		}
+	}
+	fmt.Printf("sim: seeds=%d violations=%d events=%d\n", len(res), violations, events)
+	for i, r := range failed {
+		if i == 10 {
+			t.Errorf("... and %d more failing seeds", len(failed)-i)
+			break
+		}
+		t.Errorf("%s\nreplay: %s", r, replay(r.Seed, o))
+	}
+	if len(failed) > 0 && *flagMinimize {
+		mo, mr := Minimize(failed[0].Seed, o, 40, nil)
+		t.Logf("minimized seed %d to %s (%d violations)\nreplay: %s", mr.Seed, mr.Params, mr.Violations(), replay(mr.Seed, mo))
+	}
+}
+
+// TestInjectedBugIsCaught runs the seed budget with a known protocol bug
+// injected (cluster.Config.Bug) and expects the checker to find it: more
+// violations of the property the bug breaks than the same seed shows
+// without the bug (so that a protocol bug still open does not count as a
+// catch).
+func TestInjectedBugIsCaught(t *testing.T) {
+	for _, tc := range []struct {
+		bug   cluster.Bug
+		props []checker.Property
+	}{
+		{cluster.BugSkipFlush, []checker.Property{checker.PropVirtualSynchrony}},
+		{cluster.BugNoDedup, []checker.Property{checker.PropIntegrity}},
+	} {
+		t.Run(bugName(tc.bug), func(t *testing.T) {
+			n := budget()
+			o := options(t)
+			o.Bug = cluster.NoBug
+			clean := runSeeds(*flagFirst, n, o)
+			o.Bug = tc.bug
+			caught, violations := 0, 0
+			for i, r := range runSeeds(*flagFirst, n, o) {
+				extra := r.Report.Count(tc.props...) - clean[i].Report.Count(tc.props...)
+				if extra <= 0 {
+					continue
+				}
+				caught++
+				violations += extra
+				if caught == 1 {
+					t.Logf("first seed that catches it: %s\nreplay: %s", r, replay(r.Seed, o))
+				}
+			}
+			t.Logf("%s: %d of %d seeds caught it (%d more %v violations than without the bug)", bugName(tc.bug), caught, n, violations, tc.props)
+			if caught == 0 {
+				t.Fatalf("%s: no seed of %d shows more %v violations than without the bug", bugName(tc.bug), n, tc.props)
+			}
+		})
+	}
+}
+
+// TestDeterministic replays seeds and compares their traces.
+func TestDeterministic(t *testing.T) {
+	for _, seed := range []int64{1, 2, 3, 7, 11} {
+		var sums [2]uint64
+		var events [2]int64
+		for i := range sums {
+			h := fnv.New64a()
+			r := Run(seed, Options{Trace: h, TraceAll: true})
+			sums[i], events[i] = h.Sum64(), r.Events
+		}
+		if sums[0] != sums[1] || events[0] != events[1] {
+			t.Fatalf("seed %d: two runs differ: trace hash %x/%x, events %d/%d", seed, sums[0], sums[1], events[0], events[1])
+		}
+	}
+}
+
+// TestFaultFreeRunsSeeNoViewChange checks the simulator itself: a run
+// with every fault off forms one view and keeps it.
+func TestFaultFreeRunsSeeNoViewChange(t *testing.T) {
+	o := Options{Disable: faults, Active: 500 * time.Millisecond}
+	for seed := int64(1); seed <= 5; seed++ {
+		r := Run(seed, o)
+		if r.Failed() {
+			t.Fatalf("%s\nreplay: %s", r, replay(seed, o))
+		}
+		if r.Report.Counts.Deliveries == 0 {
+			t.Fatalf("seed %d delivered nothing: %s", seed, r)
+		}
+	}
+}
