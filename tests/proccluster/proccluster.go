@@ -27,8 +27,10 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"os"
 	"os/exec"
@@ -994,6 +996,9 @@ func (c *Cluster) check(opts checker.Options, keep bool) (checker.Report, []chec
 	var all []checker.Record
 	for _, cl := range c.Clients() {
 		recs, err := checker.ReadLogFile(cl.Log)
+		if errors.Is(err, fs.ErrNotExist) && cl.Exited() {
+			continue // killed before it opened its log
+		}
 		if err != nil {
 			c.t.Fatalf("%s: %v", cl.Log, err)
 		}
