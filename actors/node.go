@@ -79,8 +79,10 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		}
 		n.remote, n.addr = r, addr
 	}
+	// A priority mailbox: heartbeats, the clock and the view protocol go
+	// ahead of the data backlog (see wire.PeerHeartbeat.GetPriority).
 	props := actor.PropsFromProducer(func() actor.Actor { return newNodeActor(n) },
-		actor.WithGuardian(resume), actor.WithSupervisor(resume))
+		actor.WithGuardian(resume), actor.WithSupervisor(resume), actor.WithMailbox(actor.UnboundedPriority()))
 	root, err := n.system.Root.SpawnNamed(props, RootName)
 	if err != nil {
 		n.Stop()
