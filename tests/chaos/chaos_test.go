@@ -4,9 +4,10 @@
 //
 //	go test -run TestChaos ./tests/chaos/ -chaos.duration=10m -chaos.seed=7 -v
 //
-// The schedule (which fault, where, and the pauses between faults) follows
-// from the seed; the timing of the processes does not, so a seed replays the
-// same faults, not the same run. Every action is logged with its time, in
+// The seed drives every choice of the schedule (which fault, where, the
+// pauses between faults); which choices are open also depends on the
+// processes (a dead node restarts once its clients have exited), so a seed
+// replays a run's faults closely, not exactly. Every action is logged with its time, in
 // the test log and in chaos.log next to the node and client logs, which a
 // failed run keeps.
 package chaos
@@ -186,11 +187,14 @@ func (ch *chaos) startClients(k int) {
 	}
 }
 
-// startClient starts a client on node k in two of the groups, or in all.
+// startClient starts a client on node k in two of the groups, or in three.
 func (ch *chaos) startClient(k int) {
-	gs := []string{"g0", "g1", "g2"}
+	var gs []string
+	for i := range groupsTotal {
+		gs = append(gs, "g"+strconv.Itoa(i))
+	}
 	ch.rng.Shuffle(len(gs), func(i, j int) { gs[i], gs[j] = gs[j], gs[i] })
-	n := 2 + ch.rng.Intn(2)
+	n := min(2+ch.rng.Intn(2), groupsTotal)
 	groups := gs[:n]
 	slices.Sort(groups)
 	cl := ch.c.StartClient(k, strings.Join(groups, ","), clientFlags...)
@@ -322,7 +326,24 @@ func (ch *chaos) cut(sides [][]uint32) {
 	ch.c.Partition(sides...)
 	ch.partition = sides
 	ch.cuts++
-	ch.logf("cut %v", sides)
+	named := map[uint32]bool{}
+	var parts []string
+	for _, side := range sides {
+		for _, k := range side {
+			named[k] = true
+		}
+		parts = append(parts, fmt.Sprint(side))
+	}
+	var rest []uint32
+	for k := uint32(1); k <= nodes; k++ {
+		if !named[k] {
+			rest = append(rest, k)
+		}
+	}
+	if len(rest) > 0 {
+		parts = append(parts, fmt.Sprint(rest))
+	}
+	ch.logf("cut %s", strings.Join(parts, " | "))
 }
 
 // heal restores every link.
