@@ -172,6 +172,8 @@ type Engine struct {
 
 	groups  map[string]*group
 	handles map[groups.HandleID]*group
+	// msgIDs keeps the last event id of groups dropped while idle.
+	msgIDs map[string]uint64
 	dirty   []*group
 	flushes []*group // groups with something for Flush
 
@@ -221,6 +223,7 @@ func New(cfg Config) *Engine {
 		changeSince:  -1,
 		groups:       make(map[string]*group),
 		handles:      make(map[groups.HandleID]*group),
+		msgIDs:       make(map[string]uint64),
 	}
 }
 

@@ -29,7 +29,7 @@ type testNet struct {
 	totems  map[uint32][]string
 	persist map[uint32]uint64
 	// lose, when set, drops the data messages it returns true for.
-	lose func(m proto.Message) bool
+	lose func(to uint32, m proto.Message) bool
 }
 
 type netMsg struct {
@@ -114,7 +114,7 @@ func (tn *testNet) step() {
 		if tn.down[env.to] || tn.down[env.from] || tn.cut[[2]uint32{env.from, env.to}] {
 			continue
 		}
-		if tn.lose != nil && tn.lose(env.msg) {
+		if tn.lose != nil && tn.lose(env.to, env.msg) {
 			continue
 		}
 		tn.nodes[env.to].Step(env.from, env.msg)
@@ -275,7 +275,7 @@ func TestLossInsideAViewIsRepaired(t *testing.T) {
 	}
 	tn.run(100 * time.Millisecond)
 	rng := rand.New(rand.NewSource(7))
-	tn.lose = func(m proto.Message) bool {
+	tn.lose = func(_ uint32, m proto.Message) bool {
 		switch m.(type) {
 		case *wire.Submit, *wire.Ordered, *wire.Ack, *wire.Nack:
 			return rng.Intn(10) == 0
@@ -458,7 +458,7 @@ func TestSafeWaitsForEveryNode(t *testing.T) {
 	}
 	tn.run(100 * time.Millisecond)
 	// Node 3 receives everything but its acks are lost: nothing is stable.
-	tn.lose = func(m proto.Message) bool {
+	tn.lose = func(_ uint32, m proto.Message) bool {
 		a, ok := m.(*wire.Ack)
 		return ok && a.From == 3
 	}
@@ -484,6 +484,90 @@ func TestSafeWaitsForEveryNode(t *testing.T) {
 		got := tn.events[id][1]
 		if len(got) < 2 || got[len(got)-2] != "msg 1/101 safe" || got[len(got)-1] != "msg 1/101 agreed-after" {
 			t.Fatalf("node %d: %v", id, got)
+		}
+	}
+}
+
+// A group dropped while idle and used again goes on with its event ids.
+// Node 3's process sends, leaves, and node 3 is cut off: on its side the
+// group is empty and dropped, while nodes 1 and 2, where the group lives on,
+// remember node 3's last event id. After the heal node 3's process joins
+// again: its join and messages must not be taken for old ones (the chaos
+// test found them dropped).
+func TestGroupUsedAgainAfterBeingDroppedKeepsItsIDs(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	for _, id := range tn.ids() {
+		tn.nodes[id].Join([]byte("g"), 1, 100+id)
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+	for i := 0; i < 5; i++ {
+		tn.mcast(3, 1, fmt.Sprintf("first-%d", i))
+	}
+	tn.run(100 * time.Millisecond)
+	tn.nodes[3].Leave(1, api.ReasonLeave)
+	tn.take(3)
+	tn.run(100 * time.Millisecond)
+	tn.isolate(3, true)
+	tn.run(400 * time.Millisecond)
+	tn.isolate(3, false)
+	tn.run(600 * time.Millisecond)
+	if c := tn.nodes[3].Join([]byte("g"), 2, 203); c != api.CodeOK {
+		t.Fatalf("join again: %v", c)
+	}
+	tn.take(3)
+	tn.run(100 * time.Millisecond)
+	tn.mcast(3, 2, "second")
+	tn.run(100 * time.Millisecond)
+	got := tn.events[1][1]
+	if len(got) < 2 || got[len(got)-1] != "msg 3/203 second" || !strings.Contains(got[len(got)-2], "j=[3/203(1)]") {
+		t.Fatalf("node 1 after node 3's process came back: %v", got)
+	}
+}
+
+// A node that saw no event of a group in this view still reports the group
+// at a view change, so a join it has not received yet is not lost: the
+// joiner is not removed (PROCDOWN) while it lives (found by the chaos test).
+func TestJoinNotYetSeenByOneSurvivorStaysAtViewChange(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	owner := tn.nodes[1].Owner([]byte("g"))
+	var joiner, late uint32 // a non-owner joins; another non-owner misses it
+	for _, id := range tn.ids() {
+		if id != owner {
+			if joiner == 0 {
+				joiner = id
+			} else {
+				late = id
+			}
+		}
+	}
+	// The group exists and empties again, everything stable.
+	tn.nodes[joiner].Join([]byte("g"), 1, 100)
+	tn.take(joiner)
+	tn.run(100 * time.Millisecond)
+	tn.nodes[joiner].Leave(1, api.ReasonLeave)
+	tn.take(joiner)
+	tn.run(200 * time.Millisecond)
+	// The late node misses the next join; then the owner crashes.
+	tn.lose = func(to uint32, m proto.Message) bool {
+		o, ok := m.(*wire.Ordered)
+		return ok && to == late && len(o.Events) > 0
+	}
+	tn.nodes[joiner].Join([]byte("g"), 2, 200)
+	tn.take(joiner)
+	tn.run(20 * time.Millisecond)
+	tn.lose = nil
+	tn.down[owner] = true
+	tn.run(600 * time.Millisecond)
+	members := tn.nodes[late].GroupMembers([]byte("g"))
+	if len(members) != 1 || members[0].Pid != 200 {
+		t.Fatalf("node %d: members of g %v, want the joiner", late, members)
+	}
+	for _, ev := range tn.events[joiner][2] {
+		if strings.Contains(ev, "(5)") {
+			t.Fatalf("the joiner was removed: %v", tn.events[joiner][2])
 		}
 	}
 }

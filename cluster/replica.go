@@ -100,6 +100,7 @@ func (e *Engine) group(name []byte) *group {
 	}
 	gr.g = groups.New(gr.name, e.cfg.NodeID)
 	gr.g.SetIncarnation(e.cfg.Incarnation)
+	gr.g.SetLastMsgID(e.msgIDs[gr.key])
 	gr.g.SetFragment(e.cfg.Fragment)
 	gr.lastProgress = e.now
 	e.groups[gr.key] = gr

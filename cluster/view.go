@@ -207,10 +207,9 @@ func (e *Engine) onReject(from uint32, m *wire.ViewReject) {
 func (e *Engine) state(ring ringID) *wire.ViewState {
 	st := &wire.ViewState{From: e.cfg.NodeID, Ring: ring.api(), OldRing: e.ring.api(), OldMembers: e.members, MaxSeq: e.maxSeq}
 	for _, gr := range e.sortedGroups() {
+		// Every group goes in, even an empty one: a node that does not
+		// report a group is taken to have seen none of it in this view.
 		members := gr.g.Members()
-		if len(members) == 0 && len(gr.held) == 0 && len(gr.early) == 0 {
-			continue
-		}
 		gs := &wire.GroupState{Group: gr.name, Delivered: gr.next - 1, Members: members}
 		gs.Held = append(gs.Held, gr.held...)
 		if len(gr.early) > 0 {
@@ -487,6 +486,9 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 	for k, gr := range e.groups {
 		gr.resetLog(e.now)
 		if gr.g.Idle() && len(gr.pending) == 0 {
+			// The group's event ids go on where they stopped if it is
+			// used again: the others remember the last one delivered.
+			e.msgIDs[k] = gr.g.LastMsgID()
 			delete(e.groups, k)
 			continue
 		}

@@ -100,6 +100,14 @@ func New(name []byte, nodeID uint32) *Group {
 // submits (the node's, so that event ids stay unique across restarts).
 func (g *Group) SetIncarnation(inc uint64) { g.inc = inc }
 
+// LastMsgID returns the id of the last event this replica submitted.
+func (g *Group) LastMsgID() uint64 { return g.nextMsgID }
+
+// SetLastMsgID makes the replica number its next event n+1: a group that
+// is dropped while idle and used again goes on with its ids, because the
+// other nodes deliver each (incarnation, id) once.
+func (g *Group) SetLastMsgID(n uint64) { g.nextMsgID = n }
+
 // SetFragment makes messages larger than n bytes travel as parts of n
 // bytes, each sequenced as its own event and reassembled by every replica.
 func (g *Group) SetFragment(n int) { g.fragment = n }
