@@ -173,7 +173,7 @@ type Engine struct {
 	groups  map[string]*group
 	handles map[groups.HandleID]*group
 	// msgIDs keeps the last event id of groups dropped while idle.
-	msgIDs map[string]uint64
+	msgIDs  map[string]uint64
 	dirty   []*group
 	flushes []*group // groups with something for Flush
 
