@@ -465,6 +465,11 @@ func (a *handleActor) finalize(ctx actor.Context) {
 	a.finalized = true
 	a.dropMembership(ctx)
 	reply(ctx, status(api.CodeOK))
+	if ctx.Sender() == nil {
+		// The node finalized it (its client went silent): should the
+		// client still be there, it learns that the handle is gone.
+		ctx.Send(a.client, &api.Control{Handle: a.clientHandle, Closed: true})
+	}
 	if !a.joinPending {
 		ctx.Stop(ctx.Self())
 	}
