@@ -45,6 +45,12 @@ type group struct {
 	high     uint64
 	acked    uint64
 	lastAck  time.Duration
+	// conts is the highest contiguous seq each other node of the view
+	// has acknowledged. Another node's event is delivered only once its
+	// origin holds every event up to it, as Totem's originator always
+	// holds its own messages: then the origin's side of any later split
+	// delivers it in the same place, and never sends it again.
+	conts map[uint32]uint64
 	gapSince time.Duration // -1: no gap
 
 	// last is the id of the last event delivered per origin node, so that
@@ -77,6 +83,7 @@ func (gr *group) resetLog(now time.Duration) {
 	gr.held, gr.base = nil, 0
 	clear(gr.early)
 	gr.next, gr.stable, gr.high, gr.acked = 1, 0, 0, 0
+	clear(gr.conts)
 	gr.gapSince = -1
 	gr.seq, gr.seqOut, gr.seqStable = nil, nil, false
 	gr.sent, gr.restart = 0, true
@@ -94,6 +101,7 @@ func (e *Engine) group(name []byte) *group {
 		name:     slices.Clone(name),
 		early:    make(map[uint64]*wire.GroupEvent),
 		last:     make(map[uint32]eventID),
+		conts:    make(map[uint32]uint64),
 		next:     1,
 		gapSince: -1,
 		restart:  true,
@@ -162,6 +170,7 @@ func (e *Engine) Flush() {
 	}
 	// A group may be queued again while flushing (its own sequencer
 	// delivers to it); loop until quiet.
+	acks := make(map[uint32][]*wire.GroupAck)
 	for len(e.flushes) > 0 {
 		list := e.flushes
 		e.flushes = nil
@@ -169,9 +178,13 @@ func (e *Engine) Flush() {
 			gr.queued = false
 			e.flushSubmits(gr)
 			e.flushOrdered(gr)
+			if gr.contiguous() > gr.acked {
+				e.ack(gr, acks)
+			}
 		}
 		e.collect()
 	}
+	e.sendAcks(acks)
 }
 
 func (e *Engine) flushSubmits(gr *group) {
@@ -302,6 +315,9 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 	}
 	gr.high = max(gr.high, high)
 	gr.stable = max(gr.stable, min(stable, gr.high))
+	if gr.contiguous() > gr.acked {
+		e.queueFlush(gr) // Flush tells the others what this node holds
+	}
 	if gr.contiguous() < gr.high {
 		if gr.gapSince < 0 {
 			gr.gapSince = e.now
@@ -318,6 +334,9 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 func (e *Engine) deliver(gr *group, flush bool) {
 	for gr.next <= gr.contiguous() {
 		ev := gr.held[gr.next-gr.base-1]
+		if !flush && ev.Nodeid != e.cfg.NodeID && gr.conts[ev.Nodeid] < ev.Seq {
+			break // its origin does not hold it yet
+		}
 		if !flush && ev.Guarantee == uint32(api.TypeSafe) && ev.Seq > gr.stable {
 			break
 		}
@@ -409,15 +428,18 @@ func (e *Engine) onAck(from uint32, m *wire.Ack) {
 		return
 	}
 	for _, a := range m.Groups {
-		if a == nil {
+		if a == nil || api.CheckName(a.Group) != nil {
 			continue
 		}
-		gr, ok := e.groups[string(a.Group)]
-		if !ok || gr.seq == nil {
-			continue
+		gr := e.group(a.Group)
+		if a.Seq > gr.conts[from] {
+			gr.conts[from] = a.Seq
+			e.deliver(gr, false)
 		}
-		gr.seq.Ack(from, a.Seq)
-		e.takeSequencer(gr)
+		if gr.seq != nil {
+			gr.seq.Ack(from, a.Seq)
+			e.takeSequencer(gr)
+		}
 	}
 }
 
@@ -458,15 +480,7 @@ func (e *Engine) tickGroups() {
 		// An ack is sent when the node holds more, and again while the
 		// stable point lags behind it (an ack may be lost).
 		if cont := gr.contiguous(); cont > gr.acked || (gr.stable < cont && e.now-gr.lastAck >= e.cfg.Retransmit) {
-			gr.acked, gr.lastAck = cont, e.now
-			if own == e.cfg.NodeID {
-				if gr.seq != nil {
-					gr.seq.Ack(e.cfg.NodeID, cont)
-					e.takeSequencer(gr)
-				}
-			} else {
-				acks[own] = append(acks[own], &wire.GroupAck{Group: gr.name, Seq: cont})
-			}
+			e.ack(gr, acks)
 		}
 		if gr.gapSince >= 0 && e.now-gr.gapSince >= e.cfg.Retransmit && own != e.cfg.NodeID {
 			to := gr.high
@@ -487,6 +501,28 @@ func (e *Engine) tickGroups() {
 			e.queueFlush(gr)
 		}
 	}
+	e.sendAcks(acks)
+}
+
+// ack tells every node of the view (the group's sequencer, for the stable
+// point, and every replica, for origin-held delivery) what this node holds
+// of the group; acks collects the messages by destination.
+func (e *Engine) ack(gr *group, acks map[uint32][]*wire.GroupAck) {
+	cont := gr.contiguous()
+	gr.acked, gr.lastAck = cont, e.now
+	if gr.seq != nil {
+		gr.seq.Ack(e.cfg.NodeID, cont)
+		e.takeSequencer(gr)
+	}
+	a := &wire.GroupAck{Group: gr.name, Seq: cont}
+	for _, to := range e.members {
+		if to != e.cfg.NodeID {
+			acks[to] = append(acks[to], a)
+		}
+	}
+}
+
+func (e *Engine) sendAcks(acks map[uint32][]*wire.GroupAck) {
 	for _, to := range e.members {
 		if list := acks[to]; len(list) > 0 {
 			e.send(to, &wire.Ack{From: e.cfg.NodeID, Ring: e.ring.api(), Groups: list})
