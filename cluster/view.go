@@ -483,7 +483,8 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 	e.ready.SyncChanged = true
 	e.changeSince = -1
 	e.coord = nil
-	for k, gr := range e.groups {
+	for _, gr := range e.sortedGroups() {
+		k := gr.key
 		gr.resetLog(e.now)
 		if gr.g.Idle() && len(gr.pending) == 0 {
 			// The group's event ids go on where they stopped if it is
