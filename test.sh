@@ -14,6 +14,7 @@
 # `go test ./tests/chaos/`, and join this script then.
 set -euo pipefail
 cd "$(dirname "$0")"
-go test -count=1 ./api ./api/wire ./groups/... ./sequencer/... ./cluster/... ./remote/... ./tests/checker/... ./tests/multinode/...
+go test -count=1 ./api ./api/wire ./groups/... ./sequencer/... ./cluster/... ./remote/... \
+	$(go list ./tests/... | grep -e /tests/multinode -e /tests/checker)
 go test -count=1 -race -timeout 15m ./api/cpg/... ./actors/... ./examples/... \
 	$(go list ./tests/... | grep -v -e /tests/multinode -e /tests/checker -e /tests/sim -e /tests/chaos)
