@@ -29,16 +29,15 @@ type handleActor struct {
 	autoCredit   bool
 	remoteClient bool
 
-	group        *actor.PID
-	groupName    []byte
-	joinPending  bool
-	leavePending bool
-	leaving      bool
-	groupFC      bool
-	syncFC       bool
-	epoch        uint64
-	initialSent  bool
-	finalized    bool
+	group       *actor.PID
+	groupName   []byte
+	joinPending bool
+	leaving     bool
+	groupFC     bool
+	syncFC      bool
+	epoch       uint64
+	initialSent bool
+	finalized   bool
 
 	queue       []*api.Event
 	qhead       int
@@ -187,30 +186,19 @@ func (a *handleActor) leave(ctx actor.Context, m *api.LeaveRequest) {
 	switch {
 	case a.finalized:
 		reply(ctx, status(api.CodeBadHandle))
-	case a.joinPending, a.leavePending:
+	case a.joinPending:
 		reply(ctx, status(api.CodeTryAgain))
 	case a.group == nil || a.leaving || !bytes.Equal(m.Group, a.groupName):
 		// Not in that group. Corosync trusts the name and corrupts the
 		// membership (CPG-SPEC 8.2); we check it.
 		reply(ctx, status(api.CodeNotExist))
 	default:
-		// The node may refuse it for now (TRY_AGAIN during a view change).
-		a.leavePending = true
-		sender := ctx.Sender()
-		f := ctx.RequestFuture(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonLeave)}, a.node.cfg.RequestTimeout)
-		ctx.ReenterAfter(f, func(res any, err error) {
-			a.leavePending = false
-			code := api.CodeLibrary
-			if st, ok := res.(*api.Status); ok && err == nil {
-				code = api.Code(st.Code)
-			}
-			if code == api.CodeOK {
-				a.leaving = true
-			}
-			if sender != nil {
-				ctx.Send(sender, status(code))
-			}
-		})
+		// Sent behind the handle's earlier multicasts, which stay ahead of
+		// it in the agreed order. During a view change the node keeps it
+		// for the new view.
+		a.leaving = true
+		ctx.Send(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonLeave)})
+		reply(ctx, status(api.CodeOK))
 	}
 }
 

@@ -356,16 +356,12 @@ func (e *Engine) Join(name []byte, h groups.HandleID, pid uint32) api.Code {
 }
 
 // Leave asks to remove local handle h from its group with reason (LEAVE,
-// or PROCDOWN for an eviction). CodeNotExist if it is in none; a LEAVE
-// during a view change gets CodeTryAgain (an eviction waits for the new
-// view).
+// or PROCDOWN for an eviction). CodeNotExist if it is in none. During a
+// view change the leave waits and is sent in the new view.
 func (e *Engine) Leave(h groups.HandleID, reason api.Reason) api.Code {
 	gr, ok := e.handles[h]
 	if !ok {
 		return api.CodeNotExist
-	}
-	if e.syncing && reason == api.ReasonLeave {
-		return api.CodeTryAgain
 	}
 	code := gr.g.Leave(h, reason)
 	e.touch(gr)

@@ -40,17 +40,17 @@ type group struct {
 	early map[uint64]*wire.GroupEvent
 	// next is the next seq to deliver; stable the highest seq every node
 	// of the view holds; high the highest seq known to exist.
-	next     uint64
-	stable   uint64
-	high     uint64
-	acked    uint64
-	lastAck  time.Duration
+	next    uint64
+	stable  uint64
+	high    uint64
+	acked   uint64
+	lastAck time.Duration
 	// conts is the highest contiguous seq each other node of the view
 	// has acknowledged. Another node's event is delivered only once its
 	// origin holds every event up to it, as Totem's originator always
 	// holds its own messages: then the origin's side of any later split
 	// delivers it in the same place, and never sends it again.
-	conts map[uint32]uint64
+	conts    map[uint32]uint64
 	gapSince time.Duration // -1: no gap
 
 	// last is the id of the last event delivered per origin node, so that

@@ -606,7 +606,7 @@ func (c *Cluster) ViewsSince(after time.Time) map[RingID][]uint32 {
 	out := map[RingID][]uint32{}
 	for k := 1; k <= c.N(); k++ {
 		for _, l := range c.ReadNodeLog(k) {
-			if l.Message == MsgViewInstalled && l.Time.After(after) {
+			if l.Message == MsgViewInstalled && (after.IsZero() || l.Time.After(after)) {
 				out[RingID{l.RingNode, l.RingSeq}] = l.Members
 			}
 		}
