@@ -15,10 +15,11 @@ var flagRegress = flag.Bool("sim.regress", false, "run the regression seeds of k
 // version of the simulator: a change to how it draws from its random
 // sources moves them.
 type regression struct {
-	name string
-	bug  string // what is wrong, where (skipped with this text)
-	seed int64
-	opts Options
+	name  string
+	bug   string // what is wrong, where (skipped with this text)
+	fixed string // the commit that fixed it: the case runs, not skipped
+	seed  int64
+	opts  Options
 	// symptom reports whether a run still shows the bug.
 	symptom func(Result) bool
 }
@@ -45,9 +46,12 @@ var regressions = []regression{
 		name: "stale-sequencer-orders-resent-events",
 		bug: "cluster: an event is delivered in two views in different orders (agreed order breaks). " +
 			"Node 1, the sequencer of g0 in ring 1.3, stalls; nodes 2-4 form ring 2.4 without it and re-submit " +
-			"there what they had submitted in 1.3 and not seen ordered. When node 1 resumes it still is in 1.3, " +
-			"orders the queued 1.3 Submits and delivers them locally (1.3 at node 1, 2.4 elsewhere, other order). " +
-			"The same happens when the origin alone misses the Ordered (one-way cut, stall) and re-submits after a merge.",
+			"there what they had submitted in 1.3 and not seen ordered. When node 1 resumes it still is in 1.3 and " +
+			"orders the queued 1.3 Submits. Since f7c84da it no longer delivers them at once (their origins never " +
+			"hold them), but its next view change delivers them anyway as its cohort's cut (ring 1.6, cohort " +
+			"{1 5}): 1.3 order at nodes 1 and 5, 2.4 order elsewhere. The same path makes an interrupted large " +
+			"message delivered (seed 50) and leaves ghosts when the event is a LEAVE (seed 84 -sim.active=943ms " +
+			"-sim.disable=crash).",
 		seed:    193,
 		opts:    Options{Clients: 1, Groups: 1, Active: ms(377), Disable: Loss | Reorder | Spikes | Large | Churn | Safe},
 		symptom: hasViolation(checker.PropOrder),
@@ -57,9 +61,11 @@ var regressions = []regression{
 		bug: "cluster: Engine.install deletes an idle group; when a handle of the node joins it again the new " +
 			"groups.Group numbers its events from msgid 1 under the same node incarnation, and every node that kept " +
 			"the group (last[node] in replica.go) drops them as already delivered: JOINs, LEAVEs (ghost members) and " +
-			"messages (liveness, virtual synchrony).",
-		seed: 227,
-		opts: Options{Nodes: 3, Disable: Loss | Large},
+			"messages (liveness, virtual synchrony). The other way round, a node that deleted the group forgot its " +
+			"dedup memory and delivers a re-sent event again (seed 1861: 2/1001#1 delivers 1/1018#2:6 twice).",
+		fixed: "f442831",
+		seed:  227,
+		opts:  Options{Nodes: 3, Disable: Loss | Large},
 		symptom: func(r Result) bool {
 			return hasProblem("engine ghost")(r) || hasViolation(checker.PropGhost)(r)
 		},
@@ -77,21 +83,32 @@ var regressions = []regression{
 	},
 	{
 		name: "view-change-deadlock-after-abandoned-proposal",
-		bug: "cluster: node 2 proposes ring 2.8 while node 1 is stalled; nodes 2-6 accept it and sync. Node 1 comes " +
-			"back still in ring 1.7; it is the lowest reachable node, so only it may propose, but changeNeeded sees every " +
-			"peer report ring 1.7 (peerRing) and ignores that they accepted 2.8 (peerAccepted): nobody proposes, " +
-			"nodes 2-6 stay syncing and every client gets TRY_AGAIN forever.",
-		seed:    68,
+		bug: "cluster: node 2 proposes ring 2.12 while node 1 is unreachable; nodes 2, 3, 5 and 6 accept it and sync, " +
+			"the attempt fails (a Propose is lost). Node 1 is back, still in ring 1.11; it is the lowest reachable node, " +
+			"so only it may propose, but changeNeeded sees every peer report ring 1.11 (peerRing) and ignores that they " +
+			"accepted 2.12 (peerAccepted, only looked at when peerRing differs): nobody proposes again, the nodes stay " +
+			"syncing and their clients get TRY_AGAIN forever.",
+		seed:    2541,
 		symptom: hasProblem("syncing=true"),
 	},
 	{
-		name: "interrupt-but-delivered-in-other-partition",
-		bug: "cluster: a large message is cut by a partition; the sender's side installs its view first and reports " +
-			"Ready.Interrupted (ErrInterrupt: 'no member delivers any of it'), but the other side holds every part " +
-			"and delivers the whole message in its flush.",
-		seed:    39,
-		opts:    Options{Active: ms(1027), Disable: Congest},
+		name: "interrupt-but-delivered-elsewhere",
+		bug: "cluster: 4/1033's 2374-byte message is cut by a view change: nodes 2-4 install ring 2.4 and its " +
+			"sender gets Ready.Interrupted (ErrInterrupt: 'no member delivers any of it'), but node 1 (stalled, still " +
+			"in ring 1.3) orders the queued parts and delivers the whole message in its flush for ring 1.5.",
+		seed:    50,
+		opts:    Options{Disable: Safe},
 		symptom: hasProblem("interrupt:"),
+	},
+	{
+		name: "truncated-large-message-after-view-change",
+		bug: "cluster/groups: node 1 applied the first parts of 4/1002's 1520-byte message (msgids 200, 201) in one " +
+			"view; the view change dropped the half-assembled message (DropPartials), the sender, which had not seen the " +
+			"parts ordered, re-sent all three in ring 1.9, node 1 skipped 200 and 201 as already delivered (last[4]) " +
+			"and delivered part 202 alone as a 496-byte message (integrity: bad length/CRC).",
+		seed:    511,
+		opts:    Options{Disable: Safe},
+		symptom: hasViolation(checker.PropIntegrity),
 	},
 	{
 		name: "sent-submit-changed-afterwards",
@@ -105,34 +122,36 @@ var regressions = []regression{
 	},
 	{
 		name: "checker-liveness-sender-left-during-partition",
-		bug: "tests/checker: liveness is judged from the sender's view alone. Node 2 goes deaf; before the others " +
-			"notice (Token), 3/1019 sends a message (delivered on nodes 1, 3, 4) and leaves; its LEAVE ends its " +
-			"membership with node 2's processes still members in its view, so the checker wants them to deliver a " +
-			"message that no protocol without SAFE-only delivery can bring them: their next confchg is NODEDOWN, not " +
-			"the sender's LEAVE (virtual synchrony does not ask for it either).",
-		seed:    1,
-		opts:    Options{Clients: 3, Groups: 1, Disable: Loss | Dup | Reorder | Spikes | Slow | Large},
+		bug: "tests/checker: liveness is judged from the sender's view alone. The network splits in three at 258 ms; " +
+			"before node 1 notices, 1/1004 sends 1/1004#1:8 and leaves g2. Node 1's flush (ring 1.4) delivers the message " +
+			"and the LEAVE before the NODEDOWN of node 2's processes, so in the sender's view 2/1001 stayed to the end of " +
+			"its membership and the checker wants 2/1001 to deliver a message ordered where node 2 could not hear it. " +
+			"2/1001's next confchg is NODEDOWN, not the sender's LEAVE: virtual synchrony does not ask for it, and no " +
+			"protocol can bring it short of delivering nothing until every node holds it.",
+		seed:    42,
+		opts:    Options{Active: ms(438), Disable: Crash | Safe},
 		symptom: hasViolation(checker.PropLiveness),
 	},
 	{
 		name: "checker-matches-wrong-incarnation",
 		bug: "tests/checker: with the same nodeid/pid reused by a new incarnation (Reuse), a member of a view is " +
 			"matched to the process that was a member after a confchg with the same member list: the later " +
-			"incarnation, which joined after the message. Here no-loss says 4/1001#2 never delivered a message its " +
-			"killed predecessor 4/1001#1 sent before it existed (a fault-free run).",
-		seed:    156,
+			"incarnation, which joined after the message. Here no-loss says 4/1001#2 never delivered 4/1001#1:22, " +
+			"sent by its finalized predecessor before it existed (a fault-free run; without Reuse it passes).",
+		seed:    24,
 		opts:    Options{Enable: Reuse, Disable: faults},
 		symptom: hasViolation(checker.PropNoLoss, checker.PropLiveness),
 	},
 }
 
-// TestRegression replays the seeds of known bugs. Each is skipped with its
-// description until the bug is fixed; -sim.regress runs them all. Remove
-// the skip once fixed: the seed must then no longer show the bug.
+// TestRegression replays the seeds of known bugs. Each open one is
+// skipped with its description; -sim.regress runs them all. Once a bug is
+// fixed, set fixed to the commit: the case then runs and the seed must no
+// longer show the bug.
 func TestRegression(t *testing.T) {
 	for _, rg := range regressions {
 		t.Run(rg.name, func(t *testing.T) {
-			if !*flagRegress {
+			if rg.fixed == "" && !*flagRegress {
 				t.Skip(rg.bug)
 			}
 			r := Run(rg.seed, rg.opts)
