@@ -211,6 +211,14 @@ func (e *Engine) state(ring ringID) *wire.ViewState {
 		// report a group is taken to have seen none of it in this view.
 		members := gr.g.Members()
 		gs := &wire.GroupState{Group: gr.name, Delivered: gr.next - 1, Members: members}
+		// What each node is known to hold: the node itself for sure, the
+		// others as far as they acknowledged.
+		gs.OriginHeld = append(gs.OriginHeld, &wire.NodeSeq{Node: e.cfg.NodeID, Seq: gr.contiguous()})
+		for _, n := range e.members {
+			if c := gr.conts[n]; c > 0 && n != e.cfg.NodeID {
+				gs.OriginHeld = append(gs.OriginHeld, &wire.NodeSeq{Node: n, Seq: c})
+			}
+		}
 		gs.Held = append(gs.Held, gr.held...)
 		if len(gr.early) > 0 {
 			early := make([]*wire.GroupEvent, 0, len(gr.early))
@@ -278,6 +286,7 @@ func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
 		}
 		byGroup := make(map[string][]view)
 		union := make(map[string]map[uint64]*wire.GroupEvent)
+		heldBy := make(map[string]map[uint32]uint64)
 		var keys []string
 		for _, n := range nodes {
 			for _, gs := range c.states[n].Groups {
@@ -287,12 +296,19 @@ func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
 				k := string(gs.Group)
 				if _, ok := union[k]; !ok {
 					union[k] = make(map[uint64]*wire.GroupEvent)
+					heldBy[k] = make(map[uint32]uint64)
 					keys = append(keys, k)
 				}
 				byGroup[k] = append(byGroup[k], view{gs.Delivered, cleanAddrs(gs.Members)})
 				for _, ev := range gs.Held {
 					if ev != nil && ev.Seq > 0 {
 						union[k][ev.Seq] = ev
+					}
+				}
+				for _, h := range gs.OriginHeld {
+					// A member of the cohort speaks for itself only.
+					if h != nil && (h.Node == n || !slices.Contains(nodes, h.Node)) {
+						heldBy[k][h.Node] = max(heldBy[k][h.Node], h.Seq)
 					}
 				}
 			}
@@ -306,20 +322,18 @@ func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
 			if len(views) < len(nodes) {
 				lo, base = 0, nil
 			}
+			var done uint64 // delivered by some member of the cohort
 			for _, v := range views {
 				if v.delivered < lo {
 					lo, base = v.delivered, v.members
 				}
+				done = max(done, v.delivered)
 			}
-			upto := lo
-			for union[k][upto+1] != nil {
-				upto++
-			}
-			gc := &wire.GroupCut{Group: []byte(k), Upto: upto}
+			gc := &wire.GroupCut{Group: []byte(k)}
 			list := slices.Clone(base)
-			for s := lo + 1; s <= upto; s++ {
-				ev := union[k][s]
+			for _, ev := range flushCut(union[k], heldBy[k], nodes, lo, done) {
 				gc.Events = append(gc.Events, ev)
+				gc.Upto = ev.Seq
 				list = applyMembership(list, ev)
 			}
 			cc.Groups = append(cc.Groups, gc)
@@ -342,6 +356,58 @@ func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
 		in.Groups = append(in.Groups, &wire.GroupMembers{Group: []byte(k), Members: list})
 	}
 	return in
+}
+
+// flushCut chooses the events that a cohort (the survivors of one old
+// view, nodes) delivers of one group before the new view, in seq order:
+// union is every event its members hold above lo (the least any of them
+// delivered), heldBy the highest contiguous seq each node is known to hold
+// (a member's own report, or an acknowledgement another member received),
+// and done the most any member delivered.
+//
+// Every side of a split makes this choice for itself, so it must never
+// make two sides deliver the same two messages in different orders, and a
+// message delivered here must never be sent again elsewhere. The old
+// view's seq order is the one order every side follows (Totem's
+// transitional configuration); the cut may skip events, but an event
+// goes in only when its origin holds it (and so every event of that
+// origin before it): then the origin's own cohort delivers it too, in the
+// same place, and the origin never sends it again. An event its origin
+// may not hold is left to the origin, which sends it again in its next
+// view if it is still there, and so are that origin's later events (FIFO).
+// An event no member holds hides its origin: once one is missing, events
+// of nodes outside the cohort stop (they could come after the missing
+// one from the same node); the cohort's own nodes hold their events
+// contiguously, so theirs go on. Events any member delivered already go
+// in whatever the rest says.
+func flushCut(union map[uint64]*wire.GroupEvent, heldBy map[uint32]uint64, nodes []uint32, lo, done uint64) []*wire.GroupEvent {
+	var hi uint64
+	for s := range union {
+		hi = max(hi, s)
+	}
+	var out []*wire.GroupEvent
+	stopped := make(map[uint32]bool)
+	missing := false
+	for s := lo + 1; s <= hi; s++ {
+		ev := union[s]
+		if ev == nil {
+			if s <= done {
+				break // a member delivered it, so some member holds it: malformed states
+			}
+			missing = true
+			continue
+		}
+		o := ev.Nodeid
+		if s > done {
+			ours := slices.Contains(nodes, o)
+			if stopped[o] || heldBy[o] < s || (missing && !ours) {
+				stopped[o] = true
+				continue
+			}
+		}
+		out = append(out, ev)
+	}
+	return out
 }
 
 // cleanAddrs returns a member list from another node as a replica keeps
@@ -419,12 +485,9 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 			slices.SortFunc(evs, func(a, b *wire.GroupEvent) int { return cmpU64(a.Seq, b.Seq) })
 			for _, ev := range evs {
 				if ev.Seq < gr.next {
-					continue
+					continue // delivered already
 				}
-				if ev.Seq > gr.next {
-					break // not contiguous: a malformed cut
-				}
-				gr.next++
+				gr.next = ev.Seq + 1 // a cut may skip events (see flushCut)
 				e.apply(gr, ev)
 			}
 		}

@@ -1280,14 +1280,16 @@ func (x *ViewReject) GetMaxSeq() uint64 {
 }
 
 // GroupState is one node's replica of a group at a view change: what it
-// has delivered, its member list at that point, and every event it holds
-// above the group's stable point.
+// has delivered, its member list at that point, every event it holds
+// above the group's stable point, and what it knows each other node holds
+// (origin_held: the highest contiguous seq each node acknowledged).
 type GroupState struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	Delivered     uint64                 `protobuf:"varint,2,opt,name=delivered,proto3" json:"delivered,omitempty"`
 	Members       []*api.Address         `protobuf:"bytes,3,rep,name=members,proto3" json:"members,omitempty"`
 	Held          []*GroupEvent          `protobuf:"bytes,4,rep,name=held,proto3" json:"held,omitempty"`
+	OriginHeld    []*NodeSeq             `protobuf:"bytes,5,rep,name=origin_held,json=originHeld,proto3" json:"origin_held,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1350,6 +1352,66 @@ func (x *GroupState) GetHeld() []*GroupEvent {
 	return nil
 }
 
+func (x *GroupState) GetOriginHeld() []*NodeSeq {
+	if x != nil {
+		return x.OriginHeld
+	}
+	return nil
+}
+
+// NodeSeq is a seq that a node reached.
+type NodeSeq struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          uint32                 `protobuf:"varint,1,opt,name=node,proto3" json:"node,omitempty"`
+	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *NodeSeq) Reset() {
+	*x = NodeSeq{}
+	mi := &file_api_wire_wire_proto_msgTypes[20]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *NodeSeq) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*NodeSeq) ProtoMessage() {}
+
+func (x *NodeSeq) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[20]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use NodeSeq.ProtoReflect.Descriptor instead.
+func (*NodeSeq) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{20}
+}
+
+func (x *NodeSeq) GetNode() uint32 {
+	if x != nil {
+		return x.Node
+	}
+	return 0
+}
+
+func (x *NodeSeq) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
+}
+
 // ViewState answers a ViewPropose: the member's old view and its groups.
 // After sending it the member takes nothing more from its old view.
 type ViewState struct {
@@ -1366,7 +1428,7 @@ type ViewState struct {
 
 func (x *ViewState) Reset() {
 	*x = ViewState{}
-	mi := &file_api_wire_wire_proto_msgTypes[20]
+	mi := &file_api_wire_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1378,7 +1440,7 @@ func (x *ViewState) String() string {
 func (*ViewState) ProtoMessage() {}
 
 func (x *ViewState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[20]
+	mi := &file_api_wire_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1391,7 +1453,7 @@ func (x *ViewState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewState.ProtoReflect.Descriptor instead.
 func (*ViewState) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{20}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *ViewState) GetFrom() uint32 {
@@ -1449,7 +1511,7 @@ type GroupCut struct {
 
 func (x *GroupCut) Reset() {
 	*x = GroupCut{}
-	mi := &file_api_wire_wire_proto_msgTypes[21]
+	mi := &file_api_wire_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1461,7 +1523,7 @@ func (x *GroupCut) String() string {
 func (*GroupCut) ProtoMessage() {}
 
 func (x *GroupCut) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[21]
+	mi := &file_api_wire_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1474,7 +1536,7 @@ func (x *GroupCut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCut.ProtoReflect.Descriptor instead.
 func (*GroupCut) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{21}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *GroupCut) GetGroup() []byte {
@@ -1511,7 +1573,7 @@ type CohortCut struct {
 
 func (x *CohortCut) Reset() {
 	*x = CohortCut{}
-	mi := &file_api_wire_wire_proto_msgTypes[22]
+	mi := &file_api_wire_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1523,7 +1585,7 @@ func (x *CohortCut) String() string {
 func (*CohortCut) ProtoMessage() {}
 
 func (x *CohortCut) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[22]
+	mi := &file_api_wire_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1536,7 +1598,7 @@ func (x *CohortCut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CohortCut.ProtoReflect.Descriptor instead.
 func (*CohortCut) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{22}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *CohortCut) GetOldRing() *api.RingId {
@@ -1575,7 +1637,7 @@ type ViewInstall struct {
 
 func (x *ViewInstall) Reset() {
 	*x = ViewInstall{}
-	mi := &file_api_wire_wire_proto_msgTypes[23]
+	mi := &file_api_wire_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1587,7 +1649,7 @@ func (x *ViewInstall) String() string {
 func (*ViewInstall) ProtoMessage() {}
 
 func (x *ViewInstall) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[23]
+	mi := &file_api_wire_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1600,7 +1662,7 @@ func (x *ViewInstall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewInstall.ProtoReflect.Descriptor instead.
 func (*ViewInstall) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{23}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *ViewInstall) GetFrom() uint32 {
@@ -1650,7 +1712,7 @@ type GroupAck struct {
 
 func (x *GroupAck) Reset() {
 	*x = GroupAck{}
-	mi := &file_api_wire_wire_proto_msgTypes[24]
+	mi := &file_api_wire_wire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1662,7 +1724,7 @@ func (x *GroupAck) String() string {
 func (*GroupAck) ProtoMessage() {}
 
 func (x *GroupAck) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[24]
+	mi := &file_api_wire_wire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1675,7 +1737,7 @@ func (x *GroupAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupAck.ProtoReflect.Descriptor instead.
 func (*GroupAck) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{24}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *GroupAck) GetGroup() []byte {
@@ -1704,7 +1766,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_api_wire_wire_proto_msgTypes[25]
+	mi := &file_api_wire_wire_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1716,7 +1778,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[25]
+	mi := &file_api_wire_wire_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1729,7 +1791,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{25}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *Ack) GetFrom() uint32 {
@@ -1768,7 +1830,7 @@ type Nack struct {
 
 func (x *Nack) Reset() {
 	*x = Nack{}
-	mi := &file_api_wire_wire_proto_msgTypes[26]
+	mi := &file_api_wire_wire_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1780,7 +1842,7 @@ func (x *Nack) String() string {
 func (*Nack) ProtoMessage() {}
 
 func (x *Nack) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[26]
+	mi := &file_api_wire_wire_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1793,7 +1855,7 @@ func (x *Nack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Nack.ProtoReflect.Descriptor instead.
 func (*Nack) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{26}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *Nack) GetFrom() uint32 {
@@ -1844,7 +1906,7 @@ type LinkControl struct {
 
 func (x *LinkControl) Reset() {
 	*x = LinkControl{}
-	mi := &file_api_wire_wire_proto_msgTypes[27]
+	mi := &file_api_wire_wire_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1856,7 +1918,7 @@ func (x *LinkControl) String() string {
 func (*LinkControl) ProtoMessage() {}
 
 func (x *LinkControl) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[27]
+	mi := &file_api_wire_wire_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1869,7 +1931,7 @@ func (x *LinkControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkControl.ProtoReflect.Descriptor instead.
 func (*LinkControl) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{27}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *LinkControl) GetBlocked() []uint32 {
@@ -1969,13 +2031,18 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"ViewReject\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
 	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x17\n" +
-	"\amax_seq\x18\x03 \x01(\x04R\x06maxSeq\"\xa0\x01\n" +
+	"\amax_seq\x18\x03 \x01(\x04R\x06maxSeq\"\xd9\x01\n" +
 	"\n" +
 	"GroupState\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x12\x1c\n" +
 	"\tdelivered\x18\x02 \x01(\x04R\tdelivered\x12/\n" +
 	"\amembers\x18\x03 \x03(\v2\x15.actorcpg.api.AddressR\amembers\x12-\n" +
-	"\x04held\x18\x04 \x03(\v2\x19.actorcpg.wire.GroupEventR\x04held\"\xe7\x01\n" +
+	"\x04held\x18\x04 \x03(\v2\x19.actorcpg.wire.GroupEventR\x04held\x127\n" +
+	"\vorigin_held\x18\x05 \x03(\v2\x16.actorcpg.wire.NodeSeqR\n" +
+	"originHeld\"/\n" +
+	"\aNodeSeq\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\rR\x04node\x12\x10\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\"\xe7\x01\n" +
 	"\tViewState\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
 	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12/\n" +
@@ -2034,7 +2101,7 @@ func file_api_wire_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_api_wire_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_api_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_api_wire_wire_proto_goTypes = []any{
 	(Kind)(0),                // 0: actorcpg.wire.Kind
 	(*GroupEvent)(nil),       // 1: actorcpg.wire.GroupEvent
@@ -2057,54 +2124,56 @@ var file_api_wire_wire_proto_goTypes = []any{
 	(*ViewPropose)(nil),      // 18: actorcpg.wire.ViewPropose
 	(*ViewReject)(nil),       // 19: actorcpg.wire.ViewReject
 	(*GroupState)(nil),       // 20: actorcpg.wire.GroupState
-	(*ViewState)(nil),        // 21: actorcpg.wire.ViewState
-	(*GroupCut)(nil),         // 22: actorcpg.wire.GroupCut
-	(*CohortCut)(nil),        // 23: actorcpg.wire.CohortCut
-	(*ViewInstall)(nil),      // 24: actorcpg.wire.ViewInstall
-	(*GroupAck)(nil),         // 25: actorcpg.wire.GroupAck
-	(*Ack)(nil),              // 26: actorcpg.wire.Ack
-	(*Nack)(nil),             // 27: actorcpg.wire.Nack
-	(*LinkControl)(nil),      // 28: actorcpg.wire.LinkControl
-	(*api.RingId)(nil),       // 29: actorcpg.api.RingId
-	(*api.Pid)(nil),          // 30: actorcpg.api.Pid
-	(*api.McastRequest)(nil), // 31: actorcpg.api.McastRequest
-	(*api.Event)(nil),        // 32: actorcpg.api.Event
-	(*api.Address)(nil),      // 33: actorcpg.api.Address
+	(*NodeSeq)(nil),          // 21: actorcpg.wire.NodeSeq
+	(*ViewState)(nil),        // 22: actorcpg.wire.ViewState
+	(*GroupCut)(nil),         // 23: actorcpg.wire.GroupCut
+	(*CohortCut)(nil),        // 24: actorcpg.wire.CohortCut
+	(*ViewInstall)(nil),      // 25: actorcpg.wire.ViewInstall
+	(*GroupAck)(nil),         // 26: actorcpg.wire.GroupAck
+	(*Ack)(nil),              // 27: actorcpg.wire.Ack
+	(*Nack)(nil),             // 28: actorcpg.wire.Nack
+	(*LinkControl)(nil),      // 29: actorcpg.wire.LinkControl
+	(*api.RingId)(nil),       // 30: actorcpg.api.RingId
+	(*api.Pid)(nil),          // 31: actorcpg.api.Pid
+	(*api.McastRequest)(nil), // 32: actorcpg.api.McastRequest
+	(*api.Event)(nil),        // 33: actorcpg.api.Event
+	(*api.Address)(nil),      // 34: actorcpg.api.Address
 }
 var file_api_wire_wire_proto_depIdxs = []int32{
 	0,  // 0: actorcpg.wire.GroupEvent.kind:type_name -> actorcpg.wire.Kind
 	1,  // 1: actorcpg.wire.Submit.events:type_name -> actorcpg.wire.GroupEvent
-	29, // 2: actorcpg.wire.Submit.ring:type_name -> actorcpg.api.RingId
+	30, // 2: actorcpg.wire.Submit.ring:type_name -> actorcpg.api.RingId
 	1,  // 3: actorcpg.wire.Ordered.events:type_name -> actorcpg.wire.GroupEvent
-	29, // 4: actorcpg.wire.Ordered.ring:type_name -> actorcpg.api.RingId
-	30, // 5: actorcpg.wire.JoinGroup.handle_actor:type_name -> actorcpg.api.Pid
-	30, // 6: actorcpg.wire.JoinResult.group_actor:type_name -> actorcpg.api.Pid
-	31, // 7: actorcpg.wire.HandleMcast.msgs:type_name -> actorcpg.api.McastRequest
-	32, // 8: actorcpg.wire.LocalEvents.events:type_name -> actorcpg.api.Event
-	33, // 9: actorcpg.wire.GroupMembers.members:type_name -> actorcpg.api.Address
-	29, // 10: actorcpg.wire.PeerHeartbeat.ring:type_name -> actorcpg.api.RingId
-	29, // 11: actorcpg.wire.PeerHeartbeat.accepted:type_name -> actorcpg.api.RingId
-	29, // 12: actorcpg.wire.ViewPropose.ring:type_name -> actorcpg.api.RingId
-	29, // 13: actorcpg.wire.ViewReject.ring:type_name -> actorcpg.api.RingId
-	33, // 14: actorcpg.wire.GroupState.members:type_name -> actorcpg.api.Address
+	30, // 4: actorcpg.wire.Ordered.ring:type_name -> actorcpg.api.RingId
+	31, // 5: actorcpg.wire.JoinGroup.handle_actor:type_name -> actorcpg.api.Pid
+	31, // 6: actorcpg.wire.JoinResult.group_actor:type_name -> actorcpg.api.Pid
+	32, // 7: actorcpg.wire.HandleMcast.msgs:type_name -> actorcpg.api.McastRequest
+	33, // 8: actorcpg.wire.LocalEvents.events:type_name -> actorcpg.api.Event
+	34, // 9: actorcpg.wire.GroupMembers.members:type_name -> actorcpg.api.Address
+	30, // 10: actorcpg.wire.PeerHeartbeat.ring:type_name -> actorcpg.api.RingId
+	30, // 11: actorcpg.wire.PeerHeartbeat.accepted:type_name -> actorcpg.api.RingId
+	30, // 12: actorcpg.wire.ViewPropose.ring:type_name -> actorcpg.api.RingId
+	30, // 13: actorcpg.wire.ViewReject.ring:type_name -> actorcpg.api.RingId
+	34, // 14: actorcpg.wire.GroupState.members:type_name -> actorcpg.api.Address
 	1,  // 15: actorcpg.wire.GroupState.held:type_name -> actorcpg.wire.GroupEvent
-	29, // 16: actorcpg.wire.ViewState.ring:type_name -> actorcpg.api.RingId
-	29, // 17: actorcpg.wire.ViewState.old_ring:type_name -> actorcpg.api.RingId
-	20, // 18: actorcpg.wire.ViewState.groups:type_name -> actorcpg.wire.GroupState
-	1,  // 19: actorcpg.wire.GroupCut.events:type_name -> actorcpg.wire.GroupEvent
-	29, // 20: actorcpg.wire.CohortCut.old_ring:type_name -> actorcpg.api.RingId
-	22, // 21: actorcpg.wire.CohortCut.groups:type_name -> actorcpg.wire.GroupCut
-	29, // 22: actorcpg.wire.ViewInstall.ring:type_name -> actorcpg.api.RingId
-	23, // 23: actorcpg.wire.ViewInstall.cohorts:type_name -> actorcpg.wire.CohortCut
-	14, // 24: actorcpg.wire.ViewInstall.groups:type_name -> actorcpg.wire.GroupMembers
-	29, // 25: actorcpg.wire.Ack.ring:type_name -> actorcpg.api.RingId
-	25, // 26: actorcpg.wire.Ack.groups:type_name -> actorcpg.wire.GroupAck
-	29, // 27: actorcpg.wire.Nack.ring:type_name -> actorcpg.api.RingId
-	28, // [28:28] is the sub-list for method output_type
-	28, // [28:28] is the sub-list for method input_type
-	28, // [28:28] is the sub-list for extension type_name
-	28, // [28:28] is the sub-list for extension extendee
-	0,  // [0:28] is the sub-list for field type_name
+	21, // 16: actorcpg.wire.GroupState.origin_held:type_name -> actorcpg.wire.NodeSeq
+	30, // 17: actorcpg.wire.ViewState.ring:type_name -> actorcpg.api.RingId
+	30, // 18: actorcpg.wire.ViewState.old_ring:type_name -> actorcpg.api.RingId
+	20, // 19: actorcpg.wire.ViewState.groups:type_name -> actorcpg.wire.GroupState
+	1,  // 20: actorcpg.wire.GroupCut.events:type_name -> actorcpg.wire.GroupEvent
+	30, // 21: actorcpg.wire.CohortCut.old_ring:type_name -> actorcpg.api.RingId
+	23, // 22: actorcpg.wire.CohortCut.groups:type_name -> actorcpg.wire.GroupCut
+	30, // 23: actorcpg.wire.ViewInstall.ring:type_name -> actorcpg.api.RingId
+	24, // 24: actorcpg.wire.ViewInstall.cohorts:type_name -> actorcpg.wire.CohortCut
+	14, // 25: actorcpg.wire.ViewInstall.groups:type_name -> actorcpg.wire.GroupMembers
+	30, // 26: actorcpg.wire.Ack.ring:type_name -> actorcpg.api.RingId
+	26, // 27: actorcpg.wire.Ack.groups:type_name -> actorcpg.wire.GroupAck
+	30, // 28: actorcpg.wire.Nack.ring:type_name -> actorcpg.api.RingId
+	29, // [29:29] is the sub-list for method output_type
+	29, // [29:29] is the sub-list for method input_type
+	29, // [29:29] is the sub-list for extension type_name
+	29, // [29:29] is the sub-list for extension extendee
+	0,  // [0:29] is the sub-list for field type_name
 }
 
 func init() { file_api_wire_wire_proto_init() }
@@ -2118,7 +2187,7 @@ func file_api_wire_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_wire_wire_proto_rawDesc), len(file_api_wire_wire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -29,6 +29,7 @@ var (
 	flagDisable  = flag.String("sim.disable", "", "features to turn off, comma-separated (loss,dup,all,reorder,spikes,crash,partition,slow,large,churn,congest,safe)")
 	flagEnable   = flag.String("sim.enable", "", "features to turn on, comma-separated (reuse, or any of -sim.disable)")
 	flagBug      = flag.String("sim.bug", "", "inject a protocol bug: skipflush or nodedup")
+	flagShow     = flag.Int("sim.show", 10, "how many failing seeds TestSim prints")
 	flagSent     = flag.Bool("sim.checksent", false, "check that no message changes after its engine hands it out (Options.CheckSent, KeepSent)")
 )
 
@@ -143,7 +144,7 @@ func TestSim(t *testing.T) {
 	}
 	fmt.Printf("sim: seeds=%d violations=%d events=%d\n", len(res), violations, events)
 	for i, r := range failed {
-		if i == 10 {
+		if i == *flagShow {
 			t.Errorf("... and %d more failing seeds", len(failed)-i)
 			break
 		}
