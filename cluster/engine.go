@@ -63,6 +63,13 @@ type Config struct {
 	Fragment int
 	// FrameBytes bounds the payload of one Submit or Ordered message.
 	FrameBytes int
+	// Window bounds the bytes of a group's ordered events that this node
+	// holds and some node of the view may not (above the stable point):
+	// above it the group's local handles are flow-controlled (multicasts
+	// get CodeTryAgain) until the backlog falls to half. It keeps every
+	// node within reach of the fastest sender, and memory bounded.
+	// Default 8 MiB.
+	Window int
 
 	// Bug injects a known protocol bug, so that tests can show that the
 	// simulator and the property checker catch it. Never set it otherwise.
@@ -82,6 +89,9 @@ const (
 	// BugNoDedup delivers an event re-sent in a later view again.
 	BugNoDedup
 )
+
+// DefaultWindow is Config.Window's default.
+const DefaultWindow = 8 << 20
 
 // Outbound is a message for another node.
 type Outbound struct {
@@ -209,6 +219,9 @@ func New(cfg Config) *Engine {
 	}
 	if cfg.Retransmit <= 0 {
 		cfg.Retransmit = max(cfg.Heartbeat, time.Millisecond)
+	}
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
 	}
 	return &Engine{
 		cfg:          cfg,

@@ -28,6 +28,7 @@ type testNet struct {
 	events  map[uint32]map[groups.HandleID][]string
 	totems  map[uint32][]string
 	persist map[uint32]uint64
+	flows   map[uint32][]FlowChange
 	// lose, when set, drops the data messages it returns true for.
 	lose func(to uint32, m proto.Message) bool
 }
@@ -48,7 +49,8 @@ func testConfig(id uint32, nodes []uint32) Config {
 
 func newTestNet(t *testing.T, n int) *testNet {
 	tn := &testNet{t: t, nodes: map[uint32]*Engine{}, down: map[uint32]bool{}, cut: map[[2]uint32]bool{},
-		events: map[uint32]map[groups.HandleID][]string{}, totems: map[uint32][]string{}, persist: map[uint32]uint64{}}
+		events: map[uint32]map[groups.HandleID][]string{}, totems: map[uint32][]string{}, persist: map[uint32]uint64{},
+		flows: map[uint32][]FlowChange{}}
 	var ids []uint32
 	for i := 1; i <= n; i++ {
 		ids = append(ids, uint32(i))
@@ -77,6 +79,7 @@ func (tn *testNet) take(id uint32) {
 			tn.events[id][d.Handle] = append(tn.events[id][d.Handle], describe(ev))
 		}
 	}
+	tn.flows[id] = append(tn.flows[id], rd.Flow...)
 	if rd.Totem != nil {
 		tn.totems[id] = append(tn.totems[id], fmt.Sprintf("%d.%d %v", rd.Totem.RingId.Nodeid, rd.Totem.RingId.Seq, rd.Totem.Members))
 	}
@@ -484,6 +487,52 @@ func TestSafeWaitsForEveryNode(t *testing.T) {
 		got := tn.events[id][1]
 		if len(got) < 2 || got[len(got)-2] != "msg 1/101 safe" || got[len(got)-1] != "msg 1/101 agreed-after" {
 			t.Fatalf("node %d: %v", id, got)
+		}
+	}
+}
+
+// A node that lags does not let the others run away from it: once a
+// group's backlog that some node may not hold passes Config.Window, the
+// group's local handles are flow-controlled until it is down to half.
+func TestBacklogFlowControlsSendersWhileANodeLags(t *testing.T) {
+	tn := newTestNet(t, 3)
+	for _, id := range tn.ids() {
+		cfg := testConfig(id, tn.ids())
+		cfg.Window = 10 * (100 + 64)
+		tn.nodes[id] = New(cfg)
+	}
+	tn.run(500 * time.Millisecond)
+	for _, id := range tn.ids() {
+		tn.nodes[id].Join([]byte("g"), 1, 100+id)
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+	sender := uint32(1)
+	if tn.nodes[1].Owner([]byte("g")) == 1 {
+		sender = 2 // the lagging node's acks must matter to the sender's node
+	}
+	lagging := uint32(6) - sender - tn.nodes[1].Owner([]byte("g"))
+	tn.lose = func(_ uint32, m proto.Message) bool {
+		a, ok := m.(*wire.Ack)
+		return ok && a.From == lagging
+	}
+	payload := strings.Repeat("x", 100)
+	for i := 0; i < 15; i++ {
+		tn.mcast(sender, 1, payload)
+		tn.step()
+	}
+	tn.run(50 * time.Millisecond)
+	if f := tn.flows[sender]; len(f) == 0 || !f[len(f)-1].Enabled || f[len(f)-1].Handle != 1 {
+		t.Fatalf("node %d: flow changes %v while node %d acknowledges nothing: want flow control on", sender, f, lagging)
+	}
+	tn.lose = nil
+	tn.run(200 * time.Millisecond)
+	if f := tn.flows[sender]; f[len(f)-1].Enabled {
+		t.Fatalf("node %d: flow changes %v after node %d caught up: want flow control off", sender, f, lagging)
+	}
+	for _, id := range tn.ids() {
+		if n := len(tn.events[id][1]); n < 15 {
+			t.Fatalf("node %d delivered %d events, want the join confchgs and 15 messages", id, n)
 		}
 	}
 }

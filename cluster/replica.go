@@ -52,6 +52,10 @@ type group struct {
 	// delivers it in the same place, and never sends it again.
 	conts    map[uint32]uint64
 	gapSince time.Duration // -1: no gap
+	// heldBytes is the size of held (eventBytes each); backlog says the
+	// group is flow-controlled for it (Config.Window).
+	heldBytes int
+	backlog   bool
 
 	// last is the id of the last event delivered per origin node, so that
 	// an event re-sent in a later view is delivered once.
@@ -80,7 +84,7 @@ func (gr *group) contiguous() uint64 { return gr.base + uint64(len(gr.held)) }
 // resetLog starts the group's log of a new view.
 func (gr *group) resetLog(now time.Duration) {
 	clear(gr.held)
-	gr.held, gr.base = nil, 0
+	gr.held, gr.base, gr.heldBytes = nil, 0, 0
 	clear(gr.early)
 	gr.next, gr.stable, gr.high, gr.acked = 1, 0, 0, 0
 	clear(gr.conts)
@@ -298,6 +302,7 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 			continue
 		case ev.Seq == cont+1:
 			gr.held = append(gr.held, ev)
+			gr.heldBytes += eventBytes(ev)
 			for {
 				nx, ok := gr.early[gr.contiguous()+1]
 				if !ok {
@@ -305,6 +310,7 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 				}
 				delete(gr.early, nx.Seq)
 				gr.held = append(gr.held, nx)
+				gr.heldBytes += eventBytes(nx)
 			}
 		default:
 			if len(gr.early) < maxEarly {
@@ -346,12 +352,30 @@ func (e *Engine) deliver(gr *group, flush bool) {
 	// Drop what every node holds and this node has delivered.
 	if drop := min(gr.stable, gr.next-1); drop > gr.base {
 		k := drop - gr.base
+		for _, ev := range gr.held[:k] {
+			gr.heldBytes -= eventBytes(ev)
+		}
 		clear(gr.held[:k])
 		gr.held = gr.held[k:]
 		gr.base = drop
 		if len(gr.held) == 0 {
 			gr.held = nil
 		}
+	}
+	e.checkBacklog(gr)
+}
+
+// eventBytes is what an event counts for toward Config.Window.
+func eventBytes(ev *wire.GroupEvent) int { return len(ev.Data) + 64 }
+
+// checkBacklog flow-controls the group's local handles while the group's
+// held backlog is above the window, until it is down to half.
+func (e *Engine) checkBacklog(gr *group) {
+	on := gr.heldBytes > e.cfg.Window || (gr.backlog && gr.heldBytes > e.cfg.Window/2)
+	if on != gr.backlog {
+		gr.backlog = on
+		gr.g.SetBacklog(on)
+		e.touch(gr)
 	}
 }
 

@@ -549,6 +549,7 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 	for _, gr := range e.sortedGroups() {
 		k := gr.key
 		gr.resetLog(e.now)
+		e.checkBacklog(gr)
 		if gr.g.Idle() && len(gr.pending) == 0 {
 			// The group's event ids go on where they stopped if it is
 			// used again: the others remember the last one delivered.

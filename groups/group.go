@@ -67,6 +67,7 @@ type Group struct {
 	partial map[procKey]*partialMsg
 
 	congested map[HandleID]bool
+	backlog   bool
 	fcEnabled bool
 
 	ready Ready
@@ -186,8 +187,17 @@ func (g *Group) Members() []*api.Address { return slices.Clone(g.members) }
 // Idle reports whether the group has no members and no local handles.
 func (g *Group) Idle() bool { return len(g.members) == 0 && len(g.byHandle) == 0 }
 
-// FlowControlled reports whether some local member's queue is congested.
+// FlowControlled reports whether some local member's queue is congested
+// or the group's backlog is too long (SetBacklog).
 func (g *Group) FlowControlled() bool { return g.fcEnabled }
+
+// SetBacklog records whether the group's traffic not yet held by every
+// node is above its bound: while it is, the group is flow-controlled, so
+// that no node falls without limit behind a fast sender.
+func (g *Group) SetBacklog(on bool) {
+	g.backlog = on
+	g.updateFlow()
+}
 
 // Join asks to add local handle h with pid to the group. On CodeOK the JOIN
 // is submitted for sequencing; the handle becomes a member when it is
@@ -288,7 +298,11 @@ func (g *Group) setCongested(h HandleID, on bool) {
 	} else {
 		delete(g.congested, h)
 	}
-	if fc := len(g.congested) > 0; fc != g.fcEnabled {
+	g.updateFlow()
+}
+
+func (g *Group) updateFlow() {
+	if fc := len(g.congested) > 0 || g.backlog; fc != g.fcEnabled {
 		g.fcEnabled = fc
 		g.ready.FlowChanged = true
 	}
