@@ -331,7 +331,9 @@ func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
 			}
 			gc := &wire.GroupCut{Group: []byte(k)}
 			list := slices.Clone(base)
-			for _, ev := range flushCut(union[k], heldBy[k], nodes, lo, done) {
+			evs, hole := flushCut(union[k], heldBy[k], nodes, lo, done)
+			gc.Hole = hole
+			for _, ev := range evs {
 				gc.Events = append(gc.Events, ev)
 				gc.Upto = ev.Seq
 				list = applyMembership(list, ev)
@@ -363,51 +365,57 @@ func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
 // union is every event its members hold above lo (the least any of them
 // delivered), heldBy the highest contiguous seq each node is known to hold
 // (a member's own report, or an acknowledgement another member received),
-// and done the most any member delivered.
+// and done the most any member delivered. hole is the first seq skipped
+// (0: none).
 //
 // Every side of a split makes this choice for itself, so it must never
 // make two sides deliver the same two messages in different orders, and a
 // message delivered here must never be sent again elsewhere. The old
-// view's seq order is the one order every side follows (Totem's
-// transitional configuration); the cut may skip events, but an event
-// goes in only when its origin holds it (and so every event of that
-// origin before it): then the origin's own cohort delivers it too, in the
-// same place, and the origin never sends it again. An event its origin
-// may not hold is left to the origin, which sends it again in its next
-// view if it is still there, and so are that origin's later events (FIFO).
-// An event no member holds hides its origin: once one is missing, events
-// of nodes outside the cohort stop (they could come after the missing
-// one from the same node); the cohort's own nodes hold their events
-// contiguously, so theirs go on. Events any member delivered already go
-// in whatever the rest says.
-func flushCut(union map[uint64]*wire.GroupEvent, heldBy map[uint32]uint64, nodes []uint32, lo, done uint64) []*wire.GroupEvent {
+// view's seq order is the one order every side follows. An event goes in
+// only when its origin holds it (and so every event of that origin before
+// it): then the origin's own cohort delivers it too, in the same place,
+// and the origin never sends it again. An event its origin may not hold
+// is left to the origin, which sends it again in its next view if it is
+// still there, and so are that origin's later events (FIFO).
+//
+// Up to the first event skipped, the cut is what any node of the old view
+// may have delivered. After it, as in Totem's transitional configuration,
+// the cohort's members first see the processes of the other nodes leave
+// (install), then the rest of the cut: only events of the cohort's own
+// nodes, which hold their events contiguously. So a confchg delivered
+// both here and elsewhere always has the same messages before it. Events
+// any member delivered already go in whatever the rest says.
+func flushCut(union map[uint64]*wire.GroupEvent, heldBy map[uint32]uint64, nodes []uint32, lo, done uint64) (out []*wire.GroupEvent, hole uint64) {
 	var hi uint64
 	for s := range union {
 		hi = max(hi, s)
 	}
-	var out []*wire.GroupEvent
 	stopped := make(map[uint32]bool)
-	missing := false
 	for s := lo + 1; s <= hi; s++ {
 		ev := union[s]
 		if ev == nil {
 			if s <= done {
 				break // a member delivered it, so some member holds it: malformed states
 			}
-			missing = true
+			if hole == 0 {
+				hole = s
+			}
 			continue
 		}
 		o := ev.Nodeid
 		if s > done {
 			ours := slices.Contains(nodes, o)
-			if stopped[o] || heldBy[o] < s || (missing && !ours) {
+			if stopped[o] || heldBy[o] < s || (hole != 0 && !ours) {
 				stopped[o] = true
+				if hole == 0 {
+					hole = s
+				}
 				continue
 			}
 		}
 		out = append(out, ev)
 	}
-	return out
+	return out, hole
 }
 
 // cleanAddrs returns a member list from another node as a replica keeps
@@ -483,9 +491,17 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 				}
 			}
 			slices.SortFunc(evs, func(a, b *wire.GroupEvent) int { return cmpU64(a.Seq, b.Seq) })
+			transitional := false
 			for _, ev := range evs {
 				if ev.Seq < gr.next {
 					continue // delivered already
+				}
+				if gc.Hole != 0 && ev.Seq > gc.Hole && !transitional {
+					transitional = true
+					e.leaveOthers(gr, cc.Nodes, members)
+				}
+				if gc.Hole != 0 && ev.Seq > gc.Hole && !slices.Contains(cc.Nodes, ev.Nodeid) {
+					continue // malformed: only the cohort's events come after the hole
 				}
 				gr.next = ev.Seq + 1 // a cut may skip events (see flushCut)
 				e.apply(gr, ev)
@@ -503,7 +519,6 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 	// another old view left this node's view (NODEDOWN), even if they are
 	// back in the new one (NODEUP): in between, they delivered messages
 	// this node did not. Only this node's cohort goes on unchanged.
-	old := e.members
 	lists := make(map[string][]*api.Address, len(m.Groups))
 	for _, gm := range m.Groups {
 		if gm != nil && api.CheckName(gm.Group) == nil {
@@ -520,11 +535,7 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 			if _, found := slices.BinarySearchFunc(want, a, api.CompareAddresses); found && ours {
 				continue
 			}
-			reason := api.ReasonProcDown
-			if !ours && (!slices.Contains(members, a.Nodeid) || slices.Contains(old, a.Nodeid)) {
-				reason = api.ReasonNodeDown
-			}
-			left = append(left, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid, Reason: uint32(reason)})
+			left = append(left, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid, Reason: uint32(e.leftReason(a.Nodeid, mine, members))})
 		}
 		for _, a := range want {
 			if a == nil {
@@ -571,6 +582,33 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 	for _, env := range early {
 		e.step(env.from, env.msg)
 	}
+}
+
+// leaveOthers removes from the group, in one confchg, the processes of
+// the nodes outside this node's cohort (mine): the transitional confchg
+// of a cut with a hole (see flushCut). members is the new view.
+func (e *Engine) leaveOthers(gr *group, mine, members []uint32) {
+	var left []*api.Address
+	for _, a := range gr.g.Members() {
+		if !slices.Contains(mine, a.Nodeid) {
+			left = append(left, &api.Address{Nodeid: a.Nodeid, Pid: a.Pid, Reason: uint32(e.leftReason(a.Nodeid, mine, members))})
+		}
+	}
+	if len(left) > 0 {
+		gr.g.ChangeMembers(left, nil)
+		e.touch(gr)
+	}
+}
+
+// leftReason is the reason of a process of node n leaving at a view change
+// to members, seen from cohort mine: NODEDOWN for a node that went, or
+// that comes from another old view (it is back in the same confchg
+// sequence as NODEUP), PROCDOWN for a stale entry of a node that stays.
+func (e *Engine) leftReason(n uint32, mine, members []uint32) api.Reason {
+	if !slices.Contains(mine, n) && (!slices.Contains(members, n) || slices.Contains(e.members, n)) {
+		return api.ReasonNodeDown
+	}
+	return api.ReasonProcDown
 }
 
 // interrupt drops the unsent rest of every local large message that the

@@ -1500,11 +1500,17 @@ func (x *ViewState) GetGroups() []*GroupState {
 
 // GroupCut is what the survivors of one old view deliver of one group
 // before the new view: the events up to seq upto.
+//
+// A cut may skip events (see cluster.flushCut). Then hole is the first
+// seq skipped: the events above it are delivered after a confchg that
+// removes the processes of the nodes outside the cohort (Totem's
+// transitional configuration), and come only from the cohort's nodes.
 type GroupCut struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	Upto          uint64                 `protobuf:"varint,2,opt,name=upto,proto3" json:"upto,omitempty"`
 	Events        []*GroupEvent          `protobuf:"bytes,3,rep,name=events,proto3" json:"events,omitempty"`
+	Hole          uint64                 `protobuf:"varint,4,opt,name=hole,proto3" json:"hole,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1558,6 +1564,13 @@ func (x *GroupCut) GetEvents() []*GroupEvent {
 		return x.Events
 	}
 	return nil
+}
+
+func (x *GroupCut) GetHole() uint64 {
+	if x != nil {
+		return x.Hole
+	}
+	return 0
 }
 
 // CohortCut is the flush of one old view: every member of the new view
@@ -2050,11 +2063,12 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"\vold_members\x18\x04 \x03(\rR\n" +
 	"oldMembers\x12\x17\n" +
 	"\amax_seq\x18\x05 \x01(\x04R\x06maxSeq\x121\n" +
-	"\x06groups\x18\x06 \x03(\v2\x19.actorcpg.wire.GroupStateR\x06groups\"g\n" +
+	"\x06groups\x18\x06 \x03(\v2\x19.actorcpg.wire.GroupStateR\x06groups\"{\n" +
 	"\bGroupCut\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x12\x12\n" +
 	"\x04upto\x18\x02 \x01(\x04R\x04upto\x121\n" +
-	"\x06events\x18\x03 \x03(\v2\x19.actorcpg.wire.GroupEventR\x06events\"\x83\x01\n" +
+	"\x06events\x18\x03 \x03(\v2\x19.actorcpg.wire.GroupEventR\x06events\x12\x12\n" +
+	"\x04hole\x18\x04 \x01(\x04R\x04hole\"\x83\x01\n" +
 	"\tCohortCut\x12/\n" +
 	"\bold_ring\x18\x01 \x01(\v2\x14.actorcpg.api.RingIdR\aoldRing\x12\x14\n" +
 	"\x05nodes\x18\x02 \x03(\rR\x05nodes\x12/\n" +
