@@ -212,10 +212,10 @@ func (e *Engine) state(ring ringID) *wire.ViewState {
 		members := gr.g.Members()
 		gs := &wire.GroupState{Group: gr.name, Delivered: gr.next - 1, Members: members}
 		// What each node is known to hold: the node itself for sure, the
-		// others as far as they acknowledged.
+		// others as far as they acknowledged or the stable point says.
 		gs.OriginHeld = append(gs.OriginHeld, &wire.NodeSeq{Node: e.cfg.NodeID, Seq: gr.contiguous()})
 		for _, n := range e.members {
-			if c := gr.conts[n]; c > 0 && n != e.cfg.NodeID {
+			if c := max(gr.conts[n], gr.stable); c > 0 && n != e.cfg.NodeID {
 				gs.OriginHeld = append(gs.OriginHeld, &wire.NodeSeq{Node: n, Seq: c})
 			}
 		}
