@@ -456,13 +456,19 @@ func (e *Engine) onAck(from uint32, m *wire.Ack) {
 			continue
 		}
 		gr := e.group(a.Group)
-		if a.Seq > gr.conts[from] {
+		repeat := a.Seq <= gr.conts[from]
+		if !repeat {
 			gr.conts[from] = a.Seq
 			e.deliver(gr, false)
 		}
 		if gr.seq != nil {
 			gr.seq.Ack(from, a.Seq)
 			e.takeSequencer(gr)
+			if repeat && gr.seq.Stable() > 0 {
+				// A node acknowledges again only while it sees the stable
+				// point lag: the announcement may have been lost.
+				e.send(from, &wire.Ordered{Group: gr.name, Ring: e.ring.api(), Stable: gr.seq.Stable(), High: gr.seq.High(), From: e.cfg.NodeID})
+			}
 		}
 	}
 }
