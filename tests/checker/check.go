@@ -980,6 +980,9 @@ func (c *checker) checkLiveness() {
 				if h.procs[rs.proc].killed || !rs.member || c.mark[r] == m+1 {
 					continue
 				}
+				if c.sawRemoved(rs, cid, s.self) {
+					continue // its view of the sender ended first
+				}
 				c.add(PropLiveness, s.group, rs.proc, "never delivered %s, sent ok by %s while both stayed in the group to the end", c.msgName(m), h.procs[s.proc].proc)
 			}
 		})
@@ -994,6 +997,34 @@ func (c *checker) checkLiveness() {
 			}
 		}
 	}
+}
+
+// sawRemoved reports whether stream rs, after its own copy of confchg
+// content cid, saw process who removed by a failure (NODEDOWN or
+// PROCDOWN, not who's own LEAVE). The receiver's view of the sender then
+// ended before the sender's did: as in Extended Virtual Synchrony, the
+// messages that the sender delivered after cid and before its own next
+// confchg are not owed to it (a transitional configuration without the
+// sender).
+func (c *checker) sawRemoved(rs *stream, cid int32, who Member) bool {
+	j := -1
+	for i, cc := range rs.ccs {
+		if cc.content == cid {
+			j = i
+		}
+	}
+	if j < 0 {
+		return false
+	}
+	a := addrOf(who)
+	for _, cc := range rs.ccs[j+1:] {
+		for _, l := range c.h.contents[cc.content].left {
+			if addrOf(l) == a && l.Reason != api.ReasonLeave {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // checkNoLoss checks property 7: every member of the view in which a

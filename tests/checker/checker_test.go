@@ -317,6 +317,46 @@ func TestLivenessOtherMember(t *testing.T) {
 	}
 }
 
+// A sender delivers its message and leaves while the receiver's node is
+// being cut off: the receiver never delivers the message nor sees the
+// LEAVE; it sees the sender's node go down instead. As in Extended Virtual
+// Synchrony, the message is not owed to it. Had it seen the LEAVE, it
+// would be.
+func TestLivenessExcusedByAFailureBeforeTheLeave(t *testing.T) {
+	b := &builder{}
+	all := []Proc{pA, pB, pC}
+	b.totem(all, RingID{Node: 1, Seq: 1}, 1, 2, 3)
+	b.cc([]Proc{pA}, []Proc{pA}, nil, []Member{ent(pA, api.ReasonJoin)})
+	b.cc([]Proc{pA, pB}, []Proc{pA, pB}, nil, []Member{ent(pB, api.ReasonJoin)})
+	b.cc(all, all, nil, []Member{ent(pC, api.ReasonJoin)})
+	b.mcast(pA, 1, pA, pB)
+	b.cc([]Proc{pA, pB}, []Proc{pB, pC}, []Member{ent(pA, api.ReasonLeave)}, nil)
+	b.cc([]Proc{pC}, []Proc{pC}, []Member{ent(pA, api.ReasonNodeDown), ent(pB, api.ReasonNodeDown)}, nil)
+	b.cc([]Proc{pB}, []Proc{pB}, []Member{ent(pC, api.ReasonNodeDown)}, nil)
+	b.cc([]Proc{pB}, []Proc{pB, pC}, nil, []Member{ent(pC, api.ReasonNodeUp)})
+	b.cc([]Proc{pC}, []Proc{pB, pC}, nil, []Member{ent(pB, api.ReasonNodeUp)})
+	for _, p := range all {
+		b.recs = append(b.recs, EndRecord(p, false))
+	}
+	if rep := check(b.recs, Options{Quiet: true}); !rep.OK() {
+		t.Fatal(rep)
+	}
+	// C sees A's LEAVE (no failure in between) but not the message.
+	b = &builder{}
+	b.totem(all, RingID{Node: 1, Seq: 1}, 1, 2, 3)
+	b.cc([]Proc{pA}, []Proc{pA}, nil, []Member{ent(pA, api.ReasonJoin)})
+	b.cc([]Proc{pA, pB}, []Proc{pA, pB}, nil, []Member{ent(pB, api.ReasonJoin)})
+	b.cc(all, all, nil, []Member{ent(pC, api.ReasonJoin)})
+	b.mcast(pA, 1, pA, pB)
+	b.cc(all, []Proc{pB, pC}, []Member{ent(pA, api.ReasonLeave)}, nil)
+	for _, p := range all {
+		b.recs = append(b.recs, EndRecord(p, false))
+	}
+	if rep := check(b.recs, Options{Quiet: true}); rep.Count(PropLiveness) != 1 {
+		t.Fatalf("want one liveness violation at C: %s", rep)
+	}
+}
+
 // faultFree is a correct history without faults: B joins and leaves twice
 // with identical confchgs, A sends, and A sends once more at the end.
 func faultFree() []Record {
