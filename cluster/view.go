@@ -84,6 +84,12 @@ func (e *Engine) changeNeeded(r []uint32) bool {
 		if n == e.cfg.NodeID {
 			continue
 		}
+		if acc, ok := e.peerAccepted[n]; ok && acc != e.ring && e.peerRing[n] == e.ring {
+			// It froze this view for an attempt that never reached this
+			// node: the attempt failed, or its coordinator lost sight of
+			// this node. Only a new view frees it.
+			return true
+		}
 		if e.peerRing[n] == e.ring {
 			continue
 		}
