@@ -980,7 +980,7 @@ func (c *checker) checkLiveness() {
 				if h.procs[rs.proc].killed || !rs.member || c.mark[r] == m+1 {
 					continue
 				}
-				if c.sawRemoved(rs, cid, s.self) {
+				if c.sawRemoved(rs, s, ci) {
 					continue // its view of the sender ended first
 				}
 				c.add(PropLiveness, s.group, rs.proc, "never delivered %s, sent ok by %s while both stayed in the group to the end", c.msgName(m), h.procs[s.proc].proc)
@@ -999,39 +999,54 @@ func (c *checker) checkLiveness() {
 	}
 }
 
-// sawRemoved reports whether stream rs, after its own copy of confchg
-// content cid, saw process who removed by a failure (NODEDOWN or
-// PROCDOWN, not who's own LEAVE). The receiver's view of the sender then
-// ended before the sender's did: as in Extended Virtual Synchrony, the
-// messages that the sender delivered after cid and before its own next
-// confchg are not owed to it (a transitional configuration without the
-// sender).
-func (c *checker) sawRemoved(rs *stream, cid int32, who Member) bool {
-	j := -1
-	for i, cc := range rs.ccs {
-		if cc.content == cid {
-			j = i
-		}
-	}
-	if j < 0 {
-		// After a merge each side sees its own NODEUP confchg: the same
-		// member list stands for the same view.
-		want := c.h.contents[cid].members
+// sawRemoved reports whether receiver stream rs was not in the sender's
+// view any more when sender stream s delivered its messages after confchg
+// ci, as Extended Virtual Synchrony allows: after the last confchg of the
+// sender's membership (up to ci) that rs shares, rs saw the sender removed
+// by a failure (NODEDOWN or PROCDOWN of the sender, or NODEDOWN of a
+// process of its node), or rs shares none (it never installed a view of
+// the sender's membership: its node was cut off before the sender's
+// JOIN). A confchg is shared when rs has the same one or, for a merge's
+// NODEUP confchg (each side sees its own), one with the same member list.
+func (c *checker) sawRemoved(rs, s *stream, ci int) bool {
+	a := addrOf(s.self)
+	for k := ci; k >= 0; k-- {
+		cid := s.ccs[k].content
+		j := -1
 		for i, cc := range rs.ccs {
-			if slices.Equal(c.h.contents[cc.content].members, want) {
+			if cc.content == cid {
 				j = i
 			}
 		}
-	}
-	if j < 0 {
-		return false
-	}
-	a := addrOf(who)
-	for _, cc := range rs.ccs[j+1:] {
-		for _, l := range c.h.contents[cc.content].left {
-			if addrOf(l) == a && l.Reason != api.ReasonLeave {
-				return true
+		if j < 0 && hasReason(c.h.contents[cid].joined, api.ReasonNodeUp) {
+			want := c.h.contents[cid].members
+			for i, cc := range rs.ccs {
+				if slices.Equal(c.h.contents[cc.content].members, want) {
+					j = i
+				}
 			}
+		}
+		if j >= 0 {
+			for _, cc := range rs.ccs[j+1:] {
+				for _, l := range c.h.contents[cc.content].left {
+					if addrOf(l) == a && l.Reason != api.ReasonLeave || l.Node == s.self.Node && l.Reason == api.ReasonNodeDown {
+						return true
+					}
+				}
+			}
+			return false
+		}
+		if k > 0 && !s.ccs[k-1].member {
+			break // the sender's JOIN: its membership starts here
+		}
+	}
+	return true
+}
+
+func hasReason(ms []Member, r api.Reason) bool {
+	for _, m := range ms {
+		if m.Reason == r {
+			return true
 		}
 	}
 	return false
