@@ -219,7 +219,10 @@ func (e *Engine) flushSubmits(gr *group) {
 	}
 	for len(evs) > 0 {
 		n := frameCount(evs, e.cfg.FrameBytes)
-		e.send(own, &wire.Submit{Group: gr.name, Events: evs[:n:n], From: e.cfg.NodeID, Ring: e.ring.api(), Restart: restart})
+		// A copy: pending changes once the events come back ordered, and
+		// the message may still be on its way out (the actor shell
+		// serializes it later).
+		e.send(own, &wire.Submit{Group: gr.name, Events: slices.Clone(evs[:n]), From: e.cfg.NodeID, Ring: e.ring.api(), Restart: restart})
 		evs, restart = evs[n:], false
 	}
 }
@@ -494,7 +497,8 @@ func (e *Engine) onNack(from uint32, m *wire.Nack) {
 	evs := gr.held[lo-gr.base-1 : hi-gr.base]
 	for len(evs) > 0 {
 		n := frameCount(evs, e.cfg.FrameBytes)
-		e.send(from, &wire.Ordered{Group: gr.name, Events: evs[:n:n], Ring: e.ring.api(),
+		// A copy: held is cleared as it becomes stable.
+		e.send(from, &wire.Ordered{Group: gr.name, Events: slices.Clone(evs[:n]), Ring: e.ring.api(),
 			Stable: gr.seq.Stable(), High: gr.seq.High(), From: e.cfg.NodeID, Retransmit: true})
 		evs = evs[n:]
 	}
