@@ -6,10 +6,12 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/asynkron/protoactor-go/scheduler"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
+	"github.com/actorcpg/actorcpg/remote"
 )
 
 // handleActor is one CPG handle on its node (Corosync's per-connection
@@ -104,7 +106,7 @@ func (a *handleActor) Receive(ctx actor.Context) {
 		if !a.finalized {
 			a.finalized = true
 			a.dropMembership(ctx)
-			ctx.Send(a.client, &api.Control{Handle: a.clientHandle, Closed: true})
+			a.control(ctx, &api.Control{Closed: true})
 		}
 	case *actor.Started, *actor.Stopped, *actor.Restarting:
 	default:
@@ -343,7 +345,7 @@ func (a *handleActor) pump(ctx actor.Context) {
 				// Too large for one link message: send it in parts, each
 				// in its own batch so no frame grows past LinkFragment.
 				if len(batch.Events) > 0 {
-					ctx.Send(a.client, batch)
+					a.toClient(ctx, batch)
 					batch = &api.EventBatch{Handle: a.clientHandle}
 				}
 				a.sendParts(ctx, ev.Deliver)
@@ -357,7 +359,7 @@ func (a *handleActor) pump(ctx actor.Context) {
 			}
 		}
 		if len(batch.Events) > 0 {
-			ctx.Send(a.client, batch)
+			a.toClient(ctx, batch)
 		}
 	}
 	if a.qhead == len(a.queue) {
@@ -381,7 +383,7 @@ func (a *handleActor) sendParts(ctx actor.Context, d *api.Deliver) {
 		if off == 0 {
 			p.Head, p.TotalLength = head, uint64(len(d.Data))
 		}
-		ctx.Send(a.client, &api.EventBatch{Handle: a.clientHandle, Events: []*api.Event{{Part: p}}})
+		a.toClient(ctx, &api.EventBatch{Handle: a.clientHandle, Events: []*api.Event{{Part: p}}})
 	}
 }
 
@@ -442,7 +444,19 @@ func (a *handleActor) evict(ctx actor.Context, why string) {
 
 func (a *handleActor) control(ctx actor.Context, c *api.Control) {
 	c.Handle = a.clientHandle
-	ctx.Send(a.client, c)
+	a.toClient(ctx, c)
+}
+
+// toClient sends an event batch or a control message to the handle's
+// client: on the node's link to a remote client (see remote.Links), so
+// that events and controls keep their order and payloads are copied
+// once, or as an actor message in-process.
+func (a *handleActor) toClient(ctx actor.Context, m proto.Message) {
+	if a.remoteClient && a.node.links != nil {
+		a.node.links.Send(a.client.Address, a.client.Id, remote.NewFrame(m))
+		return
+	}
+	ctx.Send(a.client, m)
 }
 
 func (a *handleActor) finalize(ctx actor.Context) {
@@ -456,7 +470,7 @@ func (a *handleActor) finalize(ctx actor.Context) {
 	if ctx.Sender() == nil {
 		// The node finalized it (its client went silent): should the
 		// client still be there, it learns that the handle is gone.
-		ctx.Send(a.client, &api.Control{Handle: a.clientHandle, Closed: true})
+		a.control(ctx, &api.Control{Closed: true})
 	}
 	if !a.joinPending {
 		ctx.Stop(ctx.Self())

@@ -36,6 +36,7 @@ type Node struct {
 	log     zerolog.Logger
 	system  *actor.ActorSystem
 	remote  *premote.Remote
+	links   *remote.Links
 	addr    string
 	root    *actor.PID
 	start   time.Time
@@ -78,6 +79,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 			return nil, err
 		}
 		n.remote, n.addr = r, addr
+		n.links = remote.NewLinks()
 	}
 	// A priority mailbox: heartbeats, the clock and the view protocol go
 	// ahead of the data backlog (see wire.PeerHeartbeat.GetPriority).
@@ -172,6 +174,9 @@ func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
 		if n.root != nil {
 			_ = n.system.Root.StopFuture(n.root).Wait()
+		}
+		if n.links != nil {
+			n.links.Close()
 		}
 		if n.remote != nil {
 			n.remote.Shutdown(false)

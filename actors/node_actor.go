@@ -13,6 +13,7 @@ import (
 	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/cluster"
 	"github.com/actorcpg/actorcpg/groups"
+	"github.com/actorcpg/actorcpg/remote"
 )
 
 // firstAssignedPid is the first pid a node assigns to a handle that did not
@@ -162,11 +163,22 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 				a.log.Error().Err(err).Msg("persist ring seq")
 			}
 		}
+		var last proto.Message
+		var frame *remote.Frame
 		for _, o := range rd.Messages {
 			if e := a.log.Debug(); e.Enabled() && isViewMessage(o.Msg) {
 				e.Uint32("to", o.To).Str("type", typeName(o.Msg)).Msg("view message out")
 			}
-			if pid, ok := a.peers[o.To]; ok && !a.node.blocked(o.To) {
+			pid, ok := a.peers[o.To]
+			if !ok || a.node.blocked(o.To) {
+				continue
+			}
+			if o.Msg != last { // the same message to many nodes is marshaled once
+				last, frame = o.Msg, remote.NewFrame(o.Msg)
+			}
+			if frame != nil && a.node.links != nil {
+				a.node.links.Send(pid.Address, pid.Id, frame)
+			} else {
 				ctx.Send(pid, o.Msg)
 			}
 		}
@@ -349,6 +361,9 @@ func (a *nodeActor) dropClient(ctx actor.Context, addr string) {
 		return
 	}
 	delete(a.clients, addr)
+	if a.node.links != nil {
+		a.node.links.DropAddr(addr)
+	}
 	for id := range l.handles {
 		if ref, ok := a.handles[id]; ok {
 			ctx.Send(ref.pid, &api.FinalizeRequest{}) // no sender: no reply

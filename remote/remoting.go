@@ -53,6 +53,7 @@ func StartRemoting(system *actor.ActorSystem, listen string) (r *premote.Remote,
 	cfg := premote.Configure(host, port,
 		premote.WithEndpointWriterBatchSize(writerBatch),
 		premote.WithServerOptions(
+			grpc.Creds(newLinkCreds(system)),
 			grpc.MaxRecvMsgSize(maxFrame), grpc.MaxSendMsgSize(maxFrame),
 			grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow),
 			grpc.WriteBufferSize(ioBuffer), grpc.ReadBufferSize(ioBuffer),

@@ -14,7 +14,9 @@
 # (default /tmp/actorcpg-cluster). The nodes form one cluster: each knows
 # the others (-peers) and `up` returns once every node has installed the
 # view of all N. ACTORCPG_TOKEN sets the failure-detection timeout (default
-# 1s, the Corosync harness's token).
+# 1s, the Corosync harness's token). With ACTORCPG_PPROF_BASE=P set, node K
+# serves net/http/pprof on 127.0.0.1:$((P + K)). ACTORCPG_NODE_CONF=FILE gives
+# every node a config file (-c; e.g. totem/limits settings) under the flags.
 set -uo pipefail
 
 BASE=${ACTORCPG_CLUSTER_DIR:-/tmp/actorcpg-cluster}
@@ -57,7 +59,7 @@ cmd_up() {
 			[ "$j" -ne "$k" ] && peers+="${peers:+,}$j=127.0.0.1:$(port_of "$j")"
 		done
 		mkdir -p "$d/state"
-		"$BIN/cpgnode" -id "$k" -listen "127.0.0.1:$(port_of "$k")" ${peers:+-peers "$peers"} \
+		ACTORCPG_PPROF=${ACTORCPG_PPROF_BASE:+127.0.0.1:$((ACTORCPG_PPROF_BASE + k))} "$BIN/cpgnode" ${ACTORCPG_NODE_CONF:+-c "$ACTORCPG_NODE_CONF"} -id "$k" -listen "127.0.0.1:$(port_of "$k")" ${peers:+-peers "$peers"} \
 			-token "${ACTORCPG_TOKEN:-1s}" -state "$d/state" -log ${ACTORCPG_LOG:-info} >"$d/log" 2>&1 &
 		echo $! >"$d/pid"
 	done

@@ -1,0 +1,451 @@
+package remote
+
+import (
+	"bufio"
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
+)
+
+// Links carry the bulk traffic of actorcpg (node to node, node to client)
+// on plain TCP connections beside protoactor remoting, on the same port.
+//
+// Why: through protoactor remoting each message is marshaled twice (its
+// envelope, then the envelope batch), framed and copied by gRPC, and
+// unmarshaled twice on the other side. With 16-64 KiB multicasts that is
+// about nine copies per hop, and the node's CPU goes to memmove and GC. A
+// link marshals a message once (once for every destination of the same
+// message), writes it with writev, reads it into a reused buffer and
+// unmarshals it once.
+//
+// A link is one-way: the sender dials the receiver's remoting address,
+// writes linkMagic and the id of the local actor every frame goes to, then
+// frames [length uint32][kind byte][protobuf]. The receiver's gRPC server
+// hands the connection over in its transport handshake (linkCreds). A link
+// keeps the order of what is sent on it; what is queued when it breaks is
+// lost, as on a broken remoting stream, and the next frame dials again.
+
+// linkMagic opens a link connection; a gRPC client opens with the HTTP/2
+// preface "PRI * HTTP/2.0...", so the two never mix.
+const linkMagic = "CPGLINK1"
+
+// maxLinkFrame bounds one frame (a Submit or Ordered is at most FrameBytes
+// plus headers; LinkFragment is at most 4 MiB).
+const maxLinkFrame = 256 << 20
+
+// smallBody: bodies up to this size are copied into the write buffer;
+// larger ones are written from where they are (writev).
+const smallBody = 8 << 10
+
+// linkKinds numbers the messages that travel on links.
+var linkKinds = []func() proto.Message{
+	1:  func() proto.Message { return new(wire.PeerHeartbeat) },
+	2:  func() proto.Message { return new(wire.ViewPropose) },
+	3:  func() proto.Message { return new(wire.ViewReject) },
+	4:  func() proto.Message { return new(wire.ViewState) },
+	5:  func() proto.Message { return new(wire.ViewInstall) },
+	6:  func() proto.Message { return new(wire.Submit) },
+	7:  func() proto.Message { return new(wire.Ordered) },
+	8:  func() proto.Message { return new(wire.Ack) },
+	9:  func() proto.Message { return new(wire.Nack) },
+	10: func() proto.Message { return new(api.EventBatch) },
+	11: func() proto.Message { return new(api.Control) },
+	12: func() proto.Message { return new(api.McastRequest) },
+	13: func() proto.Message { return new(api.McastBatch) },
+}
+
+// LinkKind returns the link kind of m, or 0 if m does not travel on links.
+func LinkKind(m proto.Message) byte {
+	switch m.(type) {
+	case *wire.PeerHeartbeat:
+		return 1
+	case *wire.ViewPropose:
+		return 2
+	case *wire.ViewReject:
+		return 3
+	case *wire.ViewState:
+		return 4
+	case *wire.ViewInstall:
+		return 5
+	case *wire.Submit:
+		return 6
+	case *wire.Ordered:
+		return 7
+	case *wire.Ack:
+		return 8
+	case *wire.Nack:
+		return 9
+	case *api.EventBatch:
+		return 10
+	case *api.Control:
+		return 11
+	case *api.McastRequest:
+		return 12
+	case *api.McastBatch:
+		return 13
+	}
+	return 0
+}
+
+// Frame is one message to send on links, marshaled at most once however
+// many links it goes on. The message must not change once framed.
+type Frame struct {
+	msg  proto.Message
+	kind byte
+	once sync.Once
+	body []byte
+	err  error
+}
+
+// NewFrame frames m; nil if m does not travel on links.
+func NewFrame(m proto.Message) *Frame {
+	k := LinkKind(m)
+	if k == 0 {
+		return nil
+	}
+	return &Frame{msg: m, kind: k}
+}
+
+func (f *Frame) bytes() ([]byte, error) {
+	f.once.Do(func() { f.body, f.err = proto.Marshal(f.msg) })
+	return f.body, f.err
+}
+
+// linkCreds are insecure transport credentials for protoactor's gRPC
+// server that hand link connections to serveLink.
+type linkCreds struct {
+	credentials.TransportCredentials
+	system *actor.ActorSystem
+}
+
+func newLinkCreds(system *actor.ActorSystem) *linkCreds {
+	return &linkCreds{TransportCredentials: insecure.NewCredentials(), system: system}
+}
+
+func (c *linkCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	var head [len(linkMagic)]byte
+	n, err := io.ReadFull(raw, head[:])
+	if err != nil {
+		if n == 0 {
+			return nil, nil, io.EOF
+		}
+		return nil, nil, err
+	}
+	if string(head[:]) == linkMagic {
+		_ = raw.SetDeadline(time.Time{})
+		go serveLink(c.system, raw)
+		return nil, nil, credentials.ErrConnDispatched
+	}
+	return c.TransportCredentials.ServerHandshake(&prefixConn{Conn: raw, head: head[:]})
+}
+
+func (c *linkCreds) Clone() credentials.TransportCredentials {
+	return &linkCreds{TransportCredentials: c.TransportCredentials.Clone(), system: c.system}
+}
+
+// prefixConn gives back the bytes the handshake read to find out what
+// the connection is.
+type prefixConn struct {
+	net.Conn
+	head []byte
+}
+
+func (c *prefixConn) Read(p []byte) (int, error) {
+	if len(c.head) > 0 {
+		n := copy(p, c.head)
+		c.head = c.head[n:]
+		return n, nil
+	}
+	return c.Conn.Read(p)
+}
+
+// serveLink reads a link: the target actor's id, then frames, each sent
+// to that actor of system.
+func serveLink(system *actor.ActorSystem, conn net.Conn) {
+	defer conn.Close()
+	r := bufio.NewReaderSize(conn, 256<<10)
+	var hdr [5]byte
+	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
+		return
+	}
+	n := binary.LittleEndian.Uint32(hdr[:4])
+	if n == 0 || n > 1024 {
+		return
+	}
+	id := make([]byte, n)
+	if _, err := io.ReadFull(r, id); err != nil {
+		return
+	}
+	target := actor.NewPID(system.Address(), string(id))
+	var buf []byte
+	for {
+		if _, err := io.ReadFull(r, hdr[:]); err != nil {
+			return
+		}
+		n := binary.LittleEndian.Uint32(hdr[:4])
+		kind := int(hdr[4])
+		if n > maxLinkFrame || kind == 0 || kind >= len(linkKinds) || linkKinds[kind] == nil {
+			return
+		}
+		if cap(buf) < int(n) {
+			buf = make([]byte, n)
+		}
+		body := buf[:n]
+		if _, err := io.ReadFull(r, body); err != nil {
+			return
+		}
+		m := linkKinds[kind]()
+		if err := proto.Unmarshal(body, m); err != nil {
+			return
+		}
+		if cap(buf) > 4<<20 {
+			buf = nil // do not keep a rare large buffer
+		}
+		system.Root.Send(target, m)
+	}
+}
+
+// Links sends frames on outgoing links, one per (address, target actor).
+type Links struct {
+	mu     sync.Mutex
+	out    map[linkKey]*outLink
+	closed bool
+}
+
+type linkKey struct{ addr, target string }
+
+// NewLinks returns an empty set of outgoing links.
+func NewLinks() *Links { return &Links{out: make(map[linkKey]*outLink)} }
+
+// Send queues f for the actor target at the remoting address addr. It
+// never blocks; a link that cannot be dialed drops what is queued.
+func (l *Links) Send(addr, target string, f *Frame) {
+	k := linkKey{addr, target}
+	l.mu.Lock()
+	if l.closed {
+		l.mu.Unlock()
+		return
+	}
+	o, ok := l.out[k]
+	if !ok {
+		o = &outLink{key: k, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		l.out[k] = o
+		go o.run()
+	}
+	l.mu.Unlock()
+	o.push(f)
+}
+
+// Drop closes the link to (addr, target), if any; the next Send dials
+// again.
+func (l *Links) Drop(addr, target string) {
+	k := linkKey{addr, target}
+	l.mu.Lock()
+	o := l.out[k]
+	delete(l.out, k)
+	l.mu.Unlock()
+	if o != nil {
+		o.close()
+	}
+}
+
+// DropAddr closes every link to the remoting address addr.
+func (l *Links) DropAddr(addr string) {
+	var drop []*outLink
+	l.mu.Lock()
+	for k, o := range l.out {
+		if k.addr == addr {
+			drop = append(drop, o)
+			delete(l.out, k)
+		}
+	}
+	l.mu.Unlock()
+	for _, o := range drop {
+		o.close()
+	}
+}
+
+// Close closes every link.
+func (l *Links) Close() {
+	l.mu.Lock()
+	l.closed = true
+	out := l.out
+	l.out = nil
+	l.mu.Unlock()
+	for _, o := range out {
+		o.close()
+	}
+}
+
+type outLink struct {
+	key  linkKey
+	wake chan struct{}
+	done chan struct{}
+
+	mu     sync.Mutex
+	q      []*Frame
+	closed bool
+}
+
+func (o *outLink) push(f *Frame) {
+	o.mu.Lock()
+	if o.closed {
+		o.mu.Unlock()
+		return
+	}
+	o.q = append(o.q, f)
+	first := len(o.q) == 1
+	o.mu.Unlock()
+	if first {
+		select {
+		case o.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+func (o *outLink) close() {
+	o.mu.Lock()
+	if !o.closed {
+		o.closed = true
+		o.q = nil
+		close(o.done)
+	}
+	o.mu.Unlock()
+}
+
+func (o *outLink) take(spare []*Frame) []*Frame {
+	o.mu.Lock()
+	q := o.q
+	o.q = spare[:0]
+	o.mu.Unlock()
+	return q
+}
+
+// run dials when there is something to send, and writes what is queued.
+func (o *outLink) run() {
+	var conn net.Conn
+	defer func() {
+		if conn != nil {
+			conn.Close()
+		}
+	}()
+	var spare []*Frame
+	var scratch []byte
+	var bufs net.Buffers
+	for {
+		select {
+		case <-o.wake:
+		case <-o.done:
+			return
+		}
+		for {
+			q := o.take(spare)
+			if len(q) == 0 {
+				spare = q
+				break
+			}
+			if conn == nil {
+				var err error
+				if conn, err = o.dial(); err != nil {
+					clear(q)
+					spare = q[:0]
+					// Drop what comes during a short back-off too: the
+					// other side is down, and the protocol re-sends.
+					select {
+					case <-time.After(50 * time.Millisecond):
+					case <-o.done:
+						return
+					}
+					clear(o.take(nil))
+					break
+				}
+			}
+			bufs, scratch = encodeFrames(q, bufs[:0], scratch[:0])
+			clear(q)
+			spare = q[:0]
+			w := bufs // WriteTo consumes its receiver
+			if _, err := w.WriteTo(conn); err != nil {
+				conn.Close()
+				conn = nil
+			}
+			clear(bufs)
+			if cap(scratch) > 4<<20 {
+				scratch = nil
+			}
+		}
+	}
+}
+
+func (o *outLink) dial() (net.Conn, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	var d net.Dialer
+	conn, err := d.DialContext(ctx, "tcp", o.key.addr)
+	if err != nil {
+		return nil, err
+	}
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+		_ = tc.SetWriteBuffer(4 << 20)
+	}
+	hello := make([]byte, 0, len(linkMagic)+4+len(o.key.target))
+	hello = append(hello, linkMagic...)
+	hello = binary.LittleEndian.AppendUint32(hello, uint32(len(o.key.target)))
+	hello = append(hello, o.key.target...)
+	if _, err := conn.Write(hello); err != nil {
+		conn.Close()
+		return nil, err
+	}
+	return conn, nil
+}
+
+// encodeFrames lays out frames for one writev: headers and small bodies
+// go in scratch, large bodies are referenced where they are.
+func encodeFrames(q []*Frame, bufs net.Buffers, scratch []byte) (net.Buffers, []byte) {
+	// scratch must not move once a slice of it is in bufs: size it first.
+	need := 0
+	for _, f := range q {
+		b, err := f.bytes()
+		if err != nil {
+			continue
+		}
+		need += 5
+		if len(b) <= smallBody {
+			need += len(b)
+		}
+	}
+	if cap(scratch) < need {
+		scratch = make([]byte, 0, need)
+	}
+	start := 0
+	for _, f := range q {
+		b, err := f.bytes()
+		if err != nil {
+			continue // cannot happen with generated messages
+		}
+		scratch = binary.LittleEndian.AppendUint32(scratch, uint32(len(b)))
+		scratch = append(scratch, f.kind)
+		if len(b) <= smallBody {
+			scratch = append(scratch, b...)
+			continue
+		}
+		bufs = append(bufs, scratch[start:], b)
+		start = len(scratch)
+	}
+	if start < len(scratch) {
+		bufs = append(bufs, scratch[start:])
+	}
+	return bufs, scratch
+}
