@@ -88,6 +88,11 @@ const (
 	BugSkipFlush
 	// BugNoDedup delivers an event re-sent in a later view again.
 	BugNoDedup
+	// BugNoOriginHeld delivers another node's event without waiting until
+	// its origin holds it: a message delivered on one side of a split may
+	// be sent again and ordered elsewhere on the other (agreed order
+	// breaks).
+	BugNoOriginHeld
 )
 
 // DefaultWindow is Config.Window's default.

@@ -343,7 +343,7 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 func (e *Engine) deliver(gr *group, flush bool) {
 	for gr.next <= gr.contiguous() {
 		ev := gr.held[gr.next-gr.base-1]
-		if !flush && ev.Nodeid != e.cfg.NodeID && max(gr.conts[ev.Nodeid], gr.stable) < ev.Seq {
+		if !flush && ev.Nodeid != e.cfg.NodeID && max(gr.conts[ev.Nodeid], gr.stable) < ev.Seq && e.cfg.Bug != BugNoOriginHeld {
 			break // its origin does not hold it yet (as far as this node knows)
 		}
 		if !flush && ev.Guarantee == uint32(api.TypeSafe) && ev.Seq > gr.stable {

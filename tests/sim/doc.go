@@ -73,8 +73,9 @@
 // the seed still fails, and prints the smaller replay command
 // (-sim.nodes, -sim.clients, -sim.groups, -sim.active, -sim.disable,
 // -sim.enable). TestInjectedBugIsCaught runs the budget with
-// cluster.BugSkipFlush and cluster.BugNoDedup and expects more violations
-// of the property each breaks than the same seeds show without it.
-// TestRegression holds the seeds of known bugs, skipped until fixed
-// (-sim.regress runs them).
+// cluster.BugSkipFlush (virtual synchrony) and cluster.BugNoOriginHeld
+// (agreed order) and expects more violations of the property each breaks
+// than the same seeds show without it. TestRegression holds the seeds of
+// the bugs found so far: fixed ones run, open ones are skipped with their
+// description (-sim.regress runs them).
 package sim

@@ -837,11 +837,11 @@ func (q *eventQueue) pop() event {
 	return top
 }
 
-var bugNames = map[cluster.Bug]string{cluster.BugSkipFlush: "skipflush", cluster.BugNoDedup: "nodedup"}
+var bugNames = map[cluster.Bug]string{cluster.BugSkipFlush: "skipflush", cluster.BugNoDedup: "nodedup", cluster.BugNoOriginHeld: "nooriginheld"}
 
 func bugName(b cluster.Bug) string { return bugNames[b] }
 
-// ParseBug reads a bug name ("skipflush", "nodedup"; "" is none).
+// ParseBug reads a bug name ("skipflush", "nodedup", "nooriginheld"; "" is none).
 func ParseBug(s string) (cluster.Bug, error) {
 	if s == "" || s == "none" {
 		return cluster.NoBug, nil

@@ -28,7 +28,7 @@ var (
 	flagActive   = flag.Duration("sim.active", 0, "override the seed's active (faulty) time")
 	flagDisable  = flag.String("sim.disable", "", "features to turn off, comma-separated (loss,dup,all,reorder,spikes,crash,partition,slow,large,churn,congest,safe)")
 	flagEnable   = flag.String("sim.enable", "", "features to turn on, comma-separated (reuse, or any of -sim.disable)")
-	flagBug      = flag.String("sim.bug", "", "inject a protocol bug: skipflush or nodedup")
+	flagBug      = flag.String("sim.bug", "", "inject a protocol bug: skipflush, nodedup or nooriginheld")
 	flagShow     = flag.Int("sim.show", 10, "how many failing seeds TestSim prints")
 	flagSent     = flag.Bool("sim.checksent", false, "check that no message changes after its engine hands it out (Options.CheckSent, KeepSent)")
 )
@@ -167,7 +167,7 @@ func TestInjectedBugIsCaught(t *testing.T) {
 		props []checker.Property
 	}{
 		{cluster.BugSkipFlush, []checker.Property{checker.PropVirtualSynchrony}},
-		{cluster.BugNoDedup, []checker.Property{checker.PropIntegrity}},
+		{cluster.BugNoOriginHeld, []checker.Property{checker.PropOrder}},
 	} {
 		t.Run(bugName(tc.bug), func(t *testing.T) {
 			n := budget()
