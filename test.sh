@@ -8,13 +8,13 @@
 # in the dependency, not in actorcpg, so that package runs without -race.
 # The same scenarios run race-checked across processes in tests/realproc.
 #
-# tests/sim (the deterministic simulator), tests/chaos (random faults on
-# five processes) and tests/multinode (rules 16-20, 28, 29 with in-process
-# nodes; its load test shows heartbeats delayed behind bulk data) still
-# find protocol faults (issues 4 and 5 are open): they are run by hand
-# until they pass, `go test ./tests/sim/`, `go test ./tests/chaos/`,
-# `go test ./tests/multinode/` (never with -race: see above), and join this
-# script then.
+# tests/sim (the deterministic simulator: 500 seeds, the injected-bug
+# check and the regression seeds) and tests/chaos (random faults on five
+# cpgnode processes, 20 s) print their summary lines (`sim: ...`,
+# `chaos: ...`); they run without -race (the simulator is one goroutine; the
+# chaos nodes are separate processes, and the race detector would slow them
+# into false failures). Longer runs: `go test ./tests/sim/ -run TestSim
+# -sim.seeds=20000`, `go test ./tests/chaos/ -chaos.duration=10m`.
 #
 # The race-checked packages run one at a time (-p 1): the real-process
 # tests start several node and client processes, and on 2 cores they
@@ -22,5 +22,6 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 go test -count=1 ./api ./api/wire ./groups/... ./sequencer/... ./cluster/... ./remote/... ./tests/checker/...
+go test -count=1 -p 1 -v ./tests/sim/ ./tests/chaos/ | grep -E '^(sim:|chaos:|--- FAIL|FAIL|ok|panic)|caught it|violations|replay'
 go test -count=1 -race -p 1 -timeout 15m ./api/cpg/... ./actors/... ./examples/... \
 	$(go list ./tests/... | grep -v -e /tests/multinode -e /tests/checker -e /tests/sim -e /tests/chaos)
