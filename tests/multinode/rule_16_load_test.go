@@ -1,0 +1,122 @@
+//go:build !race
+
+package multinode
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/remote"
+)
+
+// loadToken is the load test's token: longer than the other tests' (a
+// third of a second), so that a machine whose two cores other tests
+// share can starve a node for a moment without a false NODEDOWN; far
+// shorter than the delays that an unbounded backlog caused.
+const loadToken = time.Second
+
+// Rule 16 read the other way: without a failure there is no NODEDOWN.
+// Three healthy nodes, linked over loopback, carry a flood of large
+// messages (3 MiB each, in 4 KiB parts, back to back from node 1, which
+// also sequences the group); nothing fails, so the view must not change
+// and no member may see a confchg or a totem confchg.
+//
+// Before the engine bounded a group's backlog (cluster.Config.Window,
+// commit 7e574dd), nodes lost each other within a few seconds and fell
+// into singleton views, then merged again, over and over, and every
+// member saw NODEDOWN and NODEUP confchgs for processes that never went
+// away (with a 1 s token: in 2 runs of 2 at 3ac5dca; also with 3 s).
+// Nothing bounded how far the other nodes fell behind the sender, and
+// heartbeats queued behind that data on the same links and node actors
+// until the token expired. With the third of a second of the other
+// tests, false NODEDOWNs still came in 4 runs of 6 on a loaded 2-core
+// machine: up to Window bytes can wait ahead of a heartbeat on a link.
+func TestRule16_NoNodeDownWithoutAFailureUnderLargeMessageLoad(t *testing.T) {
+	c := startCluster(t, 3, func(cfg *remote.Config) {
+		cfg.MaxAtomicMsgsize = atomicSize
+		cfg.MaxMessageSize = maxMsgSize
+		cfg.Token, cfg.Heartbeat = loadToken, loadToken/10
+	})
+	const group = "rule16-load" // sequenced on node 1 (rendezvous placement)
+	sender := newMember(t, c, 1, "L1")
+	sender.join(t, group)
+	var everyone = []*member{sender}
+	for _, id := range []uint32{1, 2, 3} {
+		r := newMember(t, c, id, fmt.Sprintf("R%d", id))
+		r.join(t, group)
+		everyone = append(everyone, r)
+	}
+	waitMembers(t, group, addrsOf(0, everyone...), everyone...)
+	ring := c.waitView(1, 2, 3)
+	marks := make(map[*member]int)
+	waitFor(t, "every member's own view of the 4 members", func() bool {
+		for _, m := range everyone {
+			evs := m.snapshot()
+			i := lastIndex(evs, func(e event) bool { return e.Kind == kConfchg })
+			if i < 0 || len(evs[i].Members) != 4 || lastIndex(evs, isTotem) < 0 {
+				return false
+			}
+			marks[m] = len(evs)
+		}
+		return true
+	}, func() string { return dumpEvents(everyone...) })
+
+	const messages = 120 // about 3 s of flood on 2 cores
+	stop := make(chan struct{})
+	done := make(chan error, 1)
+	changed := func() bool {
+		for _, m := range everyone {
+			if slices.ContainsFunc(eventsAfter(m, marks[m]), func(e event) bool { return e.Kind != kDeliver }) {
+				return true
+			}
+		}
+		return false
+	}
+	go func() {
+		// Until enough messages are sent, or a view change makes the
+		// test fail anyway.
+		for len(sender.sentOK()) < messages && !changed() {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := sender.sendRetry(3 << 20); err != nil && !errors.Is(err, api.ErrInterrupt) {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	var err error
+	select {
+	case err = <-done:
+	case <-timeAfter(4 * waitTimeout):
+		close(stop)
+		err = <-done
+	}
+	if err != nil {
+		t.Fatalf("McastJoined: %v", err)
+	}
+
+	for _, m := range everyone {
+		n := 0
+		for _, e := range eventsAfter(m, marks[m]) {
+			if e.Kind != kDeliver {
+				n++
+			}
+		}
+		if n > 0 {
+			t.Errorf("%s: %d confchgs or totem confchgs during a flood without any failure:%s", m.name, n, dumpEvents(m))
+		}
+	}
+	if now := c.node(1).Ring(); !sameRing(now, ring) {
+		t.Errorf("node 1's ring went from %s to %s without a failure", ringString(ring), ringString(now))
+	}
+	t.Logf("%d messages of 3 MiB sent", len(sender.sentOK()))
+}
