@@ -620,3 +620,52 @@ func TestJoinNotYetSeenByOneSurvivorStaysAtViewChange(t *testing.T) {
 		}
 	}
 }
+
+// A side that must skip an event of the old view (its origin, on the other
+// side, may not hold it) first sees the other side's processes leave, in
+// one confchg, and only then delivers the rest of its own nodes' events:
+// Totem's transitional configuration. Node 3's acknowledgements are lost,
+// so nodes 1 and 2 never learn that node 3 holds its message m3; node 1's
+// m1 is ordered after it. When node 3 is cut off, nodes 1 and 2 skip m3
+// and deliver m1 after the NODEDOWN confchg.
+func TestFlushWithAHoleDeliversTheRestAfterATransitionalConfchg(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	name := ""
+	for i := 0; name == ""; i++ {
+		if n := fmt.Sprintf("g%d", i); tn.nodes[1].Owner([]byte(n)) == 1 {
+			name = n
+		}
+	}
+	for _, id := range tn.ids() {
+		tn.nodes[id].Join([]byte(name), 1, 100+id)
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+	tn.lose = func(_ uint32, m proto.Message) bool {
+		a, ok := m.(*wire.Ack)
+		return ok && a.From == 3
+	}
+	tn.mcast(3, 1, "m3")
+	tn.run(20 * time.Millisecond)
+	tn.mcast(1, 1, "m1")
+	tn.run(50 * time.Millisecond)
+	for _, id := range []uint32{1, 2} {
+		if got := strings.Join(tn.events[id][1], "\n"); strings.Contains(got, "m1") || strings.Contains(got, "m3") {
+			t.Fatalf("node %d delivered before node 3 was known to hold m3:\n%s", id, got)
+		}
+	}
+	tn.isolate(3, true)
+	tn.run(600 * time.Millisecond)
+	for _, id := range []uint32{1, 2} {
+		got := tn.events[id][1]
+		i := slices.Index(got, "confchg m=[1/101 2/102] l=[3/103(3)] j=[]")
+		j := slices.Index(got, "msg 1/101 m1")
+		if i < 0 || j < i || slices.Contains(got, "msg 3/103 m3") {
+			t.Fatalf("node %d: want the NODEDOWN confchg, then m1, and no m3:\n%s", id, strings.Join(got, "\n"))
+		}
+	}
+	if got := tn.events[3][1]; !slices.Contains(got, "msg 3/103 m3") {
+		t.Fatalf("node 3 did not deliver its own m3:\n%s", strings.Join(got, "\n"))
+	}
+}
