@@ -107,15 +107,6 @@ func TestRealProcesses_NodeKilledAndRestarted(t *testing.T) {
 // Cut one node off and heal: each side sees the other leave (NODEDOWN) and
 // come back (NODEUP), per group; both sides keep working meanwhile.
 func TestRealProcesses_PartitionAndHeal(t *testing.T) {
-	if os.Getenv("ACTORCPG_KNOWN_BUGS") == "" {
-		// Known bug (issue 5): a side of a partition may deliver, in its
-		// flush, a message whose origin is on the other side and not yet
-		// sure to hold it; the origin's side then orders it again in a
-		// later view, in another place (agreed order breaks across the
-		// partition, about one run in three here). Set ACTORCPG_KNOWN_BUGS=1
-		// to run it.
-		t.Skip("known bug: flush across a partition can reorder a message (issue 5); ACTORCPG_KNOWN_BUGS=1 runs it")
-	}
 	c := newCluster(t, 3)
 	for k := 1; k <= 3; k++ {
 		c.StartClient(k, "alpha,beta", clientFlags...)
