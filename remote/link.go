@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/binary"
+	"errors"
 	"io"
 	"net"
 	"sync"
@@ -13,6 +14,7 @@ import (
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/wire"
@@ -104,7 +106,10 @@ type Frame struct {
 	msg  proto.Message
 	kind byte
 	once sync.Once
-	body []byte
+	body []byte   // the protobuf, or the detached header and skeleton
+	data [][]byte // detached payloads, written from where they are
+	det  bool     // body is a detached header and skeleton
+	size int      // the frame's body size on the wire
 	err  error
 }
 
@@ -117,9 +122,21 @@ func NewFrame(m proto.Message) *Frame {
 	return &Frame{msg: m, kind: k}
 }
 
-func (f *Frame) bytes() ([]byte, error) {
-	f.once.Do(func() { f.body, f.err = proto.Marshal(f.msg) })
-	return f.body, f.err
+func (f *Frame) encode() error {
+	f.once.Do(func() {
+		if !worthDetaching(f.msg) {
+			f.body, f.err = proto.Marshal(f.msg)
+			f.size = len(f.body)
+			return
+		}
+		f.det = true
+		f.body, f.data, f.err = detach(f.msg)
+		f.size = len(f.body)
+		for _, d := range f.data {
+			f.size += len(d)
+		}
+	})
+	return f.err
 }
 
 // linkCreds are insecure transport credentials for protoactor's gRPC
@@ -174,7 +191,7 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 // to that actor of system.
 func serveLink(system *actor.ActorSystem, conn net.Conn) {
 	defer conn.Close()
-	r := bufio.NewReaderSize(conn, 256<<10)
+	r := bufio.NewReaderSize(conn, 64<<10)
 	var hdr [5]byte
 	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
 		return
@@ -194,9 +211,22 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 			return
 		}
 		n := binary.LittleEndian.Uint32(hdr[:4])
-		kind := int(hdr[4])
+		kind := int(hdr[4] &^ kindDetached)
 		if n > maxLinkFrame || kind == 0 || kind >= len(linkKinds) || linkKinds[kind] == nil {
 			return
+		}
+		if hdr[4]&kindDetached != 0 {
+			// Its payloads will point into body: a buffer of its own.
+			body := make([]byte, n)
+			if _, err := io.ReadFull(r, body); err != nil {
+				return
+			}
+			m := linkKinds[kind]()
+			if err := attach(body, m); err != nil {
+				return
+			}
+			system.Root.Send(target, m)
+			continue
 		}
 		if cap(buf) < int(n) {
 			buf = make([]byte, n)
@@ -412,18 +442,17 @@ func (o *outLink) dial() (net.Conn, error) {
 }
 
 // encodeFrames lays out frames for one writev: headers and small bodies
-// go in scratch, large bodies are referenced where they are.
+// go in scratch, large bodies and payloads are referenced where they are.
 func encodeFrames(q []*Frame, bufs net.Buffers, scratch []byte) (net.Buffers, []byte) {
 	// scratch must not move once a slice of it is in bufs: size it first.
 	need := 0
 	for _, f := range q {
-		b, err := f.bytes()
-		if err != nil {
+		if f.encode() != nil {
 			continue
 		}
 		need += 5
-		if len(b) <= smallBody {
-			need += len(b)
+		if len(f.body) <= smallBody {
+			need += len(f.body)
 		}
 	}
 	if cap(scratch) < need {
@@ -431,21 +460,211 @@ func encodeFrames(q []*Frame, bufs net.Buffers, scratch []byte) (net.Buffers, []
 	}
 	start := 0
 	for _, f := range q {
-		b, err := f.bytes()
-		if err != nil {
+		if f.err != nil {
 			continue // cannot happen with generated messages
 		}
-		scratch = binary.LittleEndian.AppendUint32(scratch, uint32(len(b)))
-		scratch = append(scratch, f.kind)
-		if len(b) <= smallBody {
-			scratch = append(scratch, b...)
-			continue
+		scratch = binary.LittleEndian.AppendUint32(scratch, uint32(f.size))
+		if f.det {
+			scratch = append(scratch, f.kind|kindDetached)
+		} else {
+			scratch = append(scratch, f.kind)
 		}
-		bufs = append(bufs, scratch[start:], b)
-		start = len(scratch)
+		if len(f.body) <= smallBody {
+			scratch = append(scratch, f.body...)
+		} else {
+			bufs = append(bufs, scratch[start:], f.body)
+			start = len(scratch)
+		}
+		for _, d := range f.data {
+			if len(d) == 0 {
+				continue
+			}
+			if start < len(scratch) {
+				bufs = append(bufs, scratch[start:])
+				start = len(scratch)
+			}
+			bufs = append(bufs, d)
+		}
 	}
 	if start < len(scratch) {
 		bufs = append(bufs, scratch[start:])
 	}
 	return bufs, scratch
+}
+
+// Large messages travel detached: their payloads (every bytes field named
+// "data", in the message and its sub-messages) are written raw after a
+// skeleton (the message without them), and the receiver points the
+// skeleton's fields into the frame it read. Neither side copies a payload
+// in user space: only the kernel does, once each way.
+//
+//	body = [skeleton length u32][payload count u32][payload lengths u32...]
+//	       [skeleton protobuf][payloads...]
+//
+// A payload of length inlineData stays in the skeleton (a small one, not
+// worth a writev entry).
+const (
+	kindDetached = 0x80
+	detachMin    = 32 << 10   // messages below this are marshaled whole
+	detachItem   = 2 << 10    // nor those with items below this on average
+	inlineBelow  = 512        // payloads below this stay in the skeleton
+	inlineData   = 0xFFFFFFFF // payload length: kept in the skeleton
+	dataField    = protoreflect.Name("data")
+)
+
+// worthDetaching: m is large, and so are its items on average (walking
+// thousands of small events costs more than copying them).
+func worthDetaching(m proto.Message) bool {
+	if noDetach {
+		return false
+	}
+	size := proto.Size(m)
+	if size < detachMin {
+		return false
+	}
+	items := 1
+	switch m := m.(type) {
+	case *wire.Ordered:
+		items = len(m.Events)
+	case *wire.Submit:
+		items = len(m.Events)
+	case *api.EventBatch:
+		items = len(m.Events)
+	case *api.McastBatch:
+		items = len(m.Msgs)
+	}
+	return size >= detachItem*max(items, 1)
+}
+
+// noDetach turns detaching off (benchmarks compare).
+var noDetach bool
+
+// detach returns the header and skeleton of m and its payloads.
+func detach(m proto.Message) (body []byte, data [][]byte, err error) {
+	var lens []uint32
+	skel := skeleton(m.ProtoReflect(), &data, &lens)
+	sk, err := proto.Marshal(skel.Interface())
+	if err != nil {
+		return nil, nil, err
+	}
+	body = make([]byte, 0, 8+4*len(lens)+len(sk))
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(sk)))
+	body = binary.LittleEndian.AppendUint32(body, uint32(len(lens)))
+	for _, n := range lens {
+		body = binary.LittleEndian.AppendUint32(body, n)
+	}
+	return append(body, sk...), data, nil
+}
+
+// skeleton copies src without its payloads (sharing everything else) and
+// collects them, walking fields in declaration order; attach walks the
+// same way.
+func skeleton(src protoreflect.Message, data *[][]byte, lens *[]uint32) protoreflect.Message {
+	dst := src.New()
+	fields := src.Descriptor().Fields()
+	for i := 0; i < fields.Len(); i++ {
+		fd := fields.Get(i)
+		if isData(fd) {
+			b := src.Get(fd).Bytes()
+			if len(b) < inlineBelow {
+				if len(b) > 0 {
+					dst.Set(fd, protoreflect.ValueOfBytes(b))
+				}
+				*lens = append(*lens, inlineData)
+				continue
+			}
+			*data = append(*data, b)
+			*lens = append(*lens, uint32(len(b)))
+			continue
+		}
+		if !src.Has(fd) {
+			continue
+		}
+		v := src.Get(fd)
+		switch {
+		case fd.IsList() && fd.Kind() == protoreflect.MessageKind:
+			sl, dl := v.List(), dst.Mutable(fd).List()
+			for j := 0; j < sl.Len(); j++ {
+				dl.Append(protoreflect.ValueOfMessage(skeleton(sl.Get(j).Message(), data, lens)))
+			}
+		case !fd.IsList() && !fd.IsMap() && fd.Kind() == protoreflect.MessageKind:
+			dst.Set(fd, protoreflect.ValueOfMessage(skeleton(v.Message(), data, lens)))
+		default:
+			dst.Set(fd, v)
+		}
+	}
+	return dst
+}
+
+func isData(fd protoreflect.FieldDescriptor) bool {
+	return fd.Name() == dataField && fd.Kind() == protoreflect.BytesKind && !fd.IsList()
+}
+
+// attach decodes a detached body into m; its payloads alias body.
+func attach(body []byte, m proto.Message) error {
+	if len(body) < 8 {
+		return errBadFrame
+	}
+	skLen := binary.LittleEndian.Uint32(body)
+	n := binary.LittleEndian.Uint32(body[4:])
+	off := uint64(8) + 4*uint64(n)
+	if off+uint64(skLen) > uint64(len(body)) {
+		return errBadFrame
+	}
+	lens := body[8:off]
+	if err := proto.Unmarshal(body[off:off+uint64(skLen)], m); err != nil {
+		return err
+	}
+	w := attacher{lens: lens, rest: body[off+uint64(skLen):]}
+	w.walk(m.ProtoReflect())
+	if w.bad || len(w.lens) != 0 || len(w.rest) != 0 {
+		return errBadFrame
+	}
+	return nil
+}
+
+var errBadFrame = errors.New("remote: bad link frame")
+
+type attacher struct {
+	lens []byte
+	rest []byte
+	bad  bool
+}
+
+func (w *attacher) walk(m protoreflect.Message) {
+	fields := m.Descriptor().Fields()
+	for i := 0; i < fields.Len() && !w.bad; i++ {
+		fd := fields.Get(i)
+		if isData(fd) {
+			if len(w.lens) < 4 {
+				w.bad = true
+				return
+			}
+			n := binary.LittleEndian.Uint32(w.lens)
+			w.lens = w.lens[4:]
+			if n == inlineData {
+				continue
+			}
+			if uint64(n) > uint64(len(w.rest)) {
+				w.bad = true
+				return
+			}
+			if n > 0 {
+				m.Set(fd, protoreflect.ValueOfBytes(w.rest[:n:n]))
+			}
+			w.rest = w.rest[n:]
+			continue
+		}
+		if !m.Has(fd) || fd.Kind() != protoreflect.MessageKind || fd.IsMap() {
+			continue
+		}
+		if fd.IsList() {
+			l := m.Get(fd).List()
+			for j := 0; j < l.Len(); j++ {
+				w.walk(l.Get(j).Message())
+			}
+			continue
+		}
+		w.walk(m.Mutable(fd).Message())
+	}
 }
