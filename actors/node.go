@@ -179,7 +179,7 @@ func (n *Node) Stop() {
 			n.links.Close()
 		}
 		if n.remote != nil {
-			n.remote.Shutdown(false)
+			remote.Shutdown(n.remote)
 		}
 		n.system.Shutdown()
 	})

@@ -171,6 +171,62 @@ func (c *linkCreds) Clone() credentials.TransportCredentials {
 	return &linkCreds{TransportCredentials: c.TransportCredentials.Clone(), system: c.system}
 }
 
+// Links to an address on this host go on a Unix socket in the abstract
+// namespace named after the remoting address (Linux; like Corosync's
+// local IPC): the kernel moves a byte there for about a third of what
+// loopback TCP costs. Where the socket cannot be had, links use TCP.
+
+// noLocalLinks makes links use TCP always (tests of the TCP path).
+var noLocalLinks bool
+
+// localLinkName returns the Unix socket name of a loopback remoting
+// address, or "".
+func localLinkName(addr string) string {
+	if noLocalLinks {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return ""
+	}
+	if ip := net.ParseIP(host); host != "localhost" && (ip == nil || !ip.IsLoopback()) {
+		return ""
+	}
+	return "@actorcpg-link/" + addr
+}
+
+// listenLocalLinks accepts links on the Unix socket of addr; nil if addr
+// is not a loopback address or the socket cannot be had.
+func listenLocalLinks(system *actor.ActorSystem, addr string) net.Listener {
+	name := localLinkName(addr)
+	if name == "" {
+		return nil
+	}
+	ln, err := net.Listen("unix", name)
+	if err != nil {
+		return nil
+	}
+	go func() {
+		for {
+			conn, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() {
+				var head [len(linkMagic)]byte
+				_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				if _, err := io.ReadFull(conn, head[:]); err != nil || string(head[:]) != linkMagic {
+					conn.Close()
+					return
+				}
+				_ = conn.SetReadDeadline(time.Time{})
+				serveLink(system, conn)
+			}()
+		}
+	}()
+	return ln
+}
+
 // prefixConn gives back the bytes the handshake read to find out what
 // the connection is.
 type prefixConn struct {
@@ -422,13 +478,22 @@ func (o *outLink) dial() (net.Conn, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	var d net.Dialer
-	conn, err := d.DialContext(ctx, "tcp", o.key.addr)
-	if err != nil {
-		return nil, err
+	var conn net.Conn
+	var err error
+	if name := localLinkName(o.key.addr); name != "" {
+		conn, err = d.DialContext(ctx, "unix", name)
 	}
-	if tc, ok := conn.(*net.TCPConn); ok {
-		_ = tc.SetNoDelay(true)
-		_ = tc.SetWriteBuffer(4 << 20)
+	if conn == nil {
+		if conn, err = d.DialContext(ctx, "tcp", o.key.addr); err != nil {
+			return nil, err
+		}
+	}
+	switch c := conn.(type) {
+	case *net.TCPConn:
+		_ = c.SetNoDelay(true)
+		_ = c.SetWriteBuffer(4 << 20)
+	case *net.UnixConn:
+		_ = c.SetWriteBuffer(4 << 20)
 	}
 	hello := make([]byte, 0, len(linkMagic)+4+len(o.key.target))
 	hello = append(hello, linkMagic...)

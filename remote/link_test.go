@@ -77,15 +77,24 @@ func (c *collector) Receive(ctx actor.Context) {
 	}
 }
 
-// Frames sent on a link arrive in order and intact, and gRPC remoting
-// still works on the same port.
+// Frames sent on a link arrive in order and intact, on a local socket
+// and on TCP, and gRPC remoting still works on the same port.
 func TestLinkDelivers(t *testing.T) {
+	t.Run("local", func(t *testing.T) { testLinkDelivers(t) })
+	t.Run("tcp", func(t *testing.T) {
+		noLocalLinks = true
+		defer func() { noLocalLinks = false }()
+		testLinkDelivers(t)
+	})
+}
+
+func testLinkDelivers(t *testing.T) {
 	sys := quietSystem()
 	r, addr, err := StartRemoting(sys, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer r.Shutdown(false)
+	defer Shutdown(r)
 	c := &collector{got: make(chan proto.Message, 100)}
 	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }), "sink")
 	if err != nil {
@@ -147,7 +156,7 @@ func benchLink(b *testing.B, size int, det bool) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer r.Shutdown(false)
+	defer Shutdown(r)
 	c := &counter{n: make(chan int, 1<<16)}
 	pid, _ := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }), "sink")
 	links := NewLinks()

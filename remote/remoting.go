@@ -5,6 +5,7 @@ import (
 	"math"
 	"net"
 	"strconv"
+	"sync"
 
 	"github.com/asynkron/protoactor-go/actor"
 	premote "github.com/asynkron/protoactor-go/remote"
@@ -73,5 +74,29 @@ func StartRemoting(system *actor.ActorSystem, listen string) (r *premote.Remote,
 	}()
 	r = premote.NewRemote(system, cfg)
 	r.Start()
-	return r, system.Address(), nil
+	addr = system.Address()
+	if ln := listenLocalLinks(system, addr); ln != nil {
+		localLinksMu.Lock()
+		localLinks[r] = ln
+		localLinksMu.Unlock()
+	}
+	return r, addr, nil
 }
+
+// Shutdown stops remoting started by StartRemoting, and its local link
+// listener.
+func Shutdown(r *premote.Remote) {
+	localLinksMu.Lock()
+	ln := localLinks[r]
+	delete(localLinks, r)
+	localLinksMu.Unlock()
+	if ln != nil {
+		ln.Close()
+	}
+	r.Shutdown(false)
+}
+
+var (
+	localLinksMu sync.Mutex
+	localLinks   = map[*premote.Remote]net.Listener{}
+)
