@@ -923,8 +923,11 @@ func (x *InitReply) GetHeartbeatMs() uint32 {
 
 // JoinRequest joins the handle to a group (cpg_join).
 type JoinRequest struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Group []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	// reply_to receives the Status when the request travels on a link
+	// (remote.Links) rather than as a protoactor request.
+	ReplyTo       *Pid `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -966,10 +969,18 @@ func (x *JoinRequest) GetGroup() []byte {
 	return nil
 }
 
+func (x *JoinRequest) GetReplyTo() *Pid {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return nil
+}
+
 // LeaveRequest leaves the handle's group (cpg_leave); group must match.
 type LeaveRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	ReplyTo       *Pid                   `protobuf:"bytes,2,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"` // as in JoinRequest
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1007,6 +1018,13 @@ func (*LeaveRequest) Descriptor() ([]byte, []int) {
 func (x *LeaveRequest) GetGroup() []byte {
 	if x != nil {
 		return x.Group
+	}
+	return nil
+}
+
+func (x *LeaveRequest) GetReplyTo() *Pid {
+	if x != nil {
+		return x.ReplyTo
 	}
 	return nil
 }
@@ -1487,6 +1505,7 @@ func (x *LocalGetReply) GetNodeid() uint32 {
 // FinalizeRequest ends the handle (cpg_finalize).
 type FinalizeRequest struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
+	ReplyTo       *Pid                   `protobuf:"bytes,1,opt,name=reply_to,json=replyTo,proto3" json:"reply_to,omitempty"` // as in JoinRequest
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1519,6 +1538,13 @@ func (x *FinalizeRequest) ProtoReflect() protoreflect.Message {
 // Deprecated: Use FinalizeRequest.ProtoReflect.Descriptor instead.
 func (*FinalizeRequest) Descriptor() ([]byte, []int) {
 	return file_api_cpg_proto_rawDescGZIP(), []int{23}
+}
+
+func (x *FinalizeRequest) GetReplyTo() *Pid {
+	if x != nil {
+		return x.ReplyTo
+	}
+	return nil
 }
 
 // Status answers a request with a CS code (1 = CS_OK). epoch numbers a
@@ -1788,11 +1814,13 @@ const file_api_cpg_proto_rawDesc = "" +
 	"\fcredit_bytes\x18\n" +
 	" \x01(\x04R\vcreditBytes\x12#\n" +
 	"\rlink_fragment\x18\v \x01(\rR\flinkFragment\x12!\n" +
-	"\fheartbeat_ms\x18\f \x01(\rR\vheartbeatMs\"#\n" +
+	"\fheartbeat_ms\x18\f \x01(\rR\vheartbeatMs\"Q\n" +
 	"\vJoinRequest\x12\x14\n" +
-	"\x05group\x18\x01 \x01(\fR\x05group\"$\n" +
+	"\x05group\x18\x01 \x01(\fR\x05group\x12,\n" +
+	"\breply_to\x18\x02 \x01(\v2\x11.actorcpg.api.PidR\areplyTo\"R\n" +
 	"\fLeaveRequest\x12\x14\n" +
-	"\x05group\x18\x01 \x01(\fR\x05group\"w\n" +
+	"\x05group\x18\x01 \x01(\fR\x05group\x12,\n" +
+	"\breply_to\x18\x02 \x01(\v2\x11.actorcpg.api.PidR\areplyTo\"w\n" +
 	"\fMcastRequest\x12\x1c\n" +
 	"\tguarantee\x18\x01 \x01(\rR\tguarantee\x12\x12\n" +
 	"\x04data\x18\x02 \x01(\fR\x04data\x12!\n" +
@@ -1819,8 +1847,9 @@ const file_api_cpg_proto_rawDesc = "" +
 	"\x0fLocalGetRequest\";\n" +
 	"\rLocalGetReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x16\n" +
-	"\x06nodeid\x18\x02 \x01(\rR\x06nodeid\"\x11\n" +
-	"\x0fFinalizeRequest\"2\n" +
+	"\x06nodeid\x18\x02 \x01(\rR\x06nodeid\"?\n" +
+	"\x0fFinalizeRequest\x12,\n" +
+	"\breply_to\x18\x01 \x01(\v2\x11.actorcpg.api.PidR\areplyTo\"2\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x14\n" +
 	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"6\n" +
@@ -1887,15 +1916,18 @@ var file_api_cpg_proto_depIdxs = []int32{
 	6,  // 9: actorcpg.api.EventBatch.events:type_name -> actorcpg.api.Event
 	9,  // 10: actorcpg.api.InitRequest.client:type_name -> actorcpg.api.Pid
 	9,  // 11: actorcpg.api.InitReply.handle_actor:type_name -> actorcpg.api.Pid
-	14, // 12: actorcpg.api.McastBatch.msgs:type_name -> actorcpg.api.McastRequest
-	0,  // 13: actorcpg.api.MembershipReply.members:type_name -> actorcpg.api.Address
-	19, // 14: actorcpg.api.IterationReply.entries:type_name -> actorcpg.api.IterationEntry
-	9,  // 15: actorcpg.api.Heartbeat.client:type_name -> actorcpg.api.Pid
-	16, // [16:16] is the sub-list for method output_type
-	16, // [16:16] is the sub-list for method input_type
-	16, // [16:16] is the sub-list for extension type_name
-	16, // [16:16] is the sub-list for extension extendee
-	0,  // [0:16] is the sub-list for field type_name
+	9,  // 12: actorcpg.api.JoinRequest.reply_to:type_name -> actorcpg.api.Pid
+	9,  // 13: actorcpg.api.LeaveRequest.reply_to:type_name -> actorcpg.api.Pid
+	14, // 14: actorcpg.api.McastBatch.msgs:type_name -> actorcpg.api.McastRequest
+	0,  // 15: actorcpg.api.MembershipReply.members:type_name -> actorcpg.api.Address
+	19, // 16: actorcpg.api.IterationReply.entries:type_name -> actorcpg.api.IterationEntry
+	9,  // 17: actorcpg.api.FinalizeRequest.reply_to:type_name -> actorcpg.api.Pid
+	9,  // 18: actorcpg.api.Heartbeat.client:type_name -> actorcpg.api.Pid
+	19, // [19:19] is the sub-list for method output_type
+	19, // [19:19] is the sub-list for method input_type
+	19, // [19:19] is the sub-list for extension type_name
+	19, // [19:19] is the sub-list for extension extendee
+	0,  // [0:19] is the sub-list for field type_name
 }
 
 func init() { file_api_cpg_proto_init() }

@@ -65,6 +65,10 @@ var linkKinds = []func() proto.Message{
 	11: func() proto.Message { return new(api.Control) },
 	12: func() proto.Message { return new(api.McastRequest) },
 	13: func() proto.Message { return new(api.McastBatch) },
+	14: func() proto.Message { return new(api.JoinRequest) },
+	15: func() proto.Message { return new(api.LeaveRequest) },
+	16: func() proto.Message { return new(api.FinalizeRequest) },
+	17: func() proto.Message { return new(api.Credit) },
 }
 
 // LinkKind returns the link kind of m, or 0 if m does not travel on links.
@@ -96,6 +100,14 @@ func LinkKind(m proto.Message) byte {
 		return 12
 	case *api.McastBatch:
 		return 13
+	case *api.JoinRequest:
+		return 14
+	case *api.LeaveRequest:
+		return 15
+	case *api.FinalizeRequest:
+		return 16
+	case *api.Credit:
+		return 17
 	}
 	return 0
 }
@@ -244,7 +256,9 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 }
 
 // serveLink reads a link: the target actor's id, then frames, each sent
-// to that actor of system.
+// to that actor of system. A request carrying reply_to is sent as if from
+// that PID (its answer, or protoactor's dead-letter response, goes there).
+// Multicasts read back to back are handed over as one McastBatch.
 func serveLink(system *actor.ActorSystem, conn net.Conn) {
 	defer conn.Close()
 	r := bufio.NewReaderSize(conn, 64<<10)
@@ -261,8 +275,19 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 		return
 	}
 	target := actor.NewPID(system.Address(), string(id))
+	var mcasts []*api.McastRequest
+	flush := func() {
+		if len(mcasts) > 0 {
+			system.Root.Send(target, &api.McastBatch{Msgs: mcasts})
+			mcasts = nil
+		}
+	}
+	defer flush()
 	var buf []byte
 	for {
+		if r.Buffered() == 0 {
+			flush() // nothing more at hand: do not hold multicasts back
+		}
 		if _, err := io.ReadFull(r, hdr[:]); err != nil {
 			return
 		}
@@ -271,32 +296,43 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 		if n > maxLinkFrame || kind == 0 || kind >= len(linkKinds) || linkKinds[kind] == nil {
 			return
 		}
+		m := linkKinds[kind]()
 		if hdr[4]&kindDetached != 0 {
 			// Its payloads will point into body: a buffer of its own.
 			body := make([]byte, n)
 			if _, err := io.ReadFull(r, body); err != nil {
 				return
 			}
-			m := linkKinds[kind]()
 			if err := attach(body, m); err != nil {
 				return
 			}
-			system.Root.Send(target, m)
+		} else {
+			if cap(buf) < int(n) {
+				buf = make([]byte, n)
+			}
+			body := buf[:n]
+			if _, err := io.ReadFull(r, body); err != nil {
+				return
+			}
+			if err := proto.Unmarshal(body, m); err != nil {
+				return
+			}
+			if cap(buf) > 4<<20 {
+				buf = nil // do not keep a rare large buffer
+			}
+		}
+		if mr, ok := m.(*api.McastRequest); ok {
+			mcasts = append(mcasts, mr)
+			if len(mcasts) >= 1024 {
+				flush()
+			}
 			continue
 		}
-		if cap(buf) < int(n) {
-			buf = make([]byte, n)
-		}
-		body := buf[:n]
-		if _, err := io.ReadFull(r, body); err != nil {
-			return
-		}
-		m := linkKinds[kind]()
-		if err := proto.Unmarshal(body, m); err != nil {
-			return
-		}
-		if cap(buf) > 4<<20 {
-			buf = nil // do not keep a rare large buffer
+		flush()
+		if rq, ok := m.(interface{ GetReplyTo() *api.Pid }); ok && rq.GetReplyTo() != nil && rq.GetReplyTo().Id != "" {
+			rt := rq.GetReplyTo()
+			system.Root.RequestWithCustomSender(target, m, actor.NewPID(rt.Address, rt.Id))
+			continue
 		}
 		system.Root.Send(target, m)
 	}

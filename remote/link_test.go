@@ -72,7 +72,12 @@ func TestDetachRoundTrip(t *testing.T) {
 type collector struct{ got chan proto.Message }
 
 func (c *collector) Receive(ctx actor.Context) {
-	if m, ok := ctx.Message().(proto.Message); ok {
+	switch m := ctx.Message().(type) {
+	case *api.McastBatch: // multicasts read together are handed over together
+		for _, r := range m.Msgs {
+			c.got <- r
+		}
+	case proto.Message:
 		c.got <- m
 	}
 }

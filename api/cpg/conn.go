@@ -11,6 +11,7 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
@@ -26,6 +27,7 @@ type conn struct {
 	client   *actor.PID
 	node     *actor.PID
 	attached bool
+	links    *remote.Links // the process's links (attached only)
 	timeout  time.Duration
 
 	mu      sync.RWMutex
@@ -117,6 +119,7 @@ func attachedConn(addr string, timeout time.Duration) (*conn, error) {
 		system:   system,
 		node:     actor.NewPID(addr, actors.RootName),
 		attached: true,
+		links:    clientLinks,
 		timeout:  timeout,
 		handles:  map[uint64]*Handle{},
 		stopHB:   make(chan struct{}),
@@ -132,6 +135,9 @@ var (
 	clientOnce   sync.Once
 	clientSys    *actor.ActorSystem
 	clientSysErr error
+	// clientLinks carry this process's requests and multicasts to its
+	// nodes' handle actors (remote.Links: one marshal, no envelope).
+	clientLinks = remote.NewLinks()
 )
 
 // clientSystem returns the process's one actor system for attached links,
@@ -257,7 +263,46 @@ func (c *conn) request(pid *actor.PID, msg any) (any, error) {
 	if c.dead.Load() {
 		return nil, api.ErrLibrary
 	}
-	res, err := c.system.Root.RequestFuture(pid, msg, c.timeout).Result()
+	return c.answer(c.system.Root.RequestFuture(pid, msg, c.timeout).Result())
+}
+
+// requestLink sends a request to a handle actor on the process's link to
+// the node, behind the multicasts sent before it (which a protoactor
+// request could overtake), and waits for the answer.
+func (c *conn) requestLink(pid *actor.PID, msg proto.Message) (any, error) {
+	if c.dead.Load() {
+		return nil, api.ErrLibrary
+	}
+	f := actor.NewFuture(c.system, c.timeout)
+	rt := actors.FromPID(f.PID())
+	switch m := msg.(type) {
+	case *api.JoinRequest:
+		m.ReplyTo = rt
+	case *api.LeaveRequest:
+		m.ReplyTo = rt
+	case *api.FinalizeRequest:
+		m.ReplyTo = rt
+	default:
+		return c.request(pid, msg)
+	}
+	c.send(pid, msg)
+	return c.answer(f.Result())
+}
+
+// send sends a one-way message to a handle actor: on the link to an
+// attached node, in order with the link's requests.
+func (c *conn) send(pid *actor.PID, msg proto.Message) {
+	if c.attached && c.links != nil {
+		if f := remote.NewFrame(msg); f != nil {
+			c.links.Send(pid.Address, pid.Id, f)
+			return
+		}
+	}
+	c.system.Root.Send(pid, msg)
+}
+
+// answer turns a future's outcome into a reply or an error.
+func (c *conn) answer(res any, err error) (any, error) {
 	if err != nil {
 		if errors.Is(err, actor.ErrTimeout) {
 			if c.attached {

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
@@ -228,8 +229,14 @@ func (h *Handle) check() error {
 
 // call sends a request to the handle actor and returns its Status as an
 // error.
-func (h *Handle) call(msg any) (*api.Status, error) {
-	res, err := h.conn.request(h.actor, msg)
+func (h *Handle) call(msg proto.Message) (*api.Status, error) {
+	var res any
+	var err error
+	if h.conn.attached {
+		res, err = h.conn.requestLink(h.actor, msg)
+	} else {
+		res, err = h.conn.request(h.actor, msg)
+	}
 	if err != nil {
 		if err == errDeadLetter {
 			if h.finalized.Load() {

@@ -83,7 +83,6 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 	for _, b := range iov {
 		data = append(data, b...)
 	}
-	root := h.conn.system.Root
 	h.sendMu.Lock()
 	defer h.sendMu.Unlock()
 	h.inflight.Add(1)
@@ -92,7 +91,7 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 		return h.sendLarge(guarantee, data)
 	}
 	if !h.conn.attached || total <= int(h.linkFragment) {
-		root.Send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
+		h.conn.send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
 		return nil
 	}
 	h.sendParts(guarantee, data)
@@ -111,7 +110,7 @@ func (h *Handle) sendLarge(guarantee api.Guarantee, data []byte) error {
 	if h.conn.attached && len(data) > int(h.linkFragment) {
 		h.sendParts(guarantee, data)
 	} else {
-		h.conn.system.Root.Send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
+		h.conn.send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
 	}
 	select {
 	case err := <-h.large:
@@ -126,7 +125,6 @@ func (h *Handle) sendLarge(guarantee api.Guarantee, data []byte) error {
 
 // sendParts sends a message to an attached node in link-sized parts.
 func (h *Handle) sendParts(guarantee api.Guarantee, data []byte) {
-	root := h.conn.system.Root
 	total := len(data)
 	frag := int(h.linkFragment)
 	for off := 0; off < total; off += frag {
@@ -135,7 +133,7 @@ func (h *Handle) sendParts(guarantee api.Guarantee, data []byte) {
 		if off == 0 {
 			r.TotalLength = uint64(total)
 		}
-		root.Send(h.actor, r)
+		h.conn.send(h.actor, r)
 	}
 }
 
