@@ -232,6 +232,7 @@ func onTotem(_ *cpg.Handle, _ *api.RingId, members []uint32) {
 // A process exit closes libcpg's IPC, so corosync drops the process's
 // membership at once; here the handle is finalized for the same effect.
 func quit(code int) {
+	stopProfile()
 	if h := curHandle.Load(); h != nil {
 		_ = h.Finalize()
 	}
@@ -869,6 +870,7 @@ func main() {
 	}
 	mode := os.Args[1]
 	parseOpts(os.Args)
+	startProfile(mode)
 	watchSignals()
 	switch mode {
 	case "recv":

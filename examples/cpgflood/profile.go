@@ -1,0 +1,39 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime/pprof"
+)
+
+// With ACTORCPG_FLOOD_PROFILE=DIR set, cpgflood writes a CPU profile of
+// its whole run to DIR/cpgflood-MODE-PID.prof (for `go tool pprof`); the
+// harness's output is unchanged.
+var profFile *os.File
+
+func startProfile(mode string) {
+	dir := os.Getenv("ACTORCPG_FLOOD_PROFILE")
+	if dir == "" {
+		return
+	}
+	f, err := os.Create(filepath.Join(dir, fmt.Sprintf("cpgflood-%s-%d.prof", mode, os.Getpid())))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "cpgflood: profile: %v\n", err)
+		return
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintf(os.Stderr, "cpgflood: profile: %v\n", err)
+		f.Close()
+		return
+	}
+	profFile = f
+}
+
+func stopProfile() {
+	if profFile != nil {
+		pprof.StopCPUProfile()
+		profFile.Close()
+		profFile = nil
+	}
+}
