@@ -10,6 +10,13 @@
 // number and a CRC32C (Castagnoli) of its bytes; every receiver checks
 // them.
 //
+// The nodes run with a 1 s token (the load test with Corosync's 3 s),
+// every wait polls with a generous deadline, and nothing asserts on
+// time: other tests may load the machine's cores. A scenario that checks
+// an exact sequence of confchgs runs again on a new cluster when load
+// split nodes that it keeps together (attempts, at most three; each void
+// attempt is logged).
+//
 // The package does not run under the race detector, and its test files
 // carry the build constraint !race, so that `go test -race ./tests/...`
 // finds no tests here instead of failing. The reason is a dependency, not

@@ -106,7 +106,12 @@ func everyoneDelivers(t *testing.T, group string, ms ...*member) {
 // own view, and the three running nodes' processes see each other come in
 // with reason NODEUP, then a totem confchg with the four nodes.
 func TestNodeJoinsRunningCluster(t *testing.T) {
+	attempts(t, testNodeJoins)
+}
+
+func testNodeJoins(t *testing.T) (void string) {
 	c := newCluster(t, 4, nil)
+	defer c.stopAll()
 	for _, id := range []uint32{1, 2, 3} {
 		c.start(id)
 	}
@@ -132,6 +137,9 @@ func TestNodeJoinsRunningCluster(t *testing.T) {
 	c.waitView(1, 2, 3, 4)
 	all := append(slices.Clone(old), m4)
 	waitTotem(t, marks, []uint32{1, 2, 3, 4}, all...)
+	if v := unplannedViews(marks, [][]uint32{{1, 2, 3, 4}}, all...); v != "" {
+		return v
+	}
 	r1 := checkMerge(t, group, marks, []uint32{1, 2, 3, 4}, old, []*member{m4})
 	r2 := checkMerge(t, group, marks, []uint32{1, 2, 3, 4}, []*member{m4}, old)
 	if r1 != nil && r2 != nil && !sameRing(r1, r2) {
@@ -139,13 +147,19 @@ func TestNodeJoinsRunningCluster(t *testing.T) {
 	}
 	waitMembers(t, group, addrsOf(0, all...), all...)
 	everyoneDelivers(t, group, all...)
+	return ""
 }
 
 // A node that crashed restarts with the same configuration: the
 // survivors see its old process leave (NODEDOWN), then its new process
 // come in (NODEUP), and the new process sees them come in.
 func TestRestartedNodeRejoins(t *testing.T) {
+	attempts(t, testRestartedNode)
+}
+
+func testRestartedNode(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
+	defer c.stopAll()
 	const group = "restart"
 	ms := oneEach(t, c, group, []uint32{1, 2, 3}, 1, 2, 3)
 	survivors := ms[:2]
@@ -153,6 +167,9 @@ func TestRestartedNodeRejoins(t *testing.T) {
 
 	c.crash(3)
 	waitTotem(t, marks, []uint32{1, 2}, survivors...)
+	if v := unplannedViews(marks, [][]uint32{{1, 2}}, survivors...); v != "" {
+		return v
+	}
 	for _, m := range survivors {
 		evs := eventsAfter(m, marks[m])
 		want := []addr{ms[2].addr(api.ReasonNodeDown)}
@@ -171,10 +188,14 @@ func TestRestartedNodeRejoins(t *testing.T) {
 	c.waitView(1, 2, 3)
 	all := []*member{ms[0], ms[1], m3}
 	waitTotem(t, marks, []uint32{1, 2, 3}, all...)
+	if v := unplannedViews(marks, [][]uint32{{1, 2, 3}}, all...); v != "" {
+		return v
+	}
 	checkMerge(t, group, marks, []uint32{1, 2, 3}, survivors, []*member{m3})
 	checkMerge(t, group, marks, []uint32{1, 2, 3}, []*member{m3}, survivors)
 	waitMembers(t, group, addrsOf(0, all...), all...)
 	everyoneDelivers(t, group, all...)
+	return ""
 }
 
 // A node that restarts faster than the token timeout: the survivors have

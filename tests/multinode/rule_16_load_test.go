@@ -13,12 +13,6 @@ import (
 	"github.com/actorcpg/actorcpg/remote"
 )
 
-// loadToken is the load test's token: longer than the other tests' (a
-// third of a second), so that a machine whose two cores other tests
-// share can starve a node for a moment without a false NODEDOWN; far
-// shorter than the delays that an unbounded backlog caused.
-const loadToken = time.Second
-
 // Rule 16 read the other way: without a failure there is no NODEDOWN.
 // Three healthy nodes, linked over loopback, carry a flood of large
 // messages (3 MiB each, in 4 KiB parts, back to back from node 1, which
@@ -29,17 +23,24 @@ const loadToken = time.Second
 // commit 7e574dd), nodes lost each other within a few seconds and fell
 // into singleton views, then merged again, over and over, and every
 // member saw NODEDOWN and NODEUP confchgs for processes that never went
-// away (with a 1 s token: in 2 runs of 2 at 3ac5dca; also with 3 s).
-// Nothing bounded how far the other nodes fell behind the sender, and
-// heartbeats queued behind that data on the same links and node actors
-// until the token expired. With the third of a second of the other
-// tests, false NODEDOWNs still came in 4 runs of 6 on a loaded 2-core
-// machine: up to Window bytes can wait ahead of a heartbeat on a link.
+// away (with a 1 s token and with Corosync's 3 s). Nothing bounded how
+// far the other nodes fell behind the sender, and heartbeats queued
+// behind that data on the same links and node actors until the token
+// expired.
+//
+// The test runs with Corosync's default timings (a 3 s token), not the
+// harness's short ones: with Window, a third of a second still gave false
+// NODEDOWNs in 4 runs of 6 on a 2-core machine that other tests loaded,
+// and 1 s in 2 runs of 2 at a load of 8 (up to Window bytes can wait
+// ahead of a heartbeat on a link, and the flood itself keeps both cores
+// busy). The default is what a deployment runs with.
 func TestRule16_NoNodeDownWithoutAFailureUnderLargeMessageLoad(t *testing.T) {
 	c := startCluster(t, 3, func(cfg *remote.Config) {
 		cfg.MaxAtomicMsgsize = atomicSize
 		cfg.MaxMessageSize = maxMsgSize
-		cfg.Token, cfg.Heartbeat = loadToken, loadToken/10
+		// Corosync's timings, the defaults: see above.
+		d := remote.DefaultConfig()
+		cfg.Token, cfg.Heartbeat, cfg.Join, cfg.Consensus = d.Token, d.Heartbeat, d.Join, d.Consensus
 	})
 	const group = "rule16-load" // sequenced on node 1 (rendezvous placement)
 	sender := newMember(t, c, 1, "L1")
@@ -65,7 +66,9 @@ func TestRule16_NoNodeDownWithoutAFailureUnderLargeMessageLoad(t *testing.T) {
 		return true
 	}, func() string { return dumpEvents(everyone...) })
 
-	const messages = 120 // about 3 s of flood on 2 cores
+	// About 3 s of flood on 2 cores; floodFor bounds it on a loaded
+	// machine (a bound on the test's length, not an assertion).
+	const messages, floodFor = 120, 15 * time.Second
 	stop := make(chan struct{})
 	done := make(chan error, 1)
 	changed := func() bool {
@@ -96,7 +99,7 @@ func TestRule16_NoNodeDownWithoutAFailureUnderLargeMessageLoad(t *testing.T) {
 	var err error
 	select {
 	case err = <-done:
-	case <-timeAfter(4 * waitTimeout):
+	case <-timeAfter(floodFor):
 		close(stop)
 		err = <-done
 	}
@@ -118,5 +121,13 @@ func TestRule16_NoNodeDownWithoutAFailureUnderLargeMessageLoad(t *testing.T) {
 	if now := c.node(1).Ring(); !sameRing(now, ring) {
 		t.Errorf("node 1's ring went from %s to %s without a failure", ringString(ring), ringString(now))
 	}
+	if t.Failed() {
+		return
+	}
+	// Nothing failed: every message reached every member once, whole
+	// (length and CRC32C checked on delivery), in the sender's order.
+	waitAllDelivered(t, group, []*member{sender}, everyone)
+	checkExactlyOnce(t, group, []*member{sender}, everyone)
+	checkStreams(t, everyone...)
 	t.Logf("%d messages of 3 MiB sent", len(sender.sentOK()))
 }

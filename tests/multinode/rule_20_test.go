@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"hash/crc32"
 	"hash/fnv"
-	"math/rand/v2"
 	"slices"
 	"sync"
 	"testing"
@@ -26,49 +25,49 @@ import (
 const (
 	atomicSize = 4096
 	maxMsgSize = 8 << 20
-	// viewChanges bounds the merges tried before giving up on
-	// ErrInterrupt. A view change cuts a message only while its parts are
-	// on their way to the sequencer, a few ms of each message's time: in
-	// practice about one merge in eight does.
-	viewChanges = 40
-	// largeMin: the flood's messages have largeMin to 2*largeMin bytes.
-	largeMin = 1 << 20
+	// mergeRounds bounds the merges tried before giving up on
+	// ErrInterrupt; the test stops at the first interrupted message (in
+	// practice in the first or second merge).
+	mergeRounds = 8
+	// mergeSize: the senders' messages in a merge round, 768 parts.
+	mergeSize = 3 << 20
 	// linkFragment: parts travel between nodes in frames of this size.
-	// Frames of one message arrive together, and a node takes them in
-	// batches of 64 (protoactor's writer batch): small frames make the
-	// sequencer order a message in several steps.
+	// Small frames make the ordered parts come back to a node in a steady
+	// stream rather than in a few bursts.
 	linkFragment = 16 << 10
-	// largePause paces the flood: at full speed the nodes lose each
-	// other (TestRule16_NoNodeDown...).
-	largePause = 20 * time.Millisecond
 )
-
-// largeOutcome is the result of one large McastJoined.
-type largeOutcome struct {
-	seq  uint64
-	size int
-	err  error
-	took time.Duration
-}
 
 // Rule 20: a message above the atomic size is delivered as one callback
 // with identical bytes; a view change in mid-send makes the sender get
 // INTERRUPT, and receivers never see a partial message.
+//
+// The view change here is a merge. Node 1 is cut off, then the links
+// heal and two members on node 2 send large messages, back to back, each
+// its own, until node 2 is in the merged view; the group is sequenced on
+// node 3. The merge's view change starts once the nodes hear each other
+// again (a heartbeat and the join time later), and from its start
+// nothing more is ordered: a message part-delivered on node 2 then is
+// interrupted. With two messages on their way at every moment, one is
+// usually in the middle; the test repeats the round until one is
+// interrupted.
 func TestRule20_LargeMessageWholeOrInterrupted(t *testing.T) {
 	c := startCluster(t, 3, func(cfg *remote.Config) {
 		cfg.MaxAtomicMsgsize = atomicSize
 		cfg.MaxMessageSize = maxMsgSize
 		cfg.LinkFragment = linkFragment
 	})
-	const group = "rule20"
+	// On node 3 in view 1-3, and so in view 2-3 too (rendezvous).
+	group := groupSequencedOn("rule20", 3, []uint32{1, 2, 3})
 	sender := newMember(t, c, 2, "L2")
-	sender.join(t, group)
+	other := newMember(t, c, 2, "M2")
 	recv := map[uint32]*member{}
 	for _, id := range []uint32{1, 2, 3} {
 		recv[id] = newMember(t, c, id, fmt.Sprintf("R%d", id))
-		recv[id].join(t, group)
 	}
-	everyone := []*member{sender, recv[1], recv[2], recv[3]}
+	everyone := []*member{sender, other, recv[1], recv[2], recv[3]}
+	for _, m := range everyone {
+		m.join(t, group)
+	}
 	waitMembers(t, group, addrsOf(0, everyone...), everyone...)
 	if got, err := sender.h.MaxAtomicMsgsizeGet(); err != nil || got != atomicSize {
 		t.Fatalf("MaxAtomicMsgsizeGet = %d, %v; want %d", got, err, atomicSize)
@@ -89,193 +88,114 @@ func TestRule20_LargeMessageWholeOrInterrupted(t *testing.T) {
 		}
 		return true
 	}, func() string { return dumpEvents(everyone...) })
-	var sum uint32
-	for i, m := range everyone {
+	want := crc32.Checksum(encodeMsg(id, first), castagnoli)
+	for _, m := range everyone {
 		var got []event
 		for _, e := range m.snapshot() {
 			if e.Kind == kDeliver {
 				got = append(got, e)
 			}
 		}
-		if len(got) != 1 || got[0].From != id || got[0].Size != first {
-			t.Errorf("%s: deliveries %v, want one callback of %v with %d bytes", m.name, got, id, first)
-			continue
-		}
-		if i == 0 {
-			sum = got[0].Sum
-		} else if got[0].Sum != sum {
-			t.Errorf("%s: crc32c of %v is %#x, the sender got %#x", m.name, id, got[0].Sum, sum)
+		if len(got) != 1 || got[0].From != id || got[0].Size != first || got[0].Sum != want {
+			t.Errorf("%s: deliveries %v, want one callback of %v with %d bytes, crc32c %#x", m.name, got, id, first, want)
 		}
 	}
 
-	// 2. Large messages (1-2 MiB, 256-512 parts) from node 2, back to
-	// back, while node 1 merges again after a partition: the merge's view
-	// change cuts a message whose parts are still on their way to the
-	// sequencer. The group is sequenced on node 3 (rendezvous placement of
-	// "rule20" over nodes 1-3, and over 2 and 3), and node 1 coordinates:
-	// its proposal reaches the sequencer on another link than the sender's
-	// parts, so it can fall between two of them; the parts travel in small
-	// frames, which the sequencer takes in several batches. Node 1 is cut
-	// off while the sender pauses (an unpaced flood during a token timeout
-	// is TestRule16_NoNodeDown...'s).
-	rng := rand.New(rand.NewPCG(20, 20))
-	var mu sync.Mutex
-	var outcomes []largeOutcome
-	count := func() (n, cut int) {
-		mu.Lock()
-		defer mu.Unlock()
-		for _, o := range outcomes {
-			if errors.Is(o.err, api.ErrInterrupt) {
-				cut++
-			}
-		}
-		return len(outcomes), cut
-	}
-	type burst struct{ stop, done chan struct{} }
-	bursts := make(chan burst)
-	go func() {
-		for b := range bursts {
-			for {
-				select {
-				case <-b.stop:
-				default:
-					size := largeMin + rng.IntN(largeMin)
-					start := time.Now()
-					seq, err := sender.sendRetry(size)
-					mu.Lock()
-					outcomes = append(outcomes, largeOutcome{seq, size, err, time.Since(start)})
-					mu.Unlock()
-					time.Sleep(largePause) // pacing, not an assertion
-					continue
-				}
-				break
-			}
-			close(b.done)
-		}
-	}()
-	changes := 0
-	for cut := 0; changes < viewChanges && cut == 0; changes++ {
+	// 2. Large messages cut by a merge.
+	var outs []sendOutcome
+	merges := 0
+	for cut := false; merges < mergeRounds && !cut; merges++ {
 		c.isolate(1)
 		c.waitView(2, 3)
 		c.waitView(1)
-		b := burst{make(chan struct{}), make(chan struct{})}
-		bursts <- b
-		n0, _ := count()
-		waitFor(t, "a large message sent in the burst", func() bool { n, _ := count(); return n > n0 }, nil)
 		c.heal()
-		c.waitView(1, 2, 3)
-		close(b.stop)
-		<-b.done
-		_, cut = count()
-	}
-	close(bursts)
-
-	mu.Lock()
-	res := slices.Clone(outcomes)
-	mu.Unlock()
-	var ok, cut []largeOutcome
-	for _, o := range res {
-		switch {
-		case o.err == nil:
-			ok = append(ok, o)
-		case errors.Is(o.err, api.ErrInterrupt):
-			cut = append(cut, o)
-		default:
-			t.Errorf("McastJoined(%d bytes) #%d: %v", o.size, o.seq, o.err)
-		}
-	}
-	var took time.Duration
-	for _, o := range ok {
-		took += o.took
-	}
-	if len(ok) > 0 {
-		took /= time.Duration(len(ok))
-	}
-	t.Logf("%d merges under the flood; %d large messages delivered (%v each on average), %d interrupted; %d TRY_AGAIN",
-		changes, len(ok), took, len(cut), sender.tryAgains.Load())
-	if len(cut) == 0 {
-		t.Errorf("no large message was interrupted in %d merges (%d sent whole): ErrInterrupt never returned", changes, len(ok))
-	}
-
-	// A last message after everything, at every member, so that no late
-	// delivery of anything before it can still come. A split of the
-	// sender's side (see TestRule16_NoNodeDown...) can keep one from the
-	// others: then send another.
-	var lastID msgID
-	for attempt := 1; ; attempt++ {
-		last, err := sender.sendRetry(first)
-		if err != nil {
-			t.Fatalf("last McastJoined: %v", err)
-		}
-		lastID = msgID{sender.h.NodeID(), sender.h.Pid(), last}
-		if poll(waitTimeout, func() bool {
-			for _, m := range everyone {
-				if !hasDelivered(m, lastID) {
-					return false
+		// Each sender sends until node 2 is in the merged view.
+		merged := func() bool { return len(c.node(2).View().Members) == 3 }
+		results := make(chan sendOutcome)
+		var wg sync.WaitGroup
+		for _, s := range []*member{sender, other} {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for !merged() {
+					seq, err := s.sendRetry(mergeSize)
+					results <- sendOutcome{s, msgID{s.h.NodeID(), s.h.Pid(), seq}, err}
 				}
+			}()
+		}
+		go func() {
+			wg.Wait()
+			close(results)
+		}()
+		deadline := time.After(2 * waitTimeout)
+	collect:
+		for {
+			select {
+			case o, more := <-results:
+				if !more {
+					break collect
+				}
+				outs = append(outs, o)
+				cut = cut || errors.Is(o.err, api.ErrInterrupt)
+			case <-deadline:
+				t.Fatalf("merge %d: the senders did not stop:%s", merges, c.describeViews())
 			}
-			return true
-		}) {
-			break
 		}
-		if attempt == 3 {
-			t.Fatalf("the last message %v is not at every member after %d tries:%s", lastID, attempt, dumpEvents(everyone...))
-		}
+		c.waitView(1, 2, 3)
 	}
+
+	// A message from every member, delivered by all: nothing sent
+	// before it can still come.
+	everyoneDelivers(t, group, everyone...)
 
 	// Every member checked each delivery's length and CRC32C. A message
-	// has the same bytes everywhere and is delivered at most once, and an
-	// interrupted one nowhere. The sender delivers each of its messages
-	// that returned CS_OK; whoever went through the same views as the
-	// sender delivered the same messages in each (virtual synchrony), so
-	// each such message reached every member in the sender's partition.
-	sums := make(map[msgID]uint32)
-	for _, m := range everyone {
-		count := make(map[msgID]int)
-		for _, e := range m.snapshot() {
-			if e.Kind != kDeliver {
-				continue
-			}
-			count[e.From]++
-			if s, ok := sums[e.From]; ok && s != e.Sum {
-				t.Errorf("%s: %v has crc32c %#x, another member got %#x", m.name, e.From, e.Sum, s)
-			}
-			sums[e.From] = e.Sum
-		}
-		for id, n := range count {
-			if n > 1 {
-				t.Errorf("%s: %v delivered %d times", m.name, id, n)
-			}
-		}
-		for _, o := range cut {
-			id := msgID{sender.h.NodeID(), sender.h.Pid(), o.seq}
-			if count[id] == 0 {
-				continue
-			}
-			// Delivered in view V: by a member that went on from V with
-			// the sender, that breaks rule 20 here; by one that went
-			// another way, it is the next test's bug, which a split of the
-			// sender's side can also bring about here.
-			ring, next := segmentOf(m, group, id)
-			if sn := nextAfter(sender, group, ring); sn != "" && sn != next {
-				t.Logf("%s delivered interrupted message #%d in view %s, then went to %s, the sender to %s: "+
-					"see TestRule20_InterruptedMessageIsNotDeliveredInTheOtherPartition", m.name, o.seq, ring, next, sn)
-				continue
-			}
-			t.Errorf("%s: interrupted message #%d delivered; %s\n  sender: %s", m.name, o.seq, around(m, id, 6),
-				around(sender, msgID{sender.h.NodeID(), sender.h.Pid(), o.seq - 1}, 6))
-		}
-		if m == sender {
-			var missing []uint64
-			for _, o := range ok {
-				if count[msgID{sender.h.NodeID(), sender.h.Pid(), o.seq}] != 1 {
-					missing = append(missing, o.seq)
+	// has the same bytes everywhere (the bytes sent) and is delivered at
+	// most once, and an interrupted one nowhere. A message that returned
+	// CS_OK was delivered by its sender, and by every member that went
+	// through the same views as the sender (virtual synchrony).
+	var ok, cut int
+	for _, o := range outs {
+		where := map[string]int{}
+		sum := crc32.Checksum(encodeMsg(o.id, mergeSize), castagnoli)
+		for _, m := range everyone {
+			for _, e := range m.snapshot() {
+				if e.Kind != kDeliver || e.From != o.id {
+					continue
+				}
+				where[m.name]++
+				if e.Size != mergeSize || e.Sum != sum {
+					t.Errorf("%s delivered %v with %d bytes, crc32c %#x; sent %d bytes, crc32c %#x",
+						m.name, o.id, e.Size, e.Sum, mergeSize, sum)
 				}
 			}
-			if len(missing) > 0 {
-				t.Errorf("%s: %d of its messages that returned CS_OK not delivered to itself: %v%s", m.name, len(missing), missing, dumpEvents(m))
-			}
 		}
+		switch {
+		case errors.Is(o.err, api.ErrInterrupt):
+			cut++
+			if len(where) > 0 {
+				t.Errorf("%v returned ErrInterrupt, yet was delivered by %v", o.id, where)
+			}
+		case o.err == nil:
+			ok++
+			ring, next := segmentOf(o.m, group, o.id)
+			if ring == "" {
+				t.Errorf("%v returned CS_OK, but its sender %s did not deliver it:%s", o.id, o.m.name, dumpEvents(o.m))
+				continue
+			}
+			for _, m := range everyone {
+				if n := where[m.name]; n > 1 || (n == 0 && inView(m, group, ring) && nextAfter(m, group, ring) == next) {
+					t.Errorf("%v returned CS_OK and was delivered in view %s, then %s; %s went the same way and delivered it %d times:%s",
+						o.id, ring, next, m.name, n, dumpEvents(m, o.m))
+				}
+			}
+		default:
+			t.Errorf("%s: McastJoined(%d bytes): %v", o.m.name, mergeSize, o.err)
+		}
+	}
+	t.Logf("%d merges; %d large messages delivered, %d interrupted; %d TRY_AGAIN",
+		merges, ok, cut, sender.tryAgains.Load()+other.tryAgains.Load())
+	if cut == 0 {
+		t.Errorf("no large message was interrupted in %d merges (%d sent whole): ErrInterrupt never returned", merges, ok)
 	}
 	checkVirtualSynchrony(t, group, everyone...)
 	checkStreams(t, everyone...)

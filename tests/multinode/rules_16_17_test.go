@@ -170,7 +170,12 @@ func allSame(rings []*api.RingId) bool {
 // stops it: a plain Node.Stop is a shutdown, during which the node may
 // still get its handles' PROCDOWNs out, one confchg per process.
 func TestRule16_NodeCrashGivesOneNodeDownConfchgPerGroup(t *testing.T) {
+	attempts(t, testNodeCrash)
+}
+
+func testNodeCrash(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
+	defer c.stopAll()
 	f := newTwoGroups(t, c, "rule16")
 	marks := f.settle(t, 1, 2, 3)
 	before := c.node(1).Ring()
@@ -178,6 +183,9 @@ func TestRule16_NodeCrashGivesOneNodeDownConfchgPerGroup(t *testing.T) {
 	c.crash(3)
 	survivors := f.all(1, 2)
 	waitTotem(t, marks, []uint32{1, 2}, survivors...)
+	if v := unplannedViews(marks, [][]uint32{{1, 2}}, survivors...); v != "" {
+		return v
+	}
 	rings := f.checkViewChange(t, marks, api.ReasonNodeDown, []uint32{1, 2}, []uint32{3}, []uint32{1, 2})
 	if len(rings) > 0 {
 		if !allSame(rings) {
@@ -195,19 +203,28 @@ func TestRule16_NodeCrashGivesOneNodeDownConfchgPerGroup(t *testing.T) {
 			}
 		}
 	}
+	return ""
 }
 
 // Rule 16, the other side: a node cut off from the others sees them leave
 // with reason NODEDOWN, and its ring's representative is itself; the
 // others see it leave the same way.
 func TestRule16_IsolatedNodeSeesTheSymmetricView(t *testing.T) {
+	attempts(t, testIsolatedNode)
+}
+
+func testIsolatedNode(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
+	defer c.stopAll()
 	f := newTwoGroups(t, c, "rule16i")
 	marks := f.settle(t, 1, 2, 3)
 
 	c.isolate(3)
 	waitTotem(t, marks, []uint32{1, 2}, f.all(1, 2)...)
 	waitTotem(t, marks, []uint32{3}, f.all(3)...)
+	if v := unplannedViews(marks, [][]uint32{{1, 2}, {3}}, f.all(1, 2, 3)...); v != "" {
+		return v
+	}
 	big := f.checkViewChange(t, marks, api.ReasonNodeDown, []uint32{1, 2}, []uint32{3}, []uint32{1, 2})
 	lone := f.checkViewChange(t, marks, api.ReasonNodeDown, []uint32{3}, []uint32{1, 2}, []uint32{3})
 	if len(big) > 0 && !allSame(big) {
@@ -225,6 +242,7 @@ func TestRule16_IsolatedNodeSeesTheSymmetricView(t *testing.T) {
 			}
 		}
 	}
+	return ""
 }
 
 // Rule 17: heal -> each side sees one confchg per group with joined = the
@@ -232,7 +250,12 @@ func TestRule16_IsolatedNodeSeesTheSymmetricView(t *testing.T) {
 // all nodes afterwards; then a totem confchg with the same ring id on all
 // nodes.
 func TestRule17_HealGivesOneNodeUpConfchgPerGroup(t *testing.T) {
+	attempts(t, testHeal)
+}
+
+func testHeal(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
+	defer c.stopAll()
 	f := newTwoGroups(t, c, "rule17")
 	f.settle(t, 1, 2, 3)
 
@@ -247,6 +270,9 @@ func TestRule17_HealGivesOneNodeUpConfchgPerGroup(t *testing.T) {
 	c.heal()
 	everyone := f.all(1, 2, 3)
 	waitTotem(t, marks, []uint32{1, 2, 3}, everyone...)
+	if v := unplannedViews(marks, [][]uint32{{1, 2, 3}}, everyone...); v != "" {
+		return v
+	}
 	rings := f.checkViewChange(t, marks, api.ReasonNodeUp, []uint32{1, 2}, []uint32{3}, []uint32{1, 2, 3})
 	rings = append(rings, f.checkViewChange(t, marks, api.ReasonNodeUp, []uint32{3}, []uint32{1, 2}, []uint32{1, 2, 3})...)
 	if len(rings) > 0 && !allSame(rings) {
@@ -260,4 +286,5 @@ func TestRule17_HealGivesOneNodeUpConfchgPerGroup(t *testing.T) {
 			}
 		}
 	}
+	return ""
 }

@@ -147,6 +147,106 @@ func waitAllDelivered(t *testing.T, group string, senders, receivers []*member) 
 	})
 }
 
+// allDelivered reports whether every message each sender sent with CS_OK
+// is delivered to every receiver.
+func allDelivered(group string, senders, receivers []*member) bool {
+	for _, r := range receivers {
+		got := make(map[msgID]bool)
+		for _, id := range delivered(r.snapshot(), group) {
+			got[id] = true
+		}
+		for _, s := range senders {
+			for _, seq := range s.sentOK() {
+				if !got[msgID{s.h.NodeID(), s.h.Pid(), seq}] {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// strayViews returns the views (totem confchgs after each member's mark)
+// in which the given nodes were not all together: load on the machine
+// can starve a node past the token and split nodes that the scenario
+// keeps together.
+func strayViews(marks map[*member]int, nodes []uint32, ms ...*member) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range ms {
+		for _, e := range eventsAfter(m, marks[m]) {
+			if e.Kind != kTotem {
+				continue
+			}
+			together := true
+			for _, n := range nodes {
+				together = together && slices.Contains(e.TotemMemb, n)
+			}
+			if r := fmt.Sprintf("%s %v", ringString(e.Ring), e.TotemMemb); !together && !seen[r] {
+				seen[r] = true
+				out = append(out, r)
+			}
+		}
+	}
+	return out
+}
+
+// checkOwed checks that the receivers delivered what they owe the
+// senders, and nothing else. When the nodes stayed together, every
+// message sent with CS_OK reaches every receiver exactly once. When load
+// split them anyway (strayViews), a message sent in one side's view is
+// owed only there: each sender delivers its own messages, a receiver
+// that went through the view in which the sender delivered one and on to
+// the sender's next view delivers it too (virtual synchrony), and no
+// receiver delivers one twice or one that did not return CS_OK.
+func checkOwed(t *testing.T, group string, marks map[*member]int, together []uint32, senders, receivers []*member) {
+	t.Helper()
+	if poll(waitTimeout, func() bool { return allDelivered(group, senders, receivers) }) {
+		checkExactlyOnce(t, group, senders, receivers)
+		return
+	}
+	stray := strayViews(marks, together, receivers...)
+	if len(stray) == 0 {
+		waitAllDelivered(t, group, senders, receivers) // fails, and says what is missing
+		return
+	}
+	t.Logf("nodes %v were split by load (views %v): checking what each receiver owes by its views", together, stray)
+	for _, r := range receivers {
+		count := make(map[msgID]int)
+		for _, id := range delivered(r.snapshot(), group) {
+			count[id]++
+		}
+		missing := 0
+		for _, s := range senders {
+			ok := make(map[uint64]bool)
+			for _, seq := range s.sentOK() {
+				ok[seq] = true
+				id := msgID{s.h.NodeID(), s.h.Pid(), seq}
+				ring, next := segmentOf(s, group, id)
+				switch {
+				case ring == "":
+					if r == s {
+						t.Errorf("%s: its own message #%d (sent with CS_OK) not delivered to it", s.name, seq)
+					}
+				case count[id] > 1:
+					t.Errorf("%s: %v delivered %d times", r.name, id, count[id])
+				case count[id] == 0 && inView(r, group, ring) && nextAfter(r, group, ring) == next:
+					if missing++; missing <= 5 {
+						t.Errorf("%s: %v, delivered by %s in view %s before view %q, is missing though %s went the same way",
+							r.name, id, s.name, ring, next, r.name)
+					}
+				}
+			}
+			for id, n := range count {
+				if id.Nodeid == s.h.NodeID() && id.Pid == s.h.Pid() && !ok[id.Seq] {
+					t.Errorf("%s: %v delivered %d times, but its McastJoined did not return CS_OK", r.name, id, n)
+				}
+			}
+		}
+	}
+	checkVirtualSynchrony(t, group, receivers...)
+}
+
 // checkExactlyOnce checks that each receiver delivered, of each sender's
 // messages, exactly those sent with CS_OK, each once.
 func checkExactlyOnce(t *testing.T, group string, senders, receivers []*member) {
@@ -178,7 +278,12 @@ func checkExactlyOnce(t *testing.T, group string, senders, receivers []*member) 
 // node is delivered after its NODEDOWN. All three nodes flood while node
 // 3 crashes.
 func TestRule18_SurvivorsDeliverTheSameMessagesBeforeNodeDown(t *testing.T) {
+	attempts(t, testSurvivorsDeliverTheSame)
+}
+
+func testSurvivorsDeliverTheSame(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
+	defer c.stopAll()
 	const group = "rule18"
 	g := newFloodGroup(t, c, group, 1, 2, 3)
 	survivors := g.on(1, 2)
@@ -218,7 +323,10 @@ func TestRule18_SurvivorsDeliverTheSameMessagesBeforeNodeDown(t *testing.T) {
 			t.Errorf("%s (stopped node): McastJoined: %v, want ErrLibrary", s.name, err)
 		}
 	}
-	waitAllDelivered(t, group, []*member{g.senders[1], g.senders[2]}, survivors)
+	if v := unplannedViews(marks, [][]uint32{{1, 2}}, survivors...); v != "" {
+		return v
+	}
+	checkOwed(t, group, marks, []uint32{1, 2}, []*member{g.senders[1], g.senders[2]}, survivors)
 
 	var ref []event
 	var refName string
@@ -246,7 +354,7 @@ func TestRule18_SurvivorsDeliverTheSameMessagesBeforeNodeDown(t *testing.T) {
 		}
 	}
 	checkStreams(t, survivors...)
-	checkExactlyOnce(t, group, []*member{g.senders[1], g.senders[2]}, survivors)
+	return ""
 }
 
 func sameEvents(a, b []event) bool {
@@ -286,6 +394,10 @@ func TestRule19_TryAgainDuringViewChangeThenSuccess(t *testing.T) {
 	g := newFloodGroup(t, c, group, 1, 2, 3)
 	survivors := g.on(1, 2)
 	survivorSenders := []*member{g.senders[1], g.senders[2]}
+	marks := make(map[*member]int)
+	for _, m := range survivors {
+		marks[m] = m.count()
+	}
 
 	// Churners: join and leave churnGroup in a loop, retrying TRY_AGAIN.
 	var joinTA, leaveTA, cycles atomic.Int64
@@ -337,9 +449,8 @@ func TestRule19_TryAgainDuringViewChangeThenSuccess(t *testing.T) {
 	if mcastTA == 0 {
 		t.Errorf("no McastJoined returned TRY_AGAIN during four view changes under a flood")
 	}
-	waitAllDelivered(t, group, survivorSenders, survivors)
+	checkOwed(t, group, marks, []uint32{1, 2}, survivorSenders, survivors)
 	checkStreams(t, survivors...)
-	checkExactlyOnce(t, group, survivorSenders, survivors)
 }
 
 // churn joins and leaves group until stop, retrying TRY_AGAIN and waiting
