@@ -341,7 +341,7 @@ func (a *handleActor) pump(ctx actor.Context) {
 			a.qhead++
 			size := uint64(api.EventSize(ev))
 			a.queuedBytes -= size
-			if a.remoteClient && ev.Deliver != nil && len(ev.Deliver.Data) > int(cfg.LinkFragment) {
+			if a.remoteClient && a.node.links == nil && ev.Deliver != nil && len(ev.Deliver.Data) > int(cfg.LinkFragment) {
 				// Too large for one link message: send it in parts, each
 				// in its own batch so no frame grows past LinkFragment.
 				if len(batch.Events) > 0 {

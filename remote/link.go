@@ -42,9 +42,9 @@ import (
 // preface "PRI * HTTP/2.0...", so the two never mix.
 const linkMagic = "CPGLINK1"
 
-// maxLinkFrame bounds one frame (a Submit or Ordered is at most FrameBytes
-// plus headers; LinkFragment is at most 4 MiB).
-const maxLinkFrame = 256 << 20
+// maxLinkFrame bounds one frame: a whole message (Config.MaxMessageSize is
+// at most 1 GiB) and its headers.
+const maxLinkFrame = 1<<30 + 1<<20
 
 // smallBody: bodies up to this size are copied into the write buffer;
 // larger ones are written from where they are (writev).

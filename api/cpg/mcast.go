@@ -90,7 +90,7 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 	if total > int(h.maxAtomic) {
 		return h.sendLarge(guarantee, data)
 	}
-	if !h.conn.attached || total <= int(h.linkFragment) {
+	if !h.split(total) {
 		h.conn.send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
 		return nil
 	}
@@ -107,7 +107,7 @@ func (h *Handle) sendLarge(guarantee api.Guarantee, data []byte) error {
 	}
 	h.largeWaiting.Store(true)
 	defer h.largeWaiting.Store(false)
-	if h.conn.attached && len(data) > int(h.linkFragment) {
+	if h.split(len(data)) {
 		h.sendParts(guarantee, data)
 	} else {
 		h.conn.send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
@@ -121,6 +121,13 @@ func (h *Handle) sendLarge(guarantee api.Guarantee, data []byte) error {
 	case <-h.done:
 		return h.check()
 	}
+}
+
+// split says whether a message of n bytes goes in parts: only to an
+// attached node reached without a link (a link carries it whole, and the
+// node does not copy it to join parts).
+func (h *Handle) split(n int) bool {
+	return h.conn.attached && h.conn.links == nil && n > int(h.linkFragment)
 }
 
 // sendParts sends a message to an attached node in link-sized parts.

@@ -152,6 +152,9 @@ func findSender(nodeid, pid uint32) *sender {
 }
 
 func onDeliver(_ *cpg.Handle, _ []byte, nodeid, pid uint32, msg []byte) {
+	if recvDelay > 0 {
+		time.Sleep(recvDelay)
+	}
 	t := nowNS()
 	own := nodeid == myNodeid && pid == myPid
 

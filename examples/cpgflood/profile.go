@@ -5,12 +5,17 @@ import (
 	"os"
 	"path/filepath"
 	"runtime/pprof"
+	"time"
 )
 
 // With ACTORCPG_FLOOD_PROFILE=DIR set, cpgflood writes a CPU profile of
 // its whole run to DIR/cpgflood-MODE-PID.prof (for `go tool pprof`); the
 // harness's output is unchanged.
 var profFile *os.File
+
+// With ACTORCPG_FLOOD_RECV_DELAY=DURATION set (e.g. 100us), every delivery
+// sleeps that long first: a slow receiver, for overload tests.
+var recvDelay, _ = time.ParseDuration(os.Getenv("ACTORCPG_FLOOD_RECV_DELAY"))
 
 func startProfile(mode string) {
 	dir := os.Getenv("ACTORCPG_FLOOD_PROFILE")
