@@ -613,28 +613,41 @@ const (
 	dataField    = protoreflect.Name("data")
 )
 
-// worthDetaching: m is large, and so are its items on average (walking
-// thousands of small events costs more than copying them).
+// worthDetaching: m's payloads are large, and so are its items on average
+// (walking thousands of small events costs more than copying them). It
+// adds up payload lengths without walking the message.
 func worthDetaching(m proto.Message) bool {
 	if noDetach {
 		return false
 	}
-	size := proto.Size(m)
-	if size < detachMin {
-		return false
-	}
-	items := 1
+	size, items := 0, 1
 	switch m := m.(type) {
 	case *wire.Ordered:
+		for _, ev := range m.Events {
+			size += len(ev.GetData())
+		}
 		items = len(m.Events)
 	case *wire.Submit:
+		for _, ev := range m.Events {
+			size += len(ev.GetData())
+		}
 		items = len(m.Events)
 	case *api.EventBatch:
+		for _, ev := range m.Events {
+			size += len(ev.GetDeliver().GetData()) + len(ev.GetPart().GetData())
+		}
 		items = len(m.Events)
 	case *api.McastBatch:
+		for _, r := range m.Msgs {
+			size += len(r.GetData())
+		}
 		items = len(m.Msgs)
+	case *api.McastRequest:
+		size = len(m.Data)
+	default:
+		return false
 	}
-	return size >= detachItem*max(items, 1)
+	return size >= detachMin && size >= detachItem*max(items, 1)
 }
 
 // noDetach turns detaching off (benchmarks compare).
