@@ -175,6 +175,8 @@ type Engine struct {
 	acceptedAt      time.Duration
 
 	heard         map[uint32]time.Duration
+	hbSeq         uint64               // this node's last heartbeat
+	peerHB        map[uint32][2]uint64 // the newest (incarnation, seq) heard per peer
 	peerRing      map[uint32]ringID
 	peerAccepted  map[uint32]ringID
 	lastHeartbeat time.Duration
@@ -236,6 +238,7 @@ func New(cfg Config) *Engine {
 		seenSeq:      cfg.RingSeq,
 		promised:     cfg.RingSeq,
 		heard:        make(map[uint32]time.Duration),
+		peerHB:       make(map[uint32][2]uint64),
 		peerRing:     make(map[uint32]ringID),
 		peerAccepted: make(map[uint32]ringID),
 		changeSince:  -1,

@@ -34,7 +34,9 @@ func (e *Engine) sendHeartbeats() {
 	if len(e.cfg.Nodes) == 1 {
 		return
 	}
-	hb := &wire.PeerHeartbeat{From: e.cfg.NodeID, Ring: e.ring.api(), Members: e.members, MaxSeq: max(e.maxSeq, e.seenSeq)}
+	e.hbSeq++
+	hb := &wire.PeerHeartbeat{From: e.cfg.NodeID, Ring: e.ring.api(), Members: e.members, MaxSeq: max(e.maxSeq, e.seenSeq),
+		Incarnation: e.cfg.Incarnation, Seq: e.hbSeq}
 	if e.syncing {
 		hb.Accepted = e.accepted.api()
 	}
@@ -49,14 +51,18 @@ func (e *Engine) onHeartbeat(from uint32, m *wire.PeerHeartbeat) {
 	if m.From != from || m.Ring == nil {
 		return
 	}
+	e.seenSeq = max(e.seenSeq, m.MaxSeq, m.Ring.Seq)
+	if last := e.peerHB[from]; m.Incarnation < last[0] || m.Incarnation == last[0] && m.Seq <= last[1] {
+		return // an older heartbeat, late: its view is out of date
+	}
 	e.heard[from] = e.now
+	e.peerHB[from] = [2]uint64{m.Incarnation, m.Seq}
 	e.peerRing[from] = ringOf(m.Ring)
 	if m.Accepted != nil {
 		e.peerAccepted[from] = ringOf(m.Accepted)
 	} else {
 		delete(e.peerAccepted, from)
 	}
-	e.seenSeq = max(e.seenSeq, m.MaxSeq, m.Ring.Seq)
 }
 
 // reachable returns this node and the nodes heard from within Token,

@@ -1085,7 +1085,12 @@ type PeerHeartbeat struct {
 	MaxSeq  uint64                 `protobuf:"varint,4,opt,name=max_seq,json=maxSeq,proto3" json:"max_seq,omitempty"`
 	// accepted is the proposal the sender has accepted and waits to
 	// install, if any.
-	Accepted      *api.RingId `protobuf:"bytes,5,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	Accepted *api.RingId `protobuf:"bytes,5,opt,name=accepted,proto3" json:"accepted,omitempty"`
+	// incarnation and seq order the sender's heartbeats (incarnation grows
+	// across restarts, seq within one): an older one that arrives late is
+	// ignored.
+	Incarnation   uint64 `protobuf:"varint,6,opt,name=incarnation,proto3" json:"incarnation,omitempty"`
+	Seq           uint64 `protobuf:"varint,7,opt,name=seq,proto3" json:"seq,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1153,6 +1158,20 @@ func (x *PeerHeartbeat) GetAccepted() *api.RingId {
 		return x.Accepted
 	}
 	return nil
+}
+
+func (x *PeerHeartbeat) GetIncarnation() uint64 {
+	if x != nil {
+		return x.Incarnation
+	}
+	return 0
+}
+
+func (x *PeerHeartbeat) GetSeq() uint64 {
+	if x != nil {
+		return x.Seq
+	}
+	return 0
 }
 
 // ViewPropose starts a view change: the coordinator (lowest nodeid of the
@@ -2029,13 +2048,15 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"\amembers\x18\x02 \x03(\v2\x15.actorcpg.api.AddressR\amembers\"\a\n" +
 	"\x05Flush\"\x18\n" +
 	"\x04Tick\x12\x10\n" +
-	"\x03gen\x18\x01 \x01(\x04R\x03gen\"\xb2\x01\n" +
+	"\x03gen\x18\x01 \x01(\x04R\x03gen\"\xe6\x01\n" +
 	"\rPeerHeartbeat\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
 	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x18\n" +
 	"\amembers\x18\x03 \x03(\rR\amembers\x12\x17\n" +
 	"\amax_seq\x18\x04 \x01(\x04R\x06maxSeq\x120\n" +
-	"\baccepted\x18\x05 \x01(\v2\x14.actorcpg.api.RingIdR\baccepted\"e\n" +
+	"\baccepted\x18\x05 \x01(\v2\x14.actorcpg.api.RingIdR\baccepted\x12 \n" +
+	"\vincarnation\x18\x06 \x01(\x04R\vincarnation\x12\x10\n" +
+	"\x03seq\x18\a \x01(\x04R\x03seq\"e\n" +
 	"\vViewPropose\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
 	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x18\n" +
