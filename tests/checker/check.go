@@ -164,7 +164,8 @@ type stream struct {
 	ccs              []ccPos
 	member           bool // a member after its last confchg
 	down             map[uint32]bool
-	stay             [][]bool // per confchg: which members stay to the end of the epoch
+	stay             [][]bool        // per confchg: which members stay to the end of the epoch
+	posOf            map[int32]int32 // message -> index in dels, built when needed
 }
 
 // ccPos is one confchg of a stream: its content, how many distinct
@@ -980,7 +981,7 @@ func (c *checker) checkLiveness() {
 				if h.procs[rs.proc].killed || !rs.member || c.mark[r] == m+1 {
 					continue
 				}
-				if c.sawRemoved(rs, s, ci) {
+				if c.sawRemoved(rs, s, m, ci) {
 					continue // its view of the sender ended first
 				}
 				c.add(PropLiveness, s.group, rs.proc, "never delivered %s, sent ok by %s while both stayed in the group to the end", c.msgName(m), h.procs[s.proc].proc)
@@ -1000,17 +1001,41 @@ func (c *checker) checkLiveness() {
 }
 
 // sawRemoved reports whether receiver stream rs was not in the sender's
-// view any more when sender stream s delivered its messages after confchg
-// ci, as Extended Virtual Synchrony allows: after the last confchg of the
-// sender's membership (up to ci) that rs shares, rs saw the sender removed
-// by a failure (NODEDOWN or PROCDOWN of the sender, or NODEDOWN of a
-// process of its node), or rs shares none (it never installed a view of
-// the sender's membership: its node was cut off before the sender's
-// JOIN). A confchg is shared when rs has the same one or, for a merge's
-// NODEUP confchg (each side sees its own), one with the same member list.
-func (c *checker) sawRemoved(rs, s *stream, ci int) bool {
+// view any more when sender stream s delivered its message m (after its
+// confchg ci), as Extended Virtual Synchrony allows: after the last point
+// the two shared in the sender's membership, rs saw the sender removed by
+// a failure (NODEDOWN or PROCDOWN of the sender, or NODEDOWN of a process
+// of its node), or they share no point (rs never installed a view of the
+// sender's membership: its node was cut off before the sender's JOIN).
+//
+// The last shared point is the last message that s delivered before m in
+// that membership and rs delivered too; failing one, the last confchg of
+// that membership up to ci that rs has (the same one or, for a merge's
+// NODEUP confchg, which each side sees with its own joined list, one with
+// the same member list).
+func (c *checker) sawRemoved(rs, s *stream, m int32, ci int) bool {
 	a := addrOf(s.self)
-	for k := ci; k >= 0; k-- {
+	removedAfter := func(pos int32, from int) bool {
+		for _, cc := range rs.ccs[from:] {
+			if cc.pos <= pos {
+				continue
+			}
+			for _, l := range c.h.contents[cc.content].left {
+				if addrOf(l) == a && l.Reason != api.ReasonLeave || l.Node == s.self.Node && l.Reason == api.ReasonNodeDown {
+					return true
+				}
+			}
+		}
+		return false
+	}
+	start := ci // the sender's JOIN confchg of this membership
+	for start > 0 && s.ccs[start-1].member {
+		start--
+	}
+	if p := c.lastShared(rs, s, m, int(s.ccs[start].pos)); p >= 0 {
+		return removedAfter(p, 0)
+	}
+	for k := ci; k >= start; k-- {
 		cid := s.ccs[k].content
 		j := -1
 		for i, cc := range rs.ccs {
@@ -1027,20 +1052,29 @@ func (c *checker) sawRemoved(rs, s *stream, ci int) bool {
 			}
 		}
 		if j >= 0 {
-			for _, cc := range rs.ccs[j+1:] {
-				for _, l := range c.h.contents[cc.content].left {
-					if addrOf(l) == a && l.Reason != api.ReasonLeave || l.Node == s.self.Node && l.Reason == api.ReasonNodeDown {
-						return true
-					}
-				}
-			}
-			return false
-		}
-		if k > 0 && !s.ccs[k-1].member {
-			break // the sender's JOIN: its membership starts here
+			return removedAfter(-1, j+1)
 		}
 	}
 	return true
+}
+
+// lastShared returns the index in rs.dels of the last message that s
+// delivered before m, from index lo of s.dels on, and rs delivered too;
+// -1 if there is none.
+func (c *checker) lastShared(rs, s *stream, m int32, lo int) int32 {
+	if rs.posOf == nil {
+		rs.posOf = make(map[int32]int32, len(rs.dels))
+		for i, d := range rs.dels {
+			rs.posOf[d] = int32(i)
+		}
+	}
+	jm := slices.Index(s.dels, m)
+	for x := jm - 1; x >= lo; x-- {
+		if p, ok := rs.posOf[s.dels[x]]; ok {
+			return p
+		}
+	}
+	return -1
 }
 
 func hasReason(ms []Member, r api.Reason) bool {
