@@ -1006,13 +1006,14 @@ func (c *checker) checkLiveness() {
 // the two shared in the sender's membership, rs saw the sender removed by
 // a failure (NODEDOWN or PROCDOWN of the sender, or NODEDOWN of a process
 // of its node), or they share no point (rs never installed a view of the
-// sender's membership: its node was cut off before the sender's JOIN).
+// sender's membership: its node was cut off, or missed the install of the
+// view, before the sender's JOIN).
 //
 // The last shared point is the last message that s delivered before m in
-// that membership and rs delivered too; failing one, the last confchg of
-// that membership up to ci that rs has (the same one or, for a merge's
-// NODEUP confchg, which each side sees with its own joined list, one with
-// the same member list).
+// that membership and rs delivered too, or the last confchg of that
+// membership up to ci that rs has (the same one or, for a merge's NODEUP
+// confchg, which each side sees with its own joined list, one with the
+// same member list).
 func (c *checker) sawRemoved(rs, s *stream, m int32, ci int) bool {
 	a := addrOf(s.self)
 	removedAfter := func(pos int32, from int) bool {
@@ -1032,8 +1033,8 @@ func (c *checker) sawRemoved(rs, s *stream, m int32, ci int) bool {
 	for start > 0 && s.ccs[start-1].member {
 		start--
 	}
-	if p := c.lastShared(rs, s, m, int(s.ccs[start].pos)); p >= 0 {
-		return removedAfter(p, 0)
+	if p := c.lastShared(rs, s, m, int(s.ccs[start].pos)); p >= 0 && removedAfter(p, 0) {
+		return true
 	}
 	for k := ci; k >= start; k-- {
 		cid := s.ccs[k].content
