@@ -1012,8 +1012,8 @@ func (c *checker) checkLiveness() {
 // The last shared point is the last message that s delivered before m in
 // that membership and rs delivered too, or the last confchg of that
 // membership up to ci that rs has (the same one or, for a merge's NODEUP
-// confchg, which each side sees with its own joined list, one with the
-// same member list).
+// confchg, which each side sees with its own joined list, its NODEUP
+// confchg with the same member list).
 func (c *checker) sawRemoved(rs, s *stream, m int32, ci int) bool {
 	a := addrOf(s.self)
 	removedAfter := func(pos int32, from int) bool {
@@ -1047,7 +1047,8 @@ func (c *checker) sawRemoved(rs, s *stream, m int32, ci int) bool {
 		if j < 0 && hasReason(c.h.contents[cid].joined, api.ReasonNodeUp) {
 			want := c.h.contents[cid].members
 			for i, cc := range rs.ccs {
-				if slices.Equal(c.h.contents[cc.content].members, want) {
+				ct := c.h.contents[cc.content]
+				if hasReason(ct.joined, api.ReasonNodeUp) && slices.Equal(ct.members, want) {
 					j = i
 				}
 			}
