@@ -260,6 +260,11 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 // that PID (its answer, or protoactor's dead-letter response, goes there).
 // Multicasts read back to back are handed over as one McastBatch.
 func serveLink(system *actor.ActorSystem, conn net.Conn) {
+	if !trackLink(system, conn, true) {
+		conn.Close()
+		return
+	}
+	defer trackLink(system, conn, false)
 	defer conn.Close()
 	r := bufio.NewReaderSize(conn, 64<<10)
 	var hdr [5]byte
@@ -336,6 +341,55 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 		}
 		system.Root.Send(target, m)
 	}
+}
+
+// served tracks the link connections each actor system reads, so that
+// stopping its remoting closes them: the senders see the link break and
+// dial again (a node restarted on the same address gets new links).
+var served = struct {
+	sync.Mutex
+	conns  map[*actor.ActorSystem]map[net.Conn]bool
+	closed map[*actor.ActorSystem]bool
+}{conns: map[*actor.ActorSystem]map[net.Conn]bool{}, closed: map[*actor.ActorSystem]bool{}}
+
+// trackLink adds (or removes) a served connection; false if the system's
+// remoting is shut down.
+func trackLink(system *actor.ActorSystem, conn net.Conn, add bool) bool {
+	served.Lock()
+	defer served.Unlock()
+	if !add {
+		delete(served.conns[system], conn)
+		return true
+	}
+	if served.closed[system] {
+		return false
+	}
+	m := served.conns[system]
+	if m == nil {
+		m = map[net.Conn]bool{}
+		served.conns[system] = m
+	}
+	m[conn] = true
+	return true
+}
+
+// closeServed closes every link connection system reads, and refuses new
+// ones until doneServed (once nothing can accept them any more).
+func closeServed(system *actor.ActorSystem) {
+	served.Lock()
+	m := served.conns[system]
+	delete(served.conns, system)
+	served.closed[system] = true
+	served.Unlock()
+	for c := range m {
+		c.Close()
+	}
+}
+
+func doneServed(system *actor.ActorSystem) {
+	served.Lock()
+	delete(served.closed, system)
+	served.Unlock()
 }
 
 // Links sends frames on outgoing links, one per (address, target actor).

@@ -75,28 +75,37 @@ func StartRemoting(system *actor.ActorSystem, listen string) (r *premote.Remote,
 	r = premote.NewRemote(system, cfg)
 	r.Start()
 	addr = system.Address()
-	if ln := listenLocalLinks(system, addr); ln != nil {
-		localLinksMu.Lock()
-		localLinks[r] = ln
-		localLinksMu.Unlock()
-	}
+	localLinksMu.Lock()
+	localLinks[r] = localLink{ln: listenLocalLinks(system, addr), system: system}
+	localLinksMu.Unlock()
 	return r, addr, nil
 }
 
-// Shutdown stops remoting started by StartRemoting, and its local link
-// listener.
+// Shutdown stops remoting started by StartRemoting, its local link
+// listener and the links it reads.
 func Shutdown(r *premote.Remote) {
 	localLinksMu.Lock()
-	ln := localLinks[r]
+	l, ok := localLinks[r]
 	delete(localLinks, r)
 	localLinksMu.Unlock()
-	if ln != nil {
-		ln.Close()
+	if ok {
+		if l.ln != nil {
+			l.ln.Close()
+		}
+		closeServed(l.system)
 	}
 	r.Shutdown(false)
+	if ok {
+		doneServed(l.system)
+	}
+}
+
+type localLink struct {
+	ln     net.Listener
+	system *actor.ActorSystem
 }
 
 var (
 	localLinksMu sync.Mutex
-	localLinks   = map[*premote.Remote]net.Listener{}
+	localLinks   = map[*premote.Remote]localLink{}
 )
