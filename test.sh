@@ -21,7 +21,7 @@
 # would starve the 1000-handle stress test running beside them.
 set -euo pipefail
 cd "$(dirname "$0")"
-go test -count=1 ./api ./api/wire ./groups/... ./sequencer/... ./cluster/... ./remote/... ./tests/checker/...
+go test -count=1 ./api ./api/wire ./groups/... ./sequencer/... ./cluster/... ./remote/... ./tests/checker/... ./tests/multinode/...
 go test -count=1 -p 1 -v ./tests/sim/ ./tests/chaos/ | grep -E '^(sim:|chaos:|--- FAIL|FAIL|ok|panic)|caught it|violations|replay'
 go test -count=1 -race -p 1 -timeout 15m ./api/cpg/... ./actors/... ./examples/... \
 	$(go list ./tests/... | grep -v -e /tests/multinode -e /tests/checker -e /tests/sim -e /tests/chaos)
