@@ -432,6 +432,11 @@ func (e *Engine) Congestion(h groups.HandleID, congested bool) {
 	gr.g.Congestion(h, congested)
 	e.touch(gr)
 	e.collect()
+	if gr.g.LocalCongested() != gr.sentCong && !e.syncing {
+		acks := make(map[uint32][]*wire.GroupAck)
+		e.ack(gr, acks)
+		e.sendAcks(acks)
+	}
 }
 
 // Step takes a message from node from. Messages from nodes outside the

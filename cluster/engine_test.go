@@ -669,3 +669,53 @@ func TestFlushWithAHoleDeliversTheRestAfterATransitionalConfchg(t *testing.T) {
 		t.Fatalf("node 3 did not deliver its own m3:\n%s", strings.Join(got, "\n"))
 	}
 }
+
+// A congested member on one node flow-controls the group's senders on the
+// others (so that a fast sender cannot bury a slow receiver), until it
+// drains; if its all-clear is lost, the congestion lease runs out.
+func TestCongestedMemberElsewhereFlowControlsSenders(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	for _, id := range tn.ids() {
+		tn.nodes[id].Join([]byte("g"), 1, 100+id)
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+	last := func(id uint32) (bool, bool) {
+		f := tn.flows[id]
+		if len(f) == 0 {
+			return false, false
+		}
+		return f[len(f)-1].Enabled, true
+	}
+	tn.nodes[3].Congestion(1, true)
+	tn.take(3)
+	tn.run(20 * time.Millisecond)
+	if on, _ := last(1); !on {
+		t.Fatalf("node 1: flow changes %v while node 3's member is congested: want on", tn.flows[1])
+	}
+	tn.nodes[3].Congestion(1, false)
+	tn.take(3)
+	tn.run(20 * time.Millisecond)
+	if on, _ := last(1); on {
+		t.Fatalf("node 1: flow changes %v after node 3's member drained: want off", tn.flows[1])
+	}
+	// Congested again, and the all-clear is lost: the lease runs out.
+	tn.nodes[3].Congestion(1, true)
+	tn.take(3)
+	tn.run(20 * time.Millisecond)
+	tn.lose = func(_ uint32, m proto.Message) bool {
+		a, ok := m.(*wire.Ack)
+		return ok && a.From == 3
+	}
+	tn.nodes[3].Congestion(1, false)
+	tn.take(3)
+	tn.run(20 * time.Millisecond)
+	if on, _ := last(1); !on {
+		t.Fatalf("node 1: flow changes %v: the lost all-clear cannot have arrived", tn.flows[1])
+	}
+	tn.run(200 * time.Millisecond)
+	if on, _ := last(1); on {
+		t.Fatalf("node 1: flow changes %v: the congestion lease should have run out", tn.flows[1])
+	}
+}

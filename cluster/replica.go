@@ -50,8 +50,14 @@ type group struct {
 	// origin holds every event up to it, as Totem's originator always
 	// holds its own messages: then the origin's side of any later split
 	// delivers it in the same place, and never sends it again.
-	conts    map[uint32]uint64
-	gapSince time.Duration // -1: no gap
+	conts map[uint32]uint64
+	// remoteCong: nodes whose members of the group are congested, with
+	// the time each said so last. It is a lease: a congested node says it
+	// again every Retransmit, and a node silent for three of them counts
+	// as no longer congested (its all-clear may have been lost).
+	remoteCong map[uint32]time.Duration
+	sentCong   bool
+	gapSince   time.Duration // -1: no gap
 	// heldBytes is the size of held (eventBytes each); backlog says the
 	// group is flow-controlled for it (Config.Window).
 	heldBytes int
@@ -88,6 +94,8 @@ func (gr *group) resetLog(now time.Duration) {
 	clear(gr.early)
 	gr.next, gr.stable, gr.high, gr.acked = 1, 0, 0, 0
 	clear(gr.conts)
+	clear(gr.remoteCong)
+	gr.g.SetRemoteCongestion(false)
 	gr.gapSince = -1
 	gr.seq, gr.seqOut, gr.seqStable = nil, nil, false
 	gr.sent, gr.restart = 0, true
@@ -459,6 +467,20 @@ func (e *Engine) onAck(from uint32, m *wire.Ack) {
 			continue
 		}
 		gr := e.group(a.Group)
+		if _, was := gr.remoteCong[from]; a.Congested || was {
+			if gr.remoteCong == nil {
+				gr.remoteCong = make(map[uint32]time.Duration)
+			}
+			if a.Congested {
+				gr.remoteCong[from] = e.now
+			} else {
+				delete(gr.remoteCong, from)
+			}
+			if on := len(gr.remoteCong) > 0; on != was {
+				gr.g.SetRemoteCongestion(on)
+				e.touch(gr)
+			}
+		}
 		repeat := a.Seq <= gr.conts[from]
 		if !repeat {
 			gr.conts[from] = a.Seq
@@ -530,6 +552,20 @@ func (e *Engine) tickGroups() {
 			gr.sent, gr.restart = 0, true
 			e.queueFlush(gr)
 		}
+		if gr.sentCong && e.now-gr.lastAck >= e.cfg.Retransmit {
+			e.ack(gr, acks) // renew the congestion lease
+		}
+		if len(gr.remoteCong) > 0 {
+			for n, at := range gr.remoteCong {
+				if e.now-at > 3*e.cfg.Retransmit {
+					delete(gr.remoteCong, n)
+				}
+			}
+			if len(gr.remoteCong) == 0 {
+				gr.g.SetRemoteCongestion(false)
+				e.touch(gr)
+			}
+		}
 		if gr.seq != nil && gr.seq.High() > gr.seq.Stable() && e.now-gr.lastSeqBeat >= e.cfg.Retransmit/2 {
 			gr.seqStable = true
 			e.queueFlush(gr)
@@ -548,7 +584,8 @@ func (e *Engine) ack(gr *group, acks map[uint32][]*wire.GroupAck) {
 		gr.seq.Ack(e.cfg.NodeID, cont)
 		e.takeSequencer(gr)
 	}
-	a := &wire.GroupAck{Group: gr.name, Seq: cont}
+	gr.sentCong = gr.g.LocalCongested()
+	a := &wire.GroupAck{Group: gr.name, Seq: cont, Congested: gr.sentCong}
 	for _, to := range e.members {
 		if to != e.cfg.NodeID {
 			acks[to] = append(acks[to], a)

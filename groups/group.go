@@ -66,9 +66,10 @@ type Group struct {
 	// sender.
 	partial map[procKey]*partialMsg
 
-	congested map[HandleID]bool
-	backlog   bool
-	fcEnabled bool
+	congested  map[HandleID]bool
+	backlog    bool
+	remoteCong bool
+	fcEnabled  bool
 
 	ready Ready
 }
@@ -79,7 +80,8 @@ type procKey struct{ nodeid, pid uint32 }
 // partialMsg is a large message whose parts are being reassembled.
 type partialMsg struct {
 	guarantee uint32
-	data      []byte
+	parts     [][]byte
+	size      int
 }
 
 // New returns the replica of group name on node nodeID, empty, expecting
@@ -301,8 +303,18 @@ func (g *Group) setCongested(h HandleID, on bool) {
 	g.updateFlow()
 }
 
+// LocalCongested reports whether a local member's queue is congested.
+func (g *Group) LocalCongested() bool { return len(g.congested) > 0 }
+
+// SetRemoteCongestion records whether a member on another node is
+// congested: the group's local senders are flow-controlled while it is.
+func (g *Group) SetRemoteCongestion(on bool) {
+	g.remoteCong = on
+	g.updateFlow()
+}
+
 func (g *Group) updateFlow() {
-	if fc := len(g.congested) > 0 || g.backlog; fc != g.fcEnabled {
+	if fc := len(g.congested) > 0 || g.backlog || g.remoteCong; fc != g.fcEnabled {
 		g.fcEnabled = fc
 		g.ready.FlowChanged = true
 	}
@@ -421,12 +433,16 @@ func (g *Group) applyMcast(ev *wire.GroupEvent) {
 			p = &partialMsg{guarantee: ev.Guarantee}
 			g.partial[key] = p
 		}
-		p.data = append(p.data, ev.Data...)
+		p.parts = append(p.parts, ev.Data)
+		p.size += len(ev.Data)
 		if ev.More {
 			return
 		}
 		delete(g.partial, key)
-		data = p.data
+		data = make([]byte, 0, p.size)
+		for _, b := range p.parts {
+			data = append(data, b...)
+		}
 	}
 	g.deliverAll(&api.Event{Deliver: &api.Deliver{
 		Group:     g.name,

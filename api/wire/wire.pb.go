@@ -1738,6 +1738,7 @@ type GroupAck struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
 	Seq           uint64                 `protobuf:"varint,2,opt,name=seq,proto3" json:"seq,omitempty"`
+	Congested     bool                   `protobuf:"varint,3,opt,name=congested,proto3" json:"congested,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1784,6 +1785,13 @@ func (x *GroupAck) GetSeq() uint64 {
 		return x.Seq
 	}
 	return 0
+}
+
+func (x *GroupAck) GetCongested() bool {
+	if x != nil {
+		return x.Congested
+	}
+	return false
 }
 
 // Ack carries a node's GroupAcks for the sequencers of one node.
@@ -2099,10 +2107,11 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x18\n" +
 	"\amembers\x18\x03 \x03(\rR\amembers\x122\n" +
 	"\acohorts\x18\x04 \x03(\v2\x18.actorcpg.wire.CohortCutR\acohorts\x123\n" +
-	"\x06groups\x18\x05 \x03(\v2\x1b.actorcpg.wire.GroupMembersR\x06groups\"2\n" +
+	"\x06groups\x18\x05 \x03(\v2\x1b.actorcpg.wire.GroupMembersR\x06groups\"P\n" +
 	"\bGroupAck\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x12\x10\n" +
-	"\x03seq\x18\x02 \x01(\x04R\x03seq\"t\n" +
+	"\x03seq\x18\x02 \x01(\x04R\x03seq\x12\x1c\n" +
+	"\tcongested\x18\x03 \x01(\bR\tcongested\"t\n" +
 	"\x03Ack\x12\x12\n" +
 	"\x04from\x18\x01 \x01(\rR\x04from\x12(\n" +
 	"\x04ring\x18\x02 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12/\n" +
