@@ -36,7 +36,8 @@ type Node struct {
 	log     zerolog.Logger
 	system  *actor.ActorSystem
 	remote  *premote.Remote
-	links   *remote.Links
+	links   *remote.Links // to attached clients
+	peers   *remote.Links // to the other nodes (TCP)
 	addr    string
 	root    *actor.PID
 	start   time.Time
@@ -80,6 +81,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		}
 		n.remote, n.addr = r, addr
 		n.links = remote.NewLinks()
+		n.peers = remote.NewPeerLinks()
 	}
 	// A priority mailbox: heartbeats, the clock and the view protocol go
 	// ahead of the data backlog (see wire.PeerHeartbeat.GetPriority).
@@ -177,6 +179,7 @@ func (n *Node) Stop() {
 		}
 		if n.links != nil {
 			n.links.Close()
+			n.peers.Close()
 		}
 		if n.remote != nil {
 			remote.Shutdown(n.remote)

@@ -176,8 +176,8 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 			if o.Msg != last { // the same message to many nodes is marshaled once
 				last, frame = o.Msg, remote.NewFrame(o.Msg)
 			}
-			if frame != nil && a.node.links != nil {
-				a.node.links.Send(pid.Address, pid.Id, frame)
+			if frame != nil && a.node.peers != nil {
+				a.node.peers.Send(pid.Address, pid.Id, frame)
 			} else {
 				ctx.Send(pid, o.Msg)
 			}

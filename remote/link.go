@@ -397,12 +397,21 @@ type Links struct {
 	mu     sync.Mutex
 	out    map[linkKey]*outLink
 	closed bool
+	tcp    bool // never a local Unix socket (NewPeerLinks)
 }
 
 type linkKey struct{ addr, target string }
 
-// NewLinks returns an empty set of outgoing links.
+// NewLinks returns an empty set of outgoing links. Links to a loopback
+// address go on a local Unix socket, as a client's link to its node (like
+// Corosync's local IPC).
 func NewLinks() *Links { return &Links{out: make(map[linkKey]*outLink)} }
+
+// NewPeerLinks returns an empty set of outgoing links that always use
+// TCP: links between nodes, which run on separate hosts in a real
+// cluster, so that nodes run side by side on one host for tests and
+// benchmarks pay what a network link costs.
+func NewPeerLinks() *Links { return &Links{out: make(map[linkKey]*outLink), tcp: true} }
 
 // Send queues f for the actor target at the remoting address addr. It
 // never blocks; a link that cannot be dialed drops what is queued.
@@ -415,7 +424,7 @@ func (l *Links) Send(addr, target string, f *Frame) {
 	}
 	o, ok := l.out[k]
 	if !ok {
-		o = &outLink{key: k, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		o = &outLink{key: k, tcp: l.tcp, wake: make(chan struct{}, 1), done: make(chan struct{})}
 		l.out[k] = o
 		go o.run()
 	}
@@ -466,6 +475,7 @@ func (l *Links) Close() {
 
 type outLink struct {
 	key  linkKey
+	tcp  bool
 	wake chan struct{}
 	done chan struct{}
 
@@ -570,7 +580,7 @@ func (o *outLink) dial() (net.Conn, error) {
 	var d net.Dialer
 	var conn net.Conn
 	var err error
-	if name := localLinkName(o.key.addr); name != "" {
+	if name := localLinkName(o.key.addr); name != "" && !o.tcp {
 		conn, err = d.DialContext(ctx, "unix", name)
 	}
 	if conn == nil {
