@@ -163,6 +163,16 @@ func (tn *testNet) isolate(id uint32, on bool) {
 	}
 }
 
+// joinAll joins handle 1 of every node (pid 100+nodeid) to group name and
+// lets the joins settle.
+func (tn *testNet) joinAll(name string) {
+	for _, id := range tn.ids() {
+		tn.nodes[id].Join([]byte(name), 1, 100+id)
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+}
+
 func (tn *testNet) mcast(id uint32, h groups.HandleID, data string) {
 	e := tn.nodes[id]
 	e.Mcast(h, []*api.McastRequest{{Guarantee: uint32(api.TypeAgreed), Data: []byte(data)}})
@@ -241,11 +251,7 @@ func TestAgreedOrderAcrossNodesAndNodeDown(t *testing.T) {
 func TestPartitionAndHealGiveNodeDownThenNodeUp(t *testing.T) {
 	tn := newTestNet(t, 3)
 	tn.run(500 * time.Millisecond)
-	for _, id := range tn.ids() {
-		tn.nodes[id].Join([]byte("g"), 1, 100+id)
-		tn.take(id)
-	}
-	tn.run(100 * time.Millisecond)
+	tn.joinAll("g")
 	tn.isolate(3, true)
 	tn.run(600 * time.Millisecond)
 	tn.mcast(1, 1, "a-side")
@@ -272,11 +278,7 @@ func TestPartitionAndHealGiveNodeDownThenNodeUp(t *testing.T) {
 func TestLossInsideAViewIsRepaired(t *testing.T) {
 	tn := newTestNet(t, 3)
 	tn.run(500 * time.Millisecond)
-	for _, id := range tn.ids() {
-		tn.nodes[id].Join([]byte("g"), 1, 100+id)
-		tn.take(id)
-	}
-	tn.run(100 * time.Millisecond)
+	tn.joinAll("g")
 	rng := rand.New(rand.NewSource(7))
 	tn.lose = func(_ uint32, m proto.Message) bool {
 		switch m.(type) {
@@ -326,11 +328,7 @@ func TestLossInsideAViewIsRepaired(t *testing.T) {
 func TestMergeFromAnotherViewIsADownThenUpForEveryCohort(t *testing.T) {
 	tn := newTestNet(t, 3)
 	tn.run(500 * time.Millisecond)
-	for _, id := range tn.ids() {
-		tn.nodes[id].Join([]byte("g"), 1, 100+id)
-		tn.take(id)
-	}
-	tn.run(100 * time.Millisecond)
+	tn.joinAll("g")
 	tn.cut[[2]uint32{3, 1}] = true
 	tn.run(400 * time.Millisecond)
 	if !slices.Equal(tn.nodes[1].Members(), []uint32{1, 2}) {
@@ -360,11 +358,7 @@ func TestMergeFromAnotherViewIsADownThenUpForEveryCohort(t *testing.T) {
 func TestHostilePeerMessagesNeverPanic(t *testing.T) {
 	tn := newTestNet(t, 3)
 	tn.run(500 * time.Millisecond)
-	for _, id := range tn.ids() {
-		tn.nodes[id].Join([]byte("g"), 1, 100+id)
-		tn.take(id)
-	}
-	tn.run(100 * time.Millisecond)
+	tn.joinAll("g")
 	rng := rand.New(rand.NewSource(3))
 	ring := func() *api.RingId {
 		switch rng.Intn(3) {
@@ -455,11 +449,7 @@ func TestHostilePeerMessagesNeverPanic(t *testing.T) {
 func TestSafeWaitsForEveryNode(t *testing.T) {
 	tn := newTestNet(t, 3)
 	tn.run(500 * time.Millisecond)
-	for _, id := range tn.ids() {
-		tn.nodes[id].Join([]byte("g"), 1, 100+id)
-		tn.take(id)
-	}
-	tn.run(100 * time.Millisecond)
+	tn.joinAll("g")
 	// Node 3 receives everything but its acks are lost: nothing is stable.
 	tn.lose = func(_ uint32, m proto.Message) bool {
 		a, ok := m.(*wire.Ack)
@@ -502,11 +492,7 @@ func TestBacklogFlowControlsSendersWhileANodeLags(t *testing.T) {
 		tn.nodes[id] = New(cfg)
 	}
 	tn.run(500 * time.Millisecond)
-	for _, id := range tn.ids() {
-		tn.nodes[id].Join([]byte("g"), 1, 100+id)
-		tn.take(id)
-	}
-	tn.run(100 * time.Millisecond)
+	tn.joinAll("g")
 	sender := uint32(1)
 	if tn.nodes[1].Owner([]byte("g")) == 1 {
 		sender = 2 // the lagging node's acks must matter to the sender's node
@@ -546,11 +532,7 @@ func TestBacklogFlowControlsSendersWhileANodeLags(t *testing.T) {
 func TestGroupUsedAgainAfterBeingDroppedKeepsItsIDs(t *testing.T) {
 	tn := newTestNet(t, 3)
 	tn.run(500 * time.Millisecond)
-	for _, id := range tn.ids() {
-		tn.nodes[id].Join([]byte("g"), 1, 100+id)
-		tn.take(id)
-	}
-	tn.run(100 * time.Millisecond)
+	tn.joinAll("g")
 	for i := 0; i < 5; i++ {
 		tn.mcast(3, 1, fmt.Sprintf("first-%d", i))
 	}
@@ -637,11 +619,7 @@ func TestFlushWithAHoleDeliversTheRestAfterATransitionalConfchg(t *testing.T) {
 			name = n
 		}
 	}
-	for _, id := range tn.ids() {
-		tn.nodes[id].Join([]byte(name), 1, 100+id)
-		tn.take(id)
-	}
-	tn.run(100 * time.Millisecond)
+	tn.joinAll(name)
 	tn.lose = func(_ uint32, m proto.Message) bool {
 		a, ok := m.(*wire.Ack)
 		return ok && a.From == 3
@@ -676,11 +654,7 @@ func TestFlushWithAHoleDeliversTheRestAfterATransitionalConfchg(t *testing.T) {
 func TestCongestedMemberElsewhereFlowControlsSenders(t *testing.T) {
 	tn := newTestNet(t, 3)
 	tn.run(500 * time.Millisecond)
-	for _, id := range tn.ids() {
-		tn.nodes[id].Join([]byte("g"), 1, 100+id)
-		tn.take(id)
-	}
-	tn.run(100 * time.Millisecond)
+	tn.joinAll("g")
 	last := func(id uint32) (bool, bool) {
 		f := tn.flows[id]
 		if len(f) == 0 {
