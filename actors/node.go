@@ -164,6 +164,8 @@ func (n *Node) engineConfig() cluster.Config {
 		Retransmit:  max(c.Token/4, 2*c.Heartbeat),
 		Fragment:    int(c.MaxAtomicMsgsize),
 		FrameBytes:  int(c.LinkFragment),
+		Window:      int(c.GroupWindow),
+		Handoff:     c.SequencerHandoff,
 	}
 }
 

@@ -70,6 +70,13 @@ type Config struct {
 	// node within reach of the fastest sender, and memory bounded.
 	// Default 8 MiB.
 	Window int
+	// Handoff: when one other node alone has submitted a group's events
+	// for this long, the group's sequencer hands the group over to that
+	// node, within the view, so that a lone sender's messages are ordered
+	// where they are sent (one network hop less per message, and a
+	// round trip less before the sender's own delivery). Default
+	// DefaultHandoff; negative: never.
+	Handoff time.Duration
 
 	// Bug injects a known protocol bug, so that tests can show that the
 	// simulator and the property checker catch it. Never set it otherwise.
@@ -97,6 +104,9 @@ const (
 
 // DefaultWindow is Config.Window's default.
 const DefaultWindow = 8 << 20
+
+// DefaultHandoff is Config.Handoff's default.
+const DefaultHandoff = 50 * time.Millisecond
 
 // Outbound is a message for another node.
 type Outbound struct {
@@ -230,6 +240,9 @@ func New(cfg Config) *Engine {
 	if cfg.Window <= 0 {
 		cfg.Window = DefaultWindow
 	}
+	if cfg.Handoff == 0 {
+		cfg.Handoff = DefaultHandoff
+	}
 	return &Engine{
 		cfg:          cfg,
 		ring:         ringID{cfg.NodeID, cfg.RingSeq},
@@ -283,12 +296,20 @@ func (e *Engine) GroupNames() [][]byte {
 	return out
 }
 
-// Owner returns the node that sequences the group in the installed view.
-func (e *Engine) Owner(name []byte) uint32 { return owner(name, e.members) }
+// Owner returns the node that sequences the group in the installed view,
+// as far as this node knows: where a view starts it (see owner), or the
+// node a handoff moved it to since.
+func (e *Engine) Owner(name []byte) uint32 {
+	if gr, ok := e.groups[string(name)]; ok {
+		return gr.owner
+	}
+	return owner(name, e.members)
+}
 
-// owner places a group's sequencer by rendezvous hashing of the group name
-// over the view's nodes: the same answer on every node of the view, and
-// different groups spread over different nodes.
+// owner places a group's sequencer at the start of a view by rendezvous
+// hashing of the group name over the view's nodes: the same answer on
+// every node of the view, and different groups spread over different
+// nodes. Within the view, a handoff may move it (Config.Handoff).
 func owner(name []byte, members []uint32) uint32 {
 	var best uint32
 	var bestScore uint64

@@ -45,6 +45,11 @@ type group struct {
 	high    uint64
 	acked   uint64
 	lastAck time.Duration
+	// ackNow: the log grew by an event that another node waits for this
+	// node's ack of (its own, whose origin-held delivery elsewhere needs
+	// it, or a SAFE one); other growth is acknowledged at the next tick
+	// or once the backlog is a quarter of the window.
+	ackNow bool
 	// conts is the highest contiguous seq each other node of the view
 	// has acknowledged. Another node's event is delivered only once its
 	// origin holds every event up to it, as Totem's originator always
@@ -75,6 +80,15 @@ type group struct {
 	lastSend     time.Duration
 	lastProgress time.Duration
 
+	// owner is the node that sequences the group: owner() at the start
+	// of the view, then where each handoff in the log moves it.
+	owner uint32
+	// sole is the only node whose events this node's sequencer ordered
+	// since soleSince, soleEvents of them (see Config.Handoff).
+	sole       uint32
+	soleSince  time.Duration
+	soleEvents int
+
 	// seq is the group's sequencer when this node is its owner in the
 	// view; seqOut its ordered events not yet sent.
 	seq         *sequencer.Sequencer
@@ -98,6 +112,7 @@ func (gr *group) resetLog(now time.Duration) {
 	gr.g.SetRemoteCongestion(false)
 	gr.gapSince = -1
 	gr.seq, gr.seqOut, gr.seqStable = nil, nil, false
+	gr.sole, gr.soleSince, gr.soleEvents = 0, now, 0
 	gr.sent, gr.restart = 0, true
 	gr.lastProgress, gr.lastSend = now, now
 	gr.g.ResetSeq(1)
@@ -118,6 +133,7 @@ func (e *Engine) group(name []byte) *group {
 		gapSince: -1,
 		restart:  true,
 	}
+	gr.owner = owner(gr.name, e.members)
 	gr.g = groups.New(gr.name, e.cfg.NodeID)
 	gr.g.SetIncarnation(e.cfg.Incarnation)
 	gr.g.SetLastMsgID(e.msgIDs[gr.key])
@@ -190,7 +206,7 @@ func (e *Engine) Flush() {
 			gr.queued = false
 			e.flushSubmits(gr)
 			e.flushOrdered(gr)
-			if gr.contiguous() > gr.acked {
+			if gr.contiguous() > gr.acked && (gr.ackNow || gr.heldBytes > e.cfg.Window/4) {
 				e.ack(gr, acks)
 			}
 		}
@@ -211,7 +227,7 @@ func (e *Engine) flushSubmits(gr *group) {
 	gr.sent = len(gr.pending)
 	gr.restart = false
 	gr.lastSend = e.now
-	own := owner(gr.name, e.members)
+	own := gr.owner
 	if own == e.cfg.NodeID {
 		if gr.seq == nil {
 			gr.seq = sequencer.New(e.members)
@@ -252,13 +268,63 @@ func cloneEvent(ev *wire.GroupEvent) *wire.GroupEvent {
 	return &wire.GroupEvent{
 		Seq: ev.Seq, Kind: ev.Kind, Nodeid: ev.Nodeid, Pid: ev.Pid, Reason: ev.Reason,
 		Guarantee: ev.Guarantee, Data: ev.Data, Msgid: ev.Msgid, More: ev.More, Part: ev.Part, Inc: ev.Inc,
+		Handoff: ev.Handoff,
 	}
 }
 
-// sequence feeds a submission to this node's sequencer of the group.
+// sequence feeds a submission to this node's sequencer of the group, and
+// hands the group over to the submitting node if it has been the only one
+// for Config.Handoff (never in the middle of a large message).
 func (e *Engine) sequence(gr *group, from uint32, restart bool, evs []*wire.GroupEvent) {
+	before := gr.seq.NextSeq()
 	gr.seq.Submit(from, restart, evs)
+	if n := gr.seq.NextSeq() - before; n > 0 {
+		if from != gr.sole {
+			gr.sole, gr.soleSince, gr.soleEvents = from, e.now, 0
+		}
+		gr.soleEvents += int(n)
+		last := gr.seq.Ready().Ordered
+		if e.cfg.Handoff > 0 && from != e.cfg.NodeID && e.now-gr.soleSince >= e.cfg.Handoff &&
+			gr.soleEvents >= handoffEvents && len(last) > 0 && !last[len(last)-1].More {
+			gr.seq.HandOff(e.cfg.NodeID, from)
+		}
+	}
 	e.takeSequencer(gr)
+}
+
+// handoffEvents is how many events in a row from one other node, at
+// least, move a group's sequencer there (with Config.Handoff): a node
+// that sends now and then after a quiet spell does not move it.
+const handoffEvents = 16
+
+// handedOff applies a handoff that is now in this node's log in order:
+// the group's sequencer is the handoff's target from the next seq on.
+// This node's unordered submissions go there, from the first.
+func (e *Engine) handedOff(gr *group, ev *wire.GroupEvent) {
+	to := ev.GetHandoff().GetTo()
+	if !slices.Contains(e.members, to) || ev.Nodeid != gr.owner {
+		return // malformed, or not from the sequencer of the log so far
+	}
+	gr.owner = to
+	gr.sole, gr.soleSince, gr.soleEvents = 0, e.now, 0
+	if to == e.cfg.NodeID {
+		acks := make(map[uint32]uint64, len(e.members))
+		for _, m := range e.members {
+			acks[m] = gr.conts[m]
+		}
+		acks[e.cfg.NodeID] = gr.contiguous()
+		gr.seq = sequencer.Resume(e.members, ev, acks)
+		// Announce where the stable point is (the old sequencer may
+		// not have announced the last of it).
+		gr.seqStable = true
+		e.queueFlush(gr)
+	} else {
+		gr.seq = nil
+	}
+	if len(gr.pending) > 0 {
+		gr.sent, gr.restart = 0, true
+		e.queueFlush(gr)
+	}
 }
 
 func (e *Engine) takeSequencer(gr *group) {
@@ -312,16 +378,14 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 		case ev.Seq <= cont:
 			continue
 		case ev.Seq == cont+1:
-			gr.held = append(gr.held, ev)
-			gr.heldBytes += eventBytes(ev)
+			e.hold(gr, ev)
 			for {
 				nx, ok := gr.early[gr.contiguous()+1]
 				if !ok {
 					break
 				}
 				delete(gr.early, nx.Seq)
-				gr.held = append(gr.held, nx)
-				gr.heldBytes += eventBytes(nx)
+				e.hold(gr, nx)
 			}
 		default:
 			if len(gr.early) < maxEarly {
@@ -332,7 +396,7 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 	}
 	gr.high = max(gr.high, high)
 	gr.stable = max(gr.stable, min(stable, gr.high))
-	if gr.contiguous() > gr.acked {
+	if gr.contiguous() > gr.acked && (gr.ackNow || gr.heldBytes > e.cfg.Window/4) {
 		e.queueFlush(gr) // Flush tells the others what this node holds
 	}
 	if gr.contiguous() < gr.high {
@@ -343,6 +407,18 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 		gr.gapSince = -1
 	}
 	e.deliver(gr, false)
+}
+
+// hold appends the next event to the group's log.
+func (e *Engine) hold(gr *group, ev *wire.GroupEvent) {
+	gr.held = append(gr.held, ev)
+	gr.heldBytes += eventBytes(ev)
+	if ev.Nodeid == e.cfg.NodeID || ev.Guarantee == uint32(api.TypeSafe) {
+		gr.ackNow = true
+	}
+	if ev.Kind == wire.Kind_KIND_HANDOFF {
+		e.handedOff(gr, ev)
+	}
 }
 
 // deliver applies the group's log in order up to what it holds contiguously.
@@ -392,6 +468,9 @@ func (e *Engine) checkBacklog(gr *group) {
 
 // apply delivers one event in agreed order, once per event id.
 func (e *Engine) apply(gr *group, ev *wire.GroupEvent) {
+	if ev.Kind == wire.Kind_KIND_HANDOFF {
+		return // the engine's own: no member sees it
+	}
 	if ev.Msgid != 0 {
 		id := eventID{ev.Inc, ev.Msgid}
 		if l, ok := gr.last[ev.Nodeid]; ok && !id.after(l) && e.cfg.Bug != BugNoDedup {
@@ -431,10 +510,15 @@ func (e *Engine) onSubmit(from uint32, m *wire.Submit) {
 	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from || api.CheckName(m.Group) != nil {
 		return
 	}
-	if owner(m.Group, e.members) != e.cfg.NodeID {
+	gr := e.group(m.Group)
+	if gr.owner != e.cfg.NodeID {
+		// The sender has not seen a handoff (its frame may be lost):
+		// tell it how far the log goes, so that it asks for the rest.
+		if gr.high > 0 {
+			e.send(from, &wire.Ordered{Group: gr.name, Ring: e.ring.api(), Stable: gr.stable, High: gr.high, From: e.cfg.NodeID})
+		}
 		return
 	}
-	gr := e.group(m.Group)
 	if gr.seq == nil {
 		gr.seq = sequencer.New(e.members)
 	}
@@ -448,7 +532,10 @@ func (e *Engine) onOrdered(from uint32, m *wire.Ordered) {
 	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from || api.CheckName(m.Group) != nil {
 		return
 	}
-	if owner(m.Group, e.members) != from {
+	// Any node of the view: each seq is given by one sequencer only (the
+	// view's first, then each handoff's target from the seq after it),
+	// and any replica may send again what it holds (onNack).
+	if !slices.Contains(e.members, from) {
 		return
 	}
 	gr := e.group(m.Group)
@@ -499,7 +586,8 @@ func (e *Engine) onAck(from uint32, m *wire.Ack) {
 }
 
 // onNack sends a node again the events it misses, from this node's
-// replica (the sequencer's node holds every event above the stable point).
+// replica. A node asks the sequencer of its log so far, which holds every
+// event above the stable point up to where it handed the group over.
 func (e *Engine) onNack(from uint32, m *wire.Nack) {
 	if e.keepForInstall(from, m.Ring, m) {
 		return
@@ -508,7 +596,7 @@ func (e *Engine) onNack(from uint32, m *wire.Nack) {
 		return
 	}
 	gr, ok := e.groups[string(m.Group)]
-	if !ok || gr.seq == nil || m.Seq == 0 || m.SeqTo < m.Seq {
+	if !ok || m.Seq == 0 || m.SeqTo < m.Seq {
 		return
 	}
 	lo := max(m.Seq, gr.base+1)
@@ -521,7 +609,7 @@ func (e *Engine) onNack(from uint32, m *wire.Nack) {
 		n := frameCount(evs, e.cfg.FrameBytes)
 		// A copy: held is cleared as it becomes stable.
 		e.send(from, &wire.Ordered{Group: gr.name, Events: slices.Clone(evs[:n]), Ring: e.ring.api(),
-			Stable: gr.seq.Stable(), High: gr.seq.High(), From: e.cfg.NodeID, Retransmit: true})
+			Stable: gr.stable, High: gr.high, From: e.cfg.NodeID, Retransmit: true})
 		evs = evs[n:]
 	}
 }
@@ -532,7 +620,7 @@ func (e *Engine) onNack(from uint32, m *wire.Nack) {
 func (e *Engine) tickGroups() {
 	acks := make(map[uint32][]*wire.GroupAck)
 	for _, gr := range e.sortedGroups() {
-		own := owner(gr.name, e.members)
+		own := gr.owner
 		// An ack is sent when the node holds more, and again while the
 		// stable point lags behind it (an ack may be lost).
 		if cont := gr.contiguous(); cont > gr.acked || (gr.stable < cont && e.now-gr.lastAck >= e.cfg.Retransmit) {
@@ -579,7 +667,7 @@ func (e *Engine) tickGroups() {
 // of the group; acks collects the messages by destination.
 func (e *Engine) ack(gr *group, acks map[uint32][]*wire.GroupAck) {
 	cont := gr.contiguous()
-	gr.acked, gr.lastAck = cont, e.now
+	gr.acked, gr.lastAck, gr.ackNow = cont, e.now, false
 	if gr.seq != nil {
 		gr.seq.Ack(e.cfg.NodeID, cont)
 		e.takeSequencer(gr)

@@ -48,6 +48,16 @@ type Config struct {
 	// LinkFragment bounds one message on a process link: larger payloads
 	// travel in parts of this size and are reassembled on the other side.
 	LinkFragment uint32
+	// GroupWindow bounds the bytes of a group's ordered messages that
+	// some node of the view may not hold yet: above it the group's
+	// senders on this node get ErrTryAgain until half of it is held
+	// everywhere (cluster.Config.Window; default 8 MiB).
+	GroupWindow uint64
+	// SequencerHandoff: when one node alone has sent to a group for this
+	// long, the group's sequencer moves to that node within the view, so
+	// that its messages are ordered where they are sent
+	// (cluster.Config.Handoff; default 50 ms; negative: never).
+	SequencerHandoff time.Duration
 
 	// SendWindow bounds each handle's multicasts in flight (sent, not yet
 	// delivered back to it); above it McastJoined returns ErrTryAgain.
@@ -183,6 +193,8 @@ func (c *Config) Validate() error {
 		return fmt.Errorf("config: max_message_size: %d is above 1 GiB", c.MaxMessageSize)
 	case c.LinkFragment < 4096 || c.LinkFragment > 4<<20:
 		return fmt.Errorf("config: link_fragment: %d is outside 4 KiB..4 MiB", c.LinkFragment)
+	case c.GroupWindow > 1<<40:
+		return fmt.Errorf("config: group_window: %d is above 1 TiB", c.GroupWindow)
 	case c.QueueLimitBytes < c.QueueHighBytes:
 		return fmt.Errorf("config: queue_limit_bytes: %d is below queue_high_bytes %d", c.QueueLimitBytes, c.QueueHighBytes)
 	case c.ClientHeartbeat*2 > c.ClientTimeout:

@@ -31,6 +31,8 @@ import (
 //	    max_message_size: 67108864  # bytes (Config.MaxMessageSize)
 //	    max_atomic_msgsize: 1047552 # bytes (Config.MaxAtomicMsgsize)
 //	    link_fragment: 1048576      # bytes (Config.LinkFragment)
+//	    group_window: 8388608       # bytes (Config.GroupWindow)
+//	    sequencer_handoff: 50       # ms, or off (Config.SequencerHandoff)
 //	}
 //	limits {
 //	    queue_high_bytes: 67108864  # bytes (Config.QueueHighBytes)
@@ -313,6 +315,14 @@ func (p *cfgParser) apply(field, value string) error {
 		return setUint32(&c.MaxAtomicMsgsize, value, "number of bytes")
 	case "totem.link_fragment":
 		return setUint32(&c.LinkFragment, value, "number of bytes")
+	case "totem.group_window":
+		return setUint64(&c.GroupWindow, value)
+	case "totem.sequencer_handoff":
+		if value == "off" {
+			c.SequencerHandoff = -1
+			return nil
+		}
+		return setMillis(&c.SequencerHandoff, value)
 
 	case "limits.queue_high_bytes":
 		return setUint64(&c.QueueHighBytes, value)
@@ -374,7 +384,8 @@ func (p *cfgParser) apply(field, value string) error {
 var knownKeys = map[string]bool{
 	"totem.token": true, "totem.heartbeat": true, "totem.join": true, "totem.consensus": true,
 	"totem.send_window": true, "totem.send_window_bytes": true, "totem.max_message_size": true,
-	"totem.max_atomic_msgsize": true, "totem.link_fragment": true,
+	"totem.max_atomic_msgsize": true, "totem.link_fragment": true, "totem.group_window": true,
+	"totem.sequencer_handoff": true,
 	"limits.queue_high_bytes": true, "limits.queue_limit_bytes": true, "limits.stall_timeout": true,
 	"limits.credit_events": true, "limits.credit_bytes": true, "limits.client_timeout": true,
 	"limits.client_heartbeat": true, "limits.request_timeout": true,

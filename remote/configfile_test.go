@@ -22,6 +22,8 @@ totem {
     max_message_size: 33554432
     max_atomic_msgsize: 65536
     link_fragment: 262144
+    group_window: 4194304
+    sequencer_handoff: off
 }
 
 limits {
@@ -68,6 +70,8 @@ func TestParseConfigFullFile(t *testing.T) {
 	want.MaxMessageSize = 32 << 20
 	want.MaxAtomicMsgsize = 65536
 	want.LinkFragment = 256 << 10
+	want.GroupWindow = 4 << 20
+	want.SequencerHandoff = -1
 	want.QueueHighBytes = 1 << 20
 	want.QueueLimitBytes = 4 << 20
 	want.StallTimeout = 5 * time.Second

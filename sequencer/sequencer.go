@@ -8,7 +8,12 @@
 // view starts a new Sequencer (sequence numbers restart at 1).
 package sequencer
 
-import "github.com/actorcpg/actorcpg/api/wire"
+import (
+	"cmp"
+	"slices"
+
+	"github.com/actorcpg/actorcpg/api/wire"
+)
 
 // origin is what the sequencer knows of one submitting node: the id of
 // the next event it must order from it.
@@ -26,6 +31,9 @@ type Sequencer struct {
 	acks   map[uint32]uint64
 	stable uint64
 	ready  Ready
+	// closed: the sequencer handed the group over (HandOff) and orders
+	// nothing more.
+	closed bool
 }
 
 // Ready is the sequencer's output since the last Advance.
@@ -56,7 +64,7 @@ func New(members []uint32) *Sequencer {
 // not know the node yet (or skip ids the node dropped). Events of a node outside the view, or claiming
 // another origin, are dropped.
 func (s *Sequencer) Submit(from uint32, restart bool, events []*wire.GroupEvent) {
-	if _, ok := s.acks[from]; !ok {
+	if _, ok := s.acks[from]; !ok || s.closed {
 		return
 	}
 	o := s.origins[from]
@@ -83,6 +91,49 @@ func (s *Sequencer) Submit(from uint32, restart bool, events []*wire.GroupEvent)
 		s.next++
 		s.ready.Ordered = append(s.ready.Ordered, ev)
 	}
+}
+
+// HandOff orders, as the group's next event, the handover of the
+// sequencer to node to (KIND_HANDOFF from node self, carrying what the
+// sequencer knows of each origin), and closes this sequencer: it orders
+// nothing more. It returns false, and does nothing, if the sequencer is
+// closed already or to is not a node of the view.
+func (s *Sequencer) HandOff(self, to uint32) bool {
+	if _, ok := s.acks[to]; !ok || s.closed || to == self {
+		return false
+	}
+	h := &wire.Handoff{To: to}
+	for node, o := range s.origins {
+		h.Origins = append(h.Origins, &wire.SeqOrigin{Node: node, Inc: o.inc, Msgid: o.msgid})
+	}
+	slices.SortFunc(h.Origins, func(a, b *wire.SeqOrigin) int { return cmp.Compare(a.Node, b.Node) })
+	s.ready.Ordered = append(s.ready.Ordered, &wire.GroupEvent{Seq: s.next, Kind: wire.Kind_KIND_HANDOFF, Nodeid: self, Handoff: h})
+	s.next++
+	s.closed = true
+	return true
+}
+
+// Closed reports whether the sequencer handed the group over.
+func (s *Sequencer) Closed() bool { return s.closed }
+
+// Resume returns the sequencer that takes a group over from the handoff
+// event ev (ordered at ev.Seq) in a view whose nodes are members: the
+// next event gets ev.Seq+1, each origin goes on where ev says, and acks
+// are what each node is known to hold (missing nodes hold nothing yet).
+func Resume(members []uint32, ev *wire.GroupEvent, acks map[uint32]uint64) *Sequencer {
+	s := New(members)
+	s.next = ev.GetSeq() + 1
+	for _, o := range ev.GetHandoff().GetOrigins() {
+		if _, ok := s.acks[o.GetNode()]; ok && o != nil {
+			s.origins[o.Node] = &origin{inc: o.Inc, msgid: o.Msgid}
+		}
+	}
+	s.stable = s.next - 1
+	for m := range s.acks {
+		s.acks[m] = min(acks[m], s.next-1)
+		s.stable = min(s.stable, s.acks[m])
+	}
+	return s
 }
 
 // Ack records that node from holds every event up to seq. The stable

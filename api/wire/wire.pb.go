@@ -41,6 +41,10 @@ const (
 	Kind_KIND_LEAVE Kind = 2
 	// KIND_MCAST is a message of (nodeid, pid) to the group.
 	Kind_KIND_MCAST Kind = 3
+	// KIND_HANDOFF moves the group's sequencer, within the view, from the
+	// node that orders it (nodeid) to handoff.to: the next seq is the new
+	// sequencer's. Replicas never deliver it to members.
+	Kind_KIND_HANDOFF Kind = 4
 )
 
 // Enum value maps for Kind.
@@ -50,12 +54,14 @@ var (
 		1: "KIND_JOIN",
 		2: "KIND_LEAVE",
 		3: "KIND_MCAST",
+		4: "KIND_HANDOFF",
 	}
 	Kind_value = map[string]int32{
 		"KIND_UNSPECIFIED": 0,
 		"KIND_JOIN":        1,
 		"KIND_LEAVE":       2,
 		"KIND_MCAST":       3,
+		"KIND_HANDOFF":     4,
 	}
 )
 
@@ -108,7 +114,9 @@ type GroupEvent struct {
 	Part bool `protobuf:"varint,10,opt,name=part,proto3" json:"part,omitempty"`
 	// inc is the origin node's incarnation: with msgid it identifies the
 	// event across views and node restarts.
-	Inc           uint64 `protobuf:"varint,11,opt,name=inc,proto3" json:"inc,omitempty"`
+	Inc uint64 `protobuf:"varint,11,opt,name=inc,proto3" json:"inc,omitempty"`
+	// handoff is the sequencer's state handed over (KIND_HANDOFF only).
+	Handoff       *Handoff `protobuf:"bytes,12,opt,name=handoff,proto3" json:"handoff,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -220,6 +228,130 @@ func (x *GroupEvent) GetInc() uint64 {
 	return 0
 }
 
+func (x *GroupEvent) GetHandoff() *Handoff {
+	if x != nil {
+		return x.Handoff
+	}
+	return nil
+}
+
+// Handoff moves a group's sequencer to node to; origins are the next
+// event id the sequencer expects from each origin node, so that the new
+// one orders every event exactly once.
+type Handoff struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	To            uint32                 `protobuf:"varint,1,opt,name=to,proto3" json:"to,omitempty"`
+	Origins       []*SeqOrigin           `protobuf:"bytes,2,rep,name=origins,proto3" json:"origins,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Handoff) Reset() {
+	*x = Handoff{}
+	mi := &file_api_wire_wire_proto_msgTypes[1]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Handoff) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Handoff) ProtoMessage() {}
+
+func (x *Handoff) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[1]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Handoff.ProtoReflect.Descriptor instead.
+func (*Handoff) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{1}
+}
+
+func (x *Handoff) GetTo() uint32 {
+	if x != nil {
+		return x.To
+	}
+	return 0
+}
+
+func (x *Handoff) GetOrigins() []*SeqOrigin {
+	if x != nil {
+		return x.Origins
+	}
+	return nil
+}
+
+// SeqOrigin is the sequencer's state of one submitting node: the next
+// event it orders from it is (inc, msgid).
+type SeqOrigin struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Node          uint32                 `protobuf:"varint,1,opt,name=node,proto3" json:"node,omitempty"`
+	Inc           uint64                 `protobuf:"varint,2,opt,name=inc,proto3" json:"inc,omitempty"`
+	Msgid         uint64                 `protobuf:"varint,3,opt,name=msgid,proto3" json:"msgid,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *SeqOrigin) Reset() {
+	*x = SeqOrigin{}
+	mi := &file_api_wire_wire_proto_msgTypes[2]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *SeqOrigin) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*SeqOrigin) ProtoMessage() {}
+
+func (x *SeqOrigin) ProtoReflect() protoreflect.Message {
+	mi := &file_api_wire_wire_proto_msgTypes[2]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use SeqOrigin.ProtoReflect.Descriptor instead.
+func (*SeqOrigin) Descriptor() ([]byte, []int) {
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{2}
+}
+
+func (x *SeqOrigin) GetNode() uint32 {
+	if x != nil {
+		return x.Node
+	}
+	return 0
+}
+
+func (x *SeqOrigin) GetInc() uint64 {
+	if x != nil {
+		return x.Inc
+	}
+	return 0
+}
+
+func (x *SeqOrigin) GetMsgid() uint64 {
+	if x != nil {
+		return x.Msgid
+	}
+	return 0
+}
+
 // Submit carries events from a node to the group's sequencer in the view
 // ring. Their msgids are consecutive; restart says the first is the
 // oldest event the node has not seen ordered (after a view change or a
@@ -237,7 +369,7 @@ type Submit struct {
 
 func (x *Submit) Reset() {
 	*x = Submit{}
-	mi := &file_api_wire_wire_proto_msgTypes[1]
+	mi := &file_api_wire_wire_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -249,7 +381,7 @@ func (x *Submit) String() string {
 func (*Submit) ProtoMessage() {}
 
 func (x *Submit) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[1]
+	mi := &file_api_wire_wire_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -262,7 +394,7 @@ func (x *Submit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Submit.ProtoReflect.Descriptor instead.
 func (*Submit) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{1}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Submit) GetGroup() []byte {
@@ -322,7 +454,7 @@ type Ordered struct {
 
 func (x *Ordered) Reset() {
 	*x = Ordered{}
-	mi := &file_api_wire_wire_proto_msgTypes[2]
+	mi := &file_api_wire_wire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -334,7 +466,7 @@ func (x *Ordered) String() string {
 func (*Ordered) ProtoMessage() {}
 
 func (x *Ordered) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[2]
+	mi := &file_api_wire_wire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -347,7 +479,7 @@ func (x *Ordered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ordered.ProtoReflect.Descriptor instead.
 func (*Ordered) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{2}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Ordered) GetGroup() []byte {
@@ -413,7 +545,7 @@ type JoinGroup struct {
 
 func (x *JoinGroup) Reset() {
 	*x = JoinGroup{}
-	mi := &file_api_wire_wire_proto_msgTypes[3]
+	mi := &file_api_wire_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -425,7 +557,7 @@ func (x *JoinGroup) String() string {
 func (*JoinGroup) ProtoMessage() {}
 
 func (x *JoinGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[3]
+	mi := &file_api_wire_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -438,7 +570,7 @@ func (x *JoinGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinGroup.ProtoReflect.Descriptor instead.
 func (*JoinGroup) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{3}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *JoinGroup) GetGroup() []byte {
@@ -480,7 +612,7 @@ type JoinResult struct {
 
 func (x *JoinResult) Reset() {
 	*x = JoinResult{}
-	mi := &file_api_wire_wire_proto_msgTypes[4]
+	mi := &file_api_wire_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -492,7 +624,7 @@ func (x *JoinResult) String() string {
 func (*JoinResult) ProtoMessage() {}
 
 func (x *JoinResult) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[4]
+	mi := &file_api_wire_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -505,7 +637,7 @@ func (x *JoinResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResult.ProtoReflect.Descriptor instead.
 func (*JoinResult) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{4}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *JoinResult) GetCode() int32 {
@@ -536,7 +668,7 @@ type LeaveGroup struct {
 
 func (x *LeaveGroup) Reset() {
 	*x = LeaveGroup{}
-	mi := &file_api_wire_wire_proto_msgTypes[5]
+	mi := &file_api_wire_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -548,7 +680,7 @@ func (x *LeaveGroup) String() string {
 func (*LeaveGroup) ProtoMessage() {}
 
 func (x *LeaveGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[5]
+	mi := &file_api_wire_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -561,7 +693,7 @@ func (x *LeaveGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveGroup.ProtoReflect.Descriptor instead.
 func (*LeaveGroup) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{5}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LeaveGroup) GetHandleId() uint64 {
@@ -596,7 +728,7 @@ type HandleMcast struct {
 
 func (x *HandleMcast) Reset() {
 	*x = HandleMcast{}
-	mi := &file_api_wire_wire_proto_msgTypes[6]
+	mi := &file_api_wire_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -608,7 +740,7 @@ func (x *HandleMcast) String() string {
 func (*HandleMcast) ProtoMessage() {}
 
 func (x *HandleMcast) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[6]
+	mi := &file_api_wire_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -621,7 +753,7 @@ func (x *HandleMcast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleMcast.ProtoReflect.Descriptor instead.
 func (*HandleMcast) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{6}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HandleMcast) GetHandleId() uint64 {
@@ -648,7 +780,7 @@ type LocalEvents struct {
 
 func (x *LocalEvents) Reset() {
 	*x = LocalEvents{}
-	mi := &file_api_wire_wire_proto_msgTypes[7]
+	mi := &file_api_wire_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -660,7 +792,7 @@ func (x *LocalEvents) String() string {
 func (*LocalEvents) ProtoMessage() {}
 
 func (x *LocalEvents) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[7]
+	mi := &file_api_wire_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -673,7 +805,7 @@ func (x *LocalEvents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalEvents.ProtoReflect.Descriptor instead.
 func (*LocalEvents) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{7}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LocalEvents) GetEvents() []*api.Event {
@@ -694,7 +826,7 @@ type MemberLeft struct {
 
 func (x *MemberLeft) Reset() {
 	*x = MemberLeft{}
-	mi := &file_api_wire_wire_proto_msgTypes[8]
+	mi := &file_api_wire_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -706,7 +838,7 @@ func (x *MemberLeft) String() string {
 func (*MemberLeft) ProtoMessage() {}
 
 func (x *MemberLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[8]
+	mi := &file_api_wire_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -719,7 +851,7 @@ func (x *MemberLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberLeft.ProtoReflect.Descriptor instead.
 func (*MemberLeft) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{8}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MemberLeft) GetReason() uint32 {
@@ -741,7 +873,7 @@ type McastRejected struct {
 
 func (x *McastRejected) Reset() {
 	*x = McastRejected{}
-	mi := &file_api_wire_wire_proto_msgTypes[9]
+	mi := &file_api_wire_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -753,7 +885,7 @@ func (x *McastRejected) String() string {
 func (*McastRejected) ProtoMessage() {}
 
 func (x *McastRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[9]
+	mi := &file_api_wire_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -766,7 +898,7 @@ func (x *McastRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use McastRejected.ProtoReflect.Descriptor instead.
 func (*McastRejected) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{9}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *McastRejected) GetCount() uint32 {
@@ -795,7 +927,7 @@ type Congestion struct {
 
 func (x *Congestion) Reset() {
 	*x = Congestion{}
-	mi := &file_api_wire_wire_proto_msgTypes[10]
+	mi := &file_api_wire_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -807,7 +939,7 @@ func (x *Congestion) String() string {
 func (*Congestion) ProtoMessage() {}
 
 func (x *Congestion) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[10]
+	mi := &file_api_wire_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -820,7 +952,7 @@ func (x *Congestion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Congestion.ProtoReflect.Descriptor instead.
 func (*Congestion) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{10}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Congestion) GetHandleId() uint64 {
@@ -850,7 +982,7 @@ type FlowControl struct {
 
 func (x *FlowControl) Reset() {
 	*x = FlowControl{}
-	mi := &file_api_wire_wire_proto_msgTypes[11]
+	mi := &file_api_wire_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -862,7 +994,7 @@ func (x *FlowControl) String() string {
 func (*FlowControl) ProtoMessage() {}
 
 func (x *FlowControl) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[11]
+	mi := &file_api_wire_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -875,7 +1007,7 @@ func (x *FlowControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowControl.ProtoReflect.Descriptor instead.
 func (*FlowControl) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{11}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FlowControl) GetEnabled() bool {
@@ -903,7 +1035,7 @@ type McastInterrupted struct {
 
 func (x *McastInterrupted) Reset() {
 	*x = McastInterrupted{}
-	mi := &file_api_wire_wire_proto_msgTypes[12]
+	mi := &file_api_wire_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -915,7 +1047,7 @@ func (x *McastInterrupted) String() string {
 func (*McastInterrupted) ProtoMessage() {}
 
 func (x *McastInterrupted) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[12]
+	mi := &file_api_wire_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -928,7 +1060,7 @@ func (x *McastInterrupted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use McastInterrupted.ProtoReflect.Descriptor instead.
 func (*McastInterrupted) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{12}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *McastInterrupted) GetCount() uint32 {
@@ -950,7 +1082,7 @@ type GroupMembers struct {
 
 func (x *GroupMembers) Reset() {
 	*x = GroupMembers{}
-	mi := &file_api_wire_wire_proto_msgTypes[13]
+	mi := &file_api_wire_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -962,7 +1094,7 @@ func (x *GroupMembers) String() string {
 func (*GroupMembers) ProtoMessage() {}
 
 func (x *GroupMembers) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[13]
+	mi := &file_api_wire_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -975,7 +1107,7 @@ func (x *GroupMembers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMembers.ProtoReflect.Descriptor instead.
 func (*GroupMembers) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{13}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GroupMembers) GetGroup() []byte {
@@ -1002,7 +1134,7 @@ type Flush struct {
 
 func (x *Flush) Reset() {
 	*x = Flush{}
-	mi := &file_api_wire_wire_proto_msgTypes[14]
+	mi := &file_api_wire_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1014,7 +1146,7 @@ func (x *Flush) String() string {
 func (*Flush) ProtoMessage() {}
 
 func (x *Flush) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[14]
+	mi := &file_api_wire_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1027,7 +1159,7 @@ func (x *Flush) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flush.ProtoReflect.Descriptor instead.
 func (*Flush) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{14}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{16}
 }
 
 // Tick is an actor's timer note to itself.
@@ -1040,7 +1172,7 @@ type Tick struct {
 
 func (x *Tick) Reset() {
 	*x = Tick{}
-	mi := &file_api_wire_wire_proto_msgTypes[15]
+	mi := &file_api_wire_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1052,7 +1184,7 @@ func (x *Tick) String() string {
 func (*Tick) ProtoMessage() {}
 
 func (x *Tick) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[15]
+	mi := &file_api_wire_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1065,7 +1197,7 @@ func (x *Tick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tick.ProtoReflect.Descriptor instead.
 func (*Tick) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{15}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Tick) GetGen() uint64 {
@@ -1097,7 +1229,7 @@ type PeerHeartbeat struct {
 
 func (x *PeerHeartbeat) Reset() {
 	*x = PeerHeartbeat{}
-	mi := &file_api_wire_wire_proto_msgTypes[16]
+	mi := &file_api_wire_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1109,7 +1241,7 @@ func (x *PeerHeartbeat) String() string {
 func (*PeerHeartbeat) ProtoMessage() {}
 
 func (x *PeerHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[16]
+	mi := &file_api_wire_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1122,7 +1254,7 @@ func (x *PeerHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerHeartbeat.ProtoReflect.Descriptor instead.
 func (*PeerHeartbeat) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{16}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PeerHeartbeat) GetFrom() uint32 {
@@ -1187,7 +1319,7 @@ type ViewPropose struct {
 
 func (x *ViewPropose) Reset() {
 	*x = ViewPropose{}
-	mi := &file_api_wire_wire_proto_msgTypes[17]
+	mi := &file_api_wire_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1199,7 +1331,7 @@ func (x *ViewPropose) String() string {
 func (*ViewPropose) ProtoMessage() {}
 
 func (x *ViewPropose) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[17]
+	mi := &file_api_wire_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1212,7 +1344,7 @@ func (x *ViewPropose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewPropose.ProtoReflect.Descriptor instead.
 func (*ViewPropose) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{17}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ViewPropose) GetFrom() uint32 {
@@ -1249,7 +1381,7 @@ type ViewReject struct {
 
 func (x *ViewReject) Reset() {
 	*x = ViewReject{}
-	mi := &file_api_wire_wire_proto_msgTypes[18]
+	mi := &file_api_wire_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1261,7 +1393,7 @@ func (x *ViewReject) String() string {
 func (*ViewReject) ProtoMessage() {}
 
 func (x *ViewReject) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[18]
+	mi := &file_api_wire_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1274,7 +1406,7 @@ func (x *ViewReject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewReject.ProtoReflect.Descriptor instead.
 func (*ViewReject) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{18}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ViewReject) GetFrom() uint32 {
@@ -1315,7 +1447,7 @@ type GroupState struct {
 
 func (x *GroupState) Reset() {
 	*x = GroupState{}
-	mi := &file_api_wire_wire_proto_msgTypes[19]
+	mi := &file_api_wire_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1327,7 +1459,7 @@ func (x *GroupState) String() string {
 func (*GroupState) ProtoMessage() {}
 
 func (x *GroupState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[19]
+	mi := &file_api_wire_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1340,7 +1472,7 @@ func (x *GroupState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupState.ProtoReflect.Descriptor instead.
 func (*GroupState) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{19}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GroupState) GetGroup() []byte {
@@ -1389,7 +1521,7 @@ type NodeSeq struct {
 
 func (x *NodeSeq) Reset() {
 	*x = NodeSeq{}
-	mi := &file_api_wire_wire_proto_msgTypes[20]
+	mi := &file_api_wire_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1401,7 +1533,7 @@ func (x *NodeSeq) String() string {
 func (*NodeSeq) ProtoMessage() {}
 
 func (x *NodeSeq) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[20]
+	mi := &file_api_wire_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1414,7 +1546,7 @@ func (x *NodeSeq) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSeq.ProtoReflect.Descriptor instead.
 func (*NodeSeq) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{20}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NodeSeq) GetNode() uint32 {
@@ -1447,7 +1579,7 @@ type ViewState struct {
 
 func (x *ViewState) Reset() {
 	*x = ViewState{}
-	mi := &file_api_wire_wire_proto_msgTypes[21]
+	mi := &file_api_wire_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1459,7 +1591,7 @@ func (x *ViewState) String() string {
 func (*ViewState) ProtoMessage() {}
 
 func (x *ViewState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[21]
+	mi := &file_api_wire_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1472,7 +1604,7 @@ func (x *ViewState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewState.ProtoReflect.Descriptor instead.
 func (*ViewState) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{21}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ViewState) GetFrom() uint32 {
@@ -1536,7 +1668,7 @@ type GroupCut struct {
 
 func (x *GroupCut) Reset() {
 	*x = GroupCut{}
-	mi := &file_api_wire_wire_proto_msgTypes[22]
+	mi := &file_api_wire_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1548,7 +1680,7 @@ func (x *GroupCut) String() string {
 func (*GroupCut) ProtoMessage() {}
 
 func (x *GroupCut) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[22]
+	mi := &file_api_wire_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1561,7 +1693,7 @@ func (x *GroupCut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCut.ProtoReflect.Descriptor instead.
 func (*GroupCut) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{22}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GroupCut) GetGroup() []byte {
@@ -1605,7 +1737,7 @@ type CohortCut struct {
 
 func (x *CohortCut) Reset() {
 	*x = CohortCut{}
-	mi := &file_api_wire_wire_proto_msgTypes[23]
+	mi := &file_api_wire_wire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1617,7 +1749,7 @@ func (x *CohortCut) String() string {
 func (*CohortCut) ProtoMessage() {}
 
 func (x *CohortCut) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[23]
+	mi := &file_api_wire_wire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1630,7 +1762,7 @@ func (x *CohortCut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CohortCut.ProtoReflect.Descriptor instead.
 func (*CohortCut) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{23}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CohortCut) GetOldRing() *api.RingId {
@@ -1669,7 +1801,7 @@ type ViewInstall struct {
 
 func (x *ViewInstall) Reset() {
 	*x = ViewInstall{}
-	mi := &file_api_wire_wire_proto_msgTypes[24]
+	mi := &file_api_wire_wire_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1681,7 +1813,7 @@ func (x *ViewInstall) String() string {
 func (*ViewInstall) ProtoMessage() {}
 
 func (x *ViewInstall) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[24]
+	mi := &file_api_wire_wire_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1694,7 +1826,7 @@ func (x *ViewInstall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewInstall.ProtoReflect.Descriptor instead.
 func (*ViewInstall) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{24}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ViewInstall) GetFrom() uint32 {
@@ -1745,7 +1877,7 @@ type GroupAck struct {
 
 func (x *GroupAck) Reset() {
 	*x = GroupAck{}
-	mi := &file_api_wire_wire_proto_msgTypes[25]
+	mi := &file_api_wire_wire_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1757,7 +1889,7 @@ func (x *GroupAck) String() string {
 func (*GroupAck) ProtoMessage() {}
 
 func (x *GroupAck) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[25]
+	mi := &file_api_wire_wire_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1770,7 +1902,7 @@ func (x *GroupAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupAck.ProtoReflect.Descriptor instead.
 func (*GroupAck) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{25}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GroupAck) GetGroup() []byte {
@@ -1806,7 +1938,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_api_wire_wire_proto_msgTypes[26]
+	mi := &file_api_wire_wire_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1818,7 +1950,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[26]
+	mi := &file_api_wire_wire_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1831,7 +1963,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{26}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Ack) GetFrom() uint32 {
@@ -1870,7 +2002,7 @@ type Nack struct {
 
 func (x *Nack) Reset() {
 	*x = Nack{}
-	mi := &file_api_wire_wire_proto_msgTypes[27]
+	mi := &file_api_wire_wire_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1882,7 +2014,7 @@ func (x *Nack) String() string {
 func (*Nack) ProtoMessage() {}
 
 func (x *Nack) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[27]
+	mi := &file_api_wire_wire_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1895,7 +2027,7 @@ func (x *Nack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Nack.ProtoReflect.Descriptor instead.
 func (*Nack) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{27}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Nack) GetFrom() uint32 {
@@ -1946,7 +2078,7 @@ type LinkControl struct {
 
 func (x *LinkControl) Reset() {
 	*x = LinkControl{}
-	mi := &file_api_wire_wire_proto_msgTypes[28]
+	mi := &file_api_wire_wire_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1958,7 +2090,7 @@ func (x *LinkControl) String() string {
 func (*LinkControl) ProtoMessage() {}
 
 func (x *LinkControl) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[28]
+	mi := &file_api_wire_wire_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1971,7 +2103,7 @@ func (x *LinkControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkControl.ProtoReflect.Descriptor instead.
 func (*LinkControl) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{28}
+	return file_api_wire_wire_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LinkControl) GetBlocked() []uint32 {
@@ -1985,7 +2117,7 @@ var File_api_wire_wire_proto protoreflect.FileDescriptor
 
 const file_api_wire_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x13api/wire/wire.proto\x12\ractorcpg.wire\x1a\rapi/cpg.proto\"\x8b\x02\n" +
+	"\x13api/wire/wire.proto\x12\ractorcpg.wire\x1a\rapi/cpg.proto\"\xbd\x02\n" +
 	"\n" +
 	"GroupEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12'\n" +
@@ -1999,7 +2131,15 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"\x04more\x18\t \x01(\bR\x04more\x12\x12\n" +
 	"\x04part\x18\n" +
 	" \x01(\bR\x04part\x12\x10\n" +
-	"\x03inc\x18\v \x01(\x04R\x03inc\"\xa9\x01\n" +
+	"\x03inc\x18\v \x01(\x04R\x03inc\x120\n" +
+	"\ahandoff\x18\f \x01(\v2\x16.actorcpg.wire.HandoffR\ahandoff\"M\n" +
+	"\aHandoff\x12\x0e\n" +
+	"\x02to\x18\x01 \x01(\rR\x02to\x122\n" +
+	"\aorigins\x18\x02 \x03(\v2\x18.actorcpg.wire.SeqOriginR\aorigins\"G\n" +
+	"\tSeqOrigin\x12\x12\n" +
+	"\x04node\x18\x01 \x01(\rR\x04node\x12\x10\n" +
+	"\x03inc\x18\x02 \x01(\x04R\x03inc\x12\x14\n" +
+	"\x05msgid\x18\x03 \x01(\x04R\x05msgid\"\xa9\x01\n" +
 	"\x06Submit\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x121\n" +
 	"\x06events\x18\x02 \x03(\v2\x19.actorcpg.wire.GroupEventR\x06events\x12\x12\n" +
@@ -2123,14 +2263,15 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"\x03seq\x18\x04 \x01(\x04R\x03seq\x12\x15\n" +
 	"\x06seq_to\x18\x05 \x01(\x04R\x05seqTo\"'\n" +
 	"\vLinkControl\x12\x18\n" +
-	"\ablocked\x18\x01 \x03(\rR\ablocked*K\n" +
+	"\ablocked\x18\x01 \x03(\rR\ablocked*]\n" +
 	"\x04Kind\x12\x14\n" +
 	"\x10KIND_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tKIND_JOIN\x10\x01\x12\x0e\n" +
 	"\n" +
 	"KIND_LEAVE\x10\x02\x12\x0e\n" +
 	"\n" +
-	"KIND_MCAST\x10\x03B'Z%github.com/actorcpg/actorcpg/api/wireb\x06proto3"
+	"KIND_MCAST\x10\x03\x12\x10\n" +
+	"\fKIND_HANDOFF\x10\x04B'Z%github.com/actorcpg/actorcpg/api/wireb\x06proto3"
 
 var (
 	file_api_wire_wire_proto_rawDescOnce sync.Once
@@ -2145,79 +2286,83 @@ func file_api_wire_wire_proto_rawDescGZIP() []byte {
 }
 
 var file_api_wire_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
+var file_api_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
 var file_api_wire_wire_proto_goTypes = []any{
 	(Kind)(0),                // 0: actorcpg.wire.Kind
 	(*GroupEvent)(nil),       // 1: actorcpg.wire.GroupEvent
-	(*Submit)(nil),           // 2: actorcpg.wire.Submit
-	(*Ordered)(nil),          // 3: actorcpg.wire.Ordered
-	(*JoinGroup)(nil),        // 4: actorcpg.wire.JoinGroup
-	(*JoinResult)(nil),       // 5: actorcpg.wire.JoinResult
-	(*LeaveGroup)(nil),       // 6: actorcpg.wire.LeaveGroup
-	(*HandleMcast)(nil),      // 7: actorcpg.wire.HandleMcast
-	(*LocalEvents)(nil),      // 8: actorcpg.wire.LocalEvents
-	(*MemberLeft)(nil),       // 9: actorcpg.wire.MemberLeft
-	(*McastRejected)(nil),    // 10: actorcpg.wire.McastRejected
-	(*Congestion)(nil),       // 11: actorcpg.wire.Congestion
-	(*FlowControl)(nil),      // 12: actorcpg.wire.FlowControl
-	(*McastInterrupted)(nil), // 13: actorcpg.wire.McastInterrupted
-	(*GroupMembers)(nil),     // 14: actorcpg.wire.GroupMembers
-	(*Flush)(nil),            // 15: actorcpg.wire.Flush
-	(*Tick)(nil),             // 16: actorcpg.wire.Tick
-	(*PeerHeartbeat)(nil),    // 17: actorcpg.wire.PeerHeartbeat
-	(*ViewPropose)(nil),      // 18: actorcpg.wire.ViewPropose
-	(*ViewReject)(nil),       // 19: actorcpg.wire.ViewReject
-	(*GroupState)(nil),       // 20: actorcpg.wire.GroupState
-	(*NodeSeq)(nil),          // 21: actorcpg.wire.NodeSeq
-	(*ViewState)(nil),        // 22: actorcpg.wire.ViewState
-	(*GroupCut)(nil),         // 23: actorcpg.wire.GroupCut
-	(*CohortCut)(nil),        // 24: actorcpg.wire.CohortCut
-	(*ViewInstall)(nil),      // 25: actorcpg.wire.ViewInstall
-	(*GroupAck)(nil),         // 26: actorcpg.wire.GroupAck
-	(*Ack)(nil),              // 27: actorcpg.wire.Ack
-	(*Nack)(nil),             // 28: actorcpg.wire.Nack
-	(*LinkControl)(nil),      // 29: actorcpg.wire.LinkControl
-	(*api.RingId)(nil),       // 30: actorcpg.api.RingId
-	(*api.Pid)(nil),          // 31: actorcpg.api.Pid
-	(*api.McastRequest)(nil), // 32: actorcpg.api.McastRequest
-	(*api.Event)(nil),        // 33: actorcpg.api.Event
-	(*api.Address)(nil),      // 34: actorcpg.api.Address
+	(*Handoff)(nil),          // 2: actorcpg.wire.Handoff
+	(*SeqOrigin)(nil),        // 3: actorcpg.wire.SeqOrigin
+	(*Submit)(nil),           // 4: actorcpg.wire.Submit
+	(*Ordered)(nil),          // 5: actorcpg.wire.Ordered
+	(*JoinGroup)(nil),        // 6: actorcpg.wire.JoinGroup
+	(*JoinResult)(nil),       // 7: actorcpg.wire.JoinResult
+	(*LeaveGroup)(nil),       // 8: actorcpg.wire.LeaveGroup
+	(*HandleMcast)(nil),      // 9: actorcpg.wire.HandleMcast
+	(*LocalEvents)(nil),      // 10: actorcpg.wire.LocalEvents
+	(*MemberLeft)(nil),       // 11: actorcpg.wire.MemberLeft
+	(*McastRejected)(nil),    // 12: actorcpg.wire.McastRejected
+	(*Congestion)(nil),       // 13: actorcpg.wire.Congestion
+	(*FlowControl)(nil),      // 14: actorcpg.wire.FlowControl
+	(*McastInterrupted)(nil), // 15: actorcpg.wire.McastInterrupted
+	(*GroupMembers)(nil),     // 16: actorcpg.wire.GroupMembers
+	(*Flush)(nil),            // 17: actorcpg.wire.Flush
+	(*Tick)(nil),             // 18: actorcpg.wire.Tick
+	(*PeerHeartbeat)(nil),    // 19: actorcpg.wire.PeerHeartbeat
+	(*ViewPropose)(nil),      // 20: actorcpg.wire.ViewPropose
+	(*ViewReject)(nil),       // 21: actorcpg.wire.ViewReject
+	(*GroupState)(nil),       // 22: actorcpg.wire.GroupState
+	(*NodeSeq)(nil),          // 23: actorcpg.wire.NodeSeq
+	(*ViewState)(nil),        // 24: actorcpg.wire.ViewState
+	(*GroupCut)(nil),         // 25: actorcpg.wire.GroupCut
+	(*CohortCut)(nil),        // 26: actorcpg.wire.CohortCut
+	(*ViewInstall)(nil),      // 27: actorcpg.wire.ViewInstall
+	(*GroupAck)(nil),         // 28: actorcpg.wire.GroupAck
+	(*Ack)(nil),              // 29: actorcpg.wire.Ack
+	(*Nack)(nil),             // 30: actorcpg.wire.Nack
+	(*LinkControl)(nil),      // 31: actorcpg.wire.LinkControl
+	(*api.RingId)(nil),       // 32: actorcpg.api.RingId
+	(*api.Pid)(nil),          // 33: actorcpg.api.Pid
+	(*api.McastRequest)(nil), // 34: actorcpg.api.McastRequest
+	(*api.Event)(nil),        // 35: actorcpg.api.Event
+	(*api.Address)(nil),      // 36: actorcpg.api.Address
 }
 var file_api_wire_wire_proto_depIdxs = []int32{
 	0,  // 0: actorcpg.wire.GroupEvent.kind:type_name -> actorcpg.wire.Kind
-	1,  // 1: actorcpg.wire.Submit.events:type_name -> actorcpg.wire.GroupEvent
-	30, // 2: actorcpg.wire.Submit.ring:type_name -> actorcpg.api.RingId
-	1,  // 3: actorcpg.wire.Ordered.events:type_name -> actorcpg.wire.GroupEvent
-	30, // 4: actorcpg.wire.Ordered.ring:type_name -> actorcpg.api.RingId
-	31, // 5: actorcpg.wire.JoinGroup.handle_actor:type_name -> actorcpg.api.Pid
-	31, // 6: actorcpg.wire.JoinResult.group_actor:type_name -> actorcpg.api.Pid
-	32, // 7: actorcpg.wire.HandleMcast.msgs:type_name -> actorcpg.api.McastRequest
-	33, // 8: actorcpg.wire.LocalEvents.events:type_name -> actorcpg.api.Event
-	34, // 9: actorcpg.wire.GroupMembers.members:type_name -> actorcpg.api.Address
-	30, // 10: actorcpg.wire.PeerHeartbeat.ring:type_name -> actorcpg.api.RingId
-	30, // 11: actorcpg.wire.PeerHeartbeat.accepted:type_name -> actorcpg.api.RingId
-	30, // 12: actorcpg.wire.ViewPropose.ring:type_name -> actorcpg.api.RingId
-	30, // 13: actorcpg.wire.ViewReject.ring:type_name -> actorcpg.api.RingId
-	34, // 14: actorcpg.wire.GroupState.members:type_name -> actorcpg.api.Address
-	1,  // 15: actorcpg.wire.GroupState.held:type_name -> actorcpg.wire.GroupEvent
-	21, // 16: actorcpg.wire.GroupState.origin_held:type_name -> actorcpg.wire.NodeSeq
-	30, // 17: actorcpg.wire.ViewState.ring:type_name -> actorcpg.api.RingId
-	30, // 18: actorcpg.wire.ViewState.old_ring:type_name -> actorcpg.api.RingId
-	20, // 19: actorcpg.wire.ViewState.groups:type_name -> actorcpg.wire.GroupState
-	1,  // 20: actorcpg.wire.GroupCut.events:type_name -> actorcpg.wire.GroupEvent
-	30, // 21: actorcpg.wire.CohortCut.old_ring:type_name -> actorcpg.api.RingId
-	23, // 22: actorcpg.wire.CohortCut.groups:type_name -> actorcpg.wire.GroupCut
-	30, // 23: actorcpg.wire.ViewInstall.ring:type_name -> actorcpg.api.RingId
-	24, // 24: actorcpg.wire.ViewInstall.cohorts:type_name -> actorcpg.wire.CohortCut
-	14, // 25: actorcpg.wire.ViewInstall.groups:type_name -> actorcpg.wire.GroupMembers
-	30, // 26: actorcpg.wire.Ack.ring:type_name -> actorcpg.api.RingId
-	26, // 27: actorcpg.wire.Ack.groups:type_name -> actorcpg.wire.GroupAck
-	30, // 28: actorcpg.wire.Nack.ring:type_name -> actorcpg.api.RingId
-	29, // [29:29] is the sub-list for method output_type
-	29, // [29:29] is the sub-list for method input_type
-	29, // [29:29] is the sub-list for extension type_name
-	29, // [29:29] is the sub-list for extension extendee
-	0,  // [0:29] is the sub-list for field type_name
+	2,  // 1: actorcpg.wire.GroupEvent.handoff:type_name -> actorcpg.wire.Handoff
+	3,  // 2: actorcpg.wire.Handoff.origins:type_name -> actorcpg.wire.SeqOrigin
+	1,  // 3: actorcpg.wire.Submit.events:type_name -> actorcpg.wire.GroupEvent
+	32, // 4: actorcpg.wire.Submit.ring:type_name -> actorcpg.api.RingId
+	1,  // 5: actorcpg.wire.Ordered.events:type_name -> actorcpg.wire.GroupEvent
+	32, // 6: actorcpg.wire.Ordered.ring:type_name -> actorcpg.api.RingId
+	33, // 7: actorcpg.wire.JoinGroup.handle_actor:type_name -> actorcpg.api.Pid
+	33, // 8: actorcpg.wire.JoinResult.group_actor:type_name -> actorcpg.api.Pid
+	34, // 9: actorcpg.wire.HandleMcast.msgs:type_name -> actorcpg.api.McastRequest
+	35, // 10: actorcpg.wire.LocalEvents.events:type_name -> actorcpg.api.Event
+	36, // 11: actorcpg.wire.GroupMembers.members:type_name -> actorcpg.api.Address
+	32, // 12: actorcpg.wire.PeerHeartbeat.ring:type_name -> actorcpg.api.RingId
+	32, // 13: actorcpg.wire.PeerHeartbeat.accepted:type_name -> actorcpg.api.RingId
+	32, // 14: actorcpg.wire.ViewPropose.ring:type_name -> actorcpg.api.RingId
+	32, // 15: actorcpg.wire.ViewReject.ring:type_name -> actorcpg.api.RingId
+	36, // 16: actorcpg.wire.GroupState.members:type_name -> actorcpg.api.Address
+	1,  // 17: actorcpg.wire.GroupState.held:type_name -> actorcpg.wire.GroupEvent
+	23, // 18: actorcpg.wire.GroupState.origin_held:type_name -> actorcpg.wire.NodeSeq
+	32, // 19: actorcpg.wire.ViewState.ring:type_name -> actorcpg.api.RingId
+	32, // 20: actorcpg.wire.ViewState.old_ring:type_name -> actorcpg.api.RingId
+	22, // 21: actorcpg.wire.ViewState.groups:type_name -> actorcpg.wire.GroupState
+	1,  // 22: actorcpg.wire.GroupCut.events:type_name -> actorcpg.wire.GroupEvent
+	32, // 23: actorcpg.wire.CohortCut.old_ring:type_name -> actorcpg.api.RingId
+	25, // 24: actorcpg.wire.CohortCut.groups:type_name -> actorcpg.wire.GroupCut
+	32, // 25: actorcpg.wire.ViewInstall.ring:type_name -> actorcpg.api.RingId
+	26, // 26: actorcpg.wire.ViewInstall.cohorts:type_name -> actorcpg.wire.CohortCut
+	16, // 27: actorcpg.wire.ViewInstall.groups:type_name -> actorcpg.wire.GroupMembers
+	32, // 28: actorcpg.wire.Ack.ring:type_name -> actorcpg.api.RingId
+	28, // 29: actorcpg.wire.Ack.groups:type_name -> actorcpg.wire.GroupAck
+	32, // 30: actorcpg.wire.Nack.ring:type_name -> actorcpg.api.RingId
+	31, // [31:31] is the sub-list for method output_type
+	31, // [31:31] is the sub-list for method input_type
+	31, // [31:31] is the sub-list for extension type_name
+	31, // [31:31] is the sub-list for extension extendee
+	0,  // [0:31] is the sub-list for field type_name
 }
 
 func init() { file_api_wire_wire_proto_init() }
@@ -2231,7 +2376,7 @@ func file_api_wire_wire_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_wire_wire_proto_rawDesc), len(file_api_wire_wire_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   29,
+			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -55,6 +55,8 @@ func TestRule20_LargeMessageWholeOrInterrupted(t *testing.T) {
 		cfg.MaxAtomicMsgsize = atomicSize
 		cfg.MaxMessageSize = maxMsgSize
 		cfg.LinkFragment = linkFragment
+		// The test needs the group sequenced on node 3 whoever sends.
+		cfg.SequencerHandoff = -1
 	})
 	// On node 3 in view 1-3, and so in view 2-3 too (rendezvous).
 	group := groupSequencedOn("rule20", 3, []uint32{1, 2, 3})
@@ -293,6 +295,8 @@ func TestRule20_InterruptedMessageIsNotDeliveredInTheOtherPartition(t *testing.T
 		cfg.MaxAtomicMsgsize = atomicSize
 		cfg.MaxMessageSize = maxMsgSize
 		cfg.LinkFragment = cutFragment
+		// The test needs the group sequenced on node 3 whoever sends.
+		cfg.SequencerHandoff = -1
 	})
 	group := groupSequencedOn("rule20x", 3, []uint32{1, 2, 3})
 	a := newMember(t, c, 1, "A1")

@@ -167,6 +167,13 @@ func (w *World) step(n *node, p *packet) {
 	if w.opt.Trace != nil && (!p.hb || w.opt.TraceAll) {
 		w.tracef("n%d <- n%d %s", p.to, p.from, p.desc)
 	}
+	if o, ok := m.(*wire.Ordered); ok && !o.Retransmit {
+		for _, ev := range o.Events {
+			if ev.Kind == wire.Kind_KIND_HANDOFF && ev.GetHandoff().GetTo() == p.to {
+				w.handoffs++
+			}
+		}
+	}
 	n.eng.Step(p.from, m)
 	w.carryOut(n, "step")
 }

@@ -145,6 +145,7 @@ const (
 	joinWait    = 20 * time.Millisecond
 	consensus   = 200 * time.Millisecond
 	retransmit  = 30 * time.Millisecond
+	handoff     = 20 * time.Millisecond // below the default, to move sequencers often
 	tickEvery   = 5 * time.Millisecond
 	fragment    = 512
 	frameBytes  = 2048
@@ -218,7 +219,9 @@ type World struct {
 	now    time.Duration
 	q      eventQueue
 	events int64
-	done   bool
+	// handoffs counts sequencer handoffs, at their target.
+	handoffs int
+	done     bool
 
 	// One random source per concern, all from the seed, so that turning
 	// one feature off disturbs the others less.
@@ -280,6 +283,7 @@ type Result struct {
 	Report   checker.Report
 	Problems []string // simulator checks: TRY_AGAIN resolution, settling, buffers, ghosts in engines
 	Events   int64
+	Handoffs int // sequencer handoffs within a view (Config.Handoff)
 	SimTime  time.Duration
 }
 
@@ -377,7 +381,7 @@ func (w *World) start(n *node) {
 	n.eng = cluster.New(cluster.Config{
 		NodeID: n.id, Nodes: w.nodeIDs(), RingSeq: n.persist + 1, Incarnation: n.inc,
 		Token: token, Heartbeat: heartbeat, Join: joinWait, Consensus: consensus, Retransmit: retransmit,
-		Fragment: fragment, FrameBytes: frameBytes, Bug: w.opt.Bug,
+		Handoff: handoff, Fragment: fragment, FrameBytes: frameBytes, Bug: w.opt.Bug,
 	})
 	n.persist++
 	w.tracef("n%d start inc=%d ringseq=%d", n.id, n.inc, n.persist)
@@ -776,7 +780,7 @@ func (w *World) partition() [][2]uint32 {
 func (w *World) result() Result {
 	w.finalChecks()
 	rep := checker.Check(w.hist, checker.Options{Quiet: true, FaultFree: w.p.FaultFree()})
-	return Result{Seed: w.seed, Params: w.p, Report: rep, Problems: w.problems, Events: w.events, SimTime: w.now}
+	return Result{Seed: w.seed, Params: w.p, Report: rep, Problems: w.problems, Events: w.events, Handoffs: w.handoffs, SimTime: w.now}
 }
 
 // event is one scheduled action; seq breaks ties in scheduling order.

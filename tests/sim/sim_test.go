@@ -134,15 +134,17 @@ func TestSim(t *testing.T) {
 	}
 	var violations int
 	var events int64
+	var handoffs int
 	var failed []Result
 	for _, r := range res {
 		violations += r.Violations()
 		events += r.Events
+		handoffs += r.Handoffs
 		if r.Failed() {
 			failed = append(failed, r)
 		}
 	}
-	fmt.Printf("sim: seeds=%d violations=%d events=%d\n", len(res), violations, events)
+	fmt.Printf("sim: seeds=%d violations=%d events=%d handoffs=%d\n", len(res), violations, events, handoffs)
 	for i, r := range failed {
 		if i == *flagShow {
 			t.Errorf("... and %d more failing seeds", len(failed)-i)

@@ -33,6 +33,8 @@ func describeEvent(ev *wire.GroupEvent) string {
 		b.WriteString("J")
 	case wire.Kind_KIND_LEAVE:
 		fmt.Fprintf(&b, "L(%s)", api.Reason(ev.Reason))
+	case wire.Kind_KIND_HANDOFF:
+		return fmt.Sprintf("H(n%d->n%d)@%d", ev.Nodeid, ev.GetHandoff().GetTo(), ev.Seq)
 	default:
 		b.WriteString("M")
 	}
