@@ -154,3 +154,51 @@ func TestSequencerReadyAccumulatesUntilAdvance(t *testing.T) {
 		t.Errorf("output left after Advance")
 	}
 }
+
+// A handoff is ordered after what came before it; the closed sequencer
+// orders nothing more, and the one resumed from the handoff goes on with
+// the next seq and orders each origin's events exactly once.
+func TestHandOffAndResume(t *testing.T) {
+	s := sequencer.New([]uint32{1, 2, 3})
+	s.Submit(2, true, []*wire.GroupEvent{ev(2, 1, "a"), ev(2, 2, "b")})
+	if !s.HandOff(1, 2) {
+		t.Fatal("HandOff(1, 2) refused")
+	}
+	out := s.Ready().Ordered
+	want(t, take(t, s), "1:a", "2:b", "3:")
+	h := out[2]
+	if h.Kind != wire.Kind_KIND_HANDOFF || h.Nodeid != 1 || h.GetHandoff().GetTo() != 2 {
+		t.Fatalf("handoff event %v", h)
+	}
+	if !s.Closed() || s.HandOff(1, 3) {
+		t.Fatal("a closed sequencer handed off again")
+	}
+	s.Submit(2, false, []*wire.GroupEvent{ev(2, 3, "c")})
+	want(t, take(t, s))
+
+	r := sequencer.Resume([]uint32{1, 2, 3}, h, map[uint32]uint64{1: 3, 2: 3, 3: 1})
+	if r.NextSeq() != 4 || r.Stable() != 1 {
+		t.Fatalf("resumed at next %d, stable %d; want 4, 1", r.NextSeq(), r.Stable())
+	}
+	// Node 2 sends everything it has not seen delivered again: b was
+	// ordered before the handoff, c was not.
+	r.Submit(2, true, []*wire.GroupEvent{ev(2, 2, "b"), ev(2, 3, "c")})
+	want(t, take(t, r), "4:c")
+	// Node 3, unknown to the old sequencer, starts with a restart.
+	r.Submit(3, false, []*wire.GroupEvent{ev(3, 5, "x")})
+	want(t, take(t, r))
+	r.Submit(3, true, []*wire.GroupEvent{ev(3, 5, "x")})
+	want(t, take(t, r), "5:x")
+	r.Ack(3, 5)
+	if r.Stable() != 3 {
+		t.Fatalf("stable %d after acks 3, 3, 5; want 3", r.Stable())
+	}
+}
+
+// A handoff to a node outside the view, or to itself, is refused.
+func TestHandOffOutsideTheView(t *testing.T) {
+	s := sequencer.New([]uint32{1, 2})
+	if s.HandOff(1, 3) || s.HandOff(1, 1) || s.Closed() {
+		t.Fatal("handed off outside the view or to itself")
+	}
+}
