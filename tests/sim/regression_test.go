@@ -189,6 +189,25 @@ var regressions = []regression{
 		seed:    8789,
 		symptom: hasViolation(checker.PropLiveness),
 	},
+	{
+		name: "liveness-at-a-node-that-missed-an-install-2",
+		bug: "tests/checker or cluster (open): the same kind as seed 8789, found by the 6,000-seed soak after the " +
+			"sequencer handoff (cae79fd): node 1's Install of ring 1.8 to node 4 is lost; the others run 1.8, node 1's " +
+			"1/1001#1:23 is delivered there, and 4/1001 never delivers it. Seed 3940 (Install of ring 1.11 to node 2 " +
+			"lost) is a third instance.",
+		seed:    2516,
+		symptom: hasViolation(checker.PropLiveness),
+	},
+	{
+		name: "checker-matches-a-recurring-confchg",
+		bug: "tests/checker (open): the checker matches a confchg between two members by its content. 2/1033 joins " +
+			"g0 in ring 1.9 while node 4 is cut off, sends 2/1033#3:1 and leaves; node 4 never sees that JOIN. After " +
+			"the merge 2/1033 joins again and gets a confchg with the same member and joined lists; the checker takes " +
+			"node 4's copy of the second as the first, a shared point, and wants the message (liveness). Found by the " +
+			"6,000-seed soak after cae79fd.",
+		seed:    1455,
+		symptom: hasViolation(checker.PropLiveness),
+	},
 }
 
 // TestRegression replays the seeds of known bugs. Each open one is
