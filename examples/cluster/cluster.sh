@@ -59,7 +59,7 @@ cmd_up() {
 			[ "$j" -ne "$k" ] && peers+="${peers:+,}$j=127.0.0.1:$(port_of "$j")"
 		done
 		mkdir -p "$d/state"
-		ACTORCPG_PPROF=${ACTORCPG_PPROF_BASE:+127.0.0.1:$((ACTORCPG_PPROF_BASE + k))} "$BIN/cpgnode" ${ACTORCPG_NODE_CONF:+-c "$ACTORCPG_NODE_CONF"} -id "$k" -listen "127.0.0.1:$(port_of "$k")" ${peers:+-peers "$peers"} \
+		GOMAXPROCS=${ACTORCPG_NODE_PROCS:-${GOMAXPROCS:-}} ACTORCPG_PPROF=${ACTORCPG_PPROF_BASE:+127.0.0.1:$((ACTORCPG_PPROF_BASE + k))} "$BIN/cpgnode" ${ACTORCPG_NODE_CONF:+-c "$ACTORCPG_NODE_CONF"} -id "$k" -listen "127.0.0.1:$(port_of "$k")" ${peers:+-peers "$peers"} \
 			-token "${ACTORCPG_TOKEN:-1s}" -state "$d/state" -log ${ACTORCPG_LOG:-info} >"$d/log" 2>&1 &
 		echo $! >"$d/pid"
 	done
