@@ -280,6 +280,7 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 		return
 	}
 	target := actor.NewPID(system.Address(), string(id))
+	direct := linkHandler(system, target.Id)
 	var mcasts []*api.McastRequest
 	flush := func() {
 		if len(mcasts) > 0 {
@@ -326,6 +327,10 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 				buf = nil // do not keep a rare large buffer
 			}
 		}
+		if direct != nil {
+			direct(m)
+			continue
+		}
 		if mr, ok := m.(*api.McastRequest); ok {
 			mcasts = append(mcasts, mr)
 			if len(mcasts) >= 1024 {
@@ -341,6 +346,36 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 		}
 		system.Root.Send(target, m)
 	}
+}
+
+// handlers are the direct link handlers of each actor system, by actor id.
+var handlers sync.Map // handlerKey -> func(proto.Message)
+
+type handlerKey struct {
+	system *actor.ActorSystem
+	id     string
+}
+
+// HandleLinks makes the links of system to the actor id call h in the
+// reading goroutine, in link order, instead of posting each message to the
+// actor's mailbox: one hand-off between goroutines less per message. h
+// must not block. It is for a process's own receiving end (a client's
+// events from its node), where the actor only routes. Stop it with
+// UnhandleLinks.
+func HandleLinks(system *actor.ActorSystem, id string, h func(proto.Message)) {
+	handlers.Store(handlerKey{system, id}, h)
+}
+
+// UnhandleLinks ends HandleLinks for links that connect from now on.
+func UnhandleLinks(system *actor.ActorSystem, id string) {
+	handlers.Delete(handlerKey{system, id})
+}
+
+func linkHandler(system *actor.ActorSystem, id string) func(proto.Message) {
+	if h, ok := handlers.Load(handlerKey{system, id}); ok {
+		return h.(func(proto.Message))
+	}
+	return nil
 }
 
 // served tracks the link connections each actor system reads, so that

@@ -204,3 +204,40 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// A handled link calls its handler in the reading goroutine, in order,
+// and the actor's mailbox sees nothing.
+func TestHandleLinksCallsTheHandlerInOrder(t *testing.T) {
+	sys := quietSystem()
+	r, addr, err := StartRemoting(sys, "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer Shutdown(r)
+	c := &collector{got: make(chan proto.Message, 100)}
+	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }), "sink")
+	if err != nil {
+		t.Fatal(err)
+	}
+	direct := make(chan proto.Message, 100)
+	HandleLinks(sys, pid.Id, func(m proto.Message) { direct <- m })
+	defer UnhandleLinks(sys, pid.Id)
+	links := NewLinks()
+	defer links.Close()
+	msgs := testMessages()
+	for _, m := range msgs {
+		links.Send(addr, pid.Id, NewFrame(m))
+	}
+	for i, want := range msgs {
+		select {
+		case got := <-direct:
+			if !proto.Equal(got, want) {
+				t.Fatalf("message %d differs", i)
+			}
+		case got := <-c.got:
+			t.Fatalf("message %d (%T) went to the actor", i, got)
+		case <-time.After(5 * time.Second):
+			t.Fatalf("message %d did not arrive", i)
+		}
+	}
+}

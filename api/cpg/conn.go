@@ -171,7 +171,27 @@ func (c *conn) spawnClient() error {
 		return fmt.Errorf("cpg: spawn client actor: %w", api.ErrLibrary)
 	}
 	c.client = pid
+	if c.attached {
+		// The node's link to this client hands events straight to the
+		// handles (remote.HandleLinks): the client actor only routes.
+		root := c.system.Root
+		remote.HandleLinks(c.system, pid.Id, func(m proto.Message) { c.route(root, m) })
+	}
 	return nil
+}
+
+// route hands a node's event batch or control message to its handle.
+func (c *conn) route(sc actor.SenderContext, m proto.Message) {
+	switch m := m.(type) {
+	case *api.EventBatch:
+		if h := c.handle(m.Handle); h != nil {
+			h.receive(sc, m.Events)
+		}
+	case *api.Control:
+		if h := c.handle(m.Handle); h != nil {
+			h.control(m)
+		}
+	}
 }
 
 // startHeartbeat keeps an attached node aware that this process lives, and
@@ -234,6 +254,7 @@ func (c *conn) kill() {
 		close(c.stopHB)
 	}
 	if c.attached {
+		remote.UnhandleLinks(c.system, c.client.Id)
 		c.system.Root.Stop(c.client)
 	}
 }
@@ -330,14 +351,8 @@ type clientActor struct {
 // Receive implements actor.Actor.
 func (a *clientActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
-	case *api.EventBatch:
-		if h := a.c.handle(m.Handle); h != nil {
-			h.receive(ctx, m.Events)
-		}
-	case *api.Control:
-		if h := a.c.handle(m.Handle); h != nil {
-			h.control(m)
-		}
+	case *api.EventBatch, *api.Control:
+		a.c.route(ctx, m.(proto.Message))
 	case *actor.Started:
 		ctx.Watch(a.c.node)
 	case *actor.Terminated:

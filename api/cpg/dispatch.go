@@ -57,10 +57,11 @@ func (q *eventQueue) pop() *api.Event {
 	return ev
 }
 
-// receive takes events from the node (on the client actor): it joins
+// receive takes events from the node (on the client actor, or on the
+// link's reading goroutine; one at a time either way): it joins
 // parts into whole messages, gives the send window back for the handle's
 // own messages, and queues the events, or sends them to the receiver actor.
-func (h *Handle) receive(ctx actor.Context, events []*api.Event) {
+func (h *Handle) receive(ctx actor.SenderContext, events []*api.Event) {
 	if h.finalized.Load() {
 		return
 	}
