@@ -28,6 +28,7 @@ import (
 	"math"
 	"os"
 	"os/signal"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -591,6 +592,12 @@ func doSend() int {
 
 func doRTT() int {
 	modeRTT = true
+	if os.Getenv("GOMAXPROCS") == "" {
+		// One message at a time, like the C client's one thread: on one
+		// processor the hand-offs between the client's goroutines wake no
+		// other thread (GOMAXPROCS overrides).
+		runtime.GOMAXPROCS(1)
+	}
 	makeSrc(optSize)
 	cpgOpen(true)
 	waitMembers(optMembers)
