@@ -169,12 +169,23 @@ type stream struct {
 }
 
 // ccPos is one confchg of a stream: its content, how many distinct
-// messages the stream had delivered before it, and whether the process is
-// a member after it.
+// messages the stream had delivered before it, whether the process is a
+// member after it, and the ring of the last totem confchg the process had
+// (hasRing false: none yet), which tells two confchgs with the same content
+// apart when a membership recurs.
 type ccPos struct {
 	content int32
 	pos     int32
 	member  bool
+	ring    RingID
+	hasRing bool
+}
+
+// sameInstance reports whether two confchgs with the same content can be
+// one confchg seen by two processes: not if each process was in another
+// ring when it delivered its own.
+func (a ccPos) sameInstance(b ccPos) bool {
+	return a.content == b.content && (!a.hasRing || !b.hasRing || a.ring == b.ring)
 }
 
 type transSeen struct {
@@ -368,7 +379,7 @@ func (c *checker) scan() {
 		for _, e := range pl.events {
 			switch e.kind {
 			case evConfchg:
-				c.confchg(get(e.group), e.id)
+				c.confchg(get(e.group), e.id, lastRing, haveRing)
 			case evDeliver:
 				c.deliver(get(e.group), e, seen, fifoStamp, fifoLast)
 			case evTotem:
@@ -389,7 +400,7 @@ func (c *checker) scan() {
 	}
 }
 
-func (c *checker) confchg(s *stream, cid int32) {
+func (c *checker) confchg(s *stream, cid int32, ring RingID, hasRing bool) {
 	h := c.h
 	ct := h.contents[cid]
 	if ct.bad != "" && !c.badReported[cid] {
@@ -434,7 +445,7 @@ func (c *checker) confchg(s *stream, cid int32) {
 			delete(s.down, m.Node)
 		}
 	}
-	s.ccs = append(s.ccs, ccPos{content: cid, pos: int32(len(s.dels)), member: selfIn})
+	s.ccs = append(s.ccs, ccPos{content: cid, pos: int32(len(s.dels)), member: selfIn, ring: ring, hasRing: hasRing})
 	s.member = selfIn
 	if selfIn {
 		k := [2]int32{s.group, cid}
@@ -1040,7 +1051,7 @@ func (c *checker) sawRemoved(rs, s *stream, m int32, ci int) bool {
 		cid := s.ccs[k].content
 		j := -1
 		for i, cc := range rs.ccs {
-			if cc.content == cid {
+			if cc.sameInstance(s.ccs[k]) {
 				j = i
 			}
 		}

@@ -704,3 +704,44 @@ func TestMillionRecords(t *testing.T) {
 		t.Errorf("check took %v", took)
 	}
 }
+
+// A confchg's content can recur: A joins while C's node is being cut off
+// (A's confchg lists C, C never sees it), sends, and leaves; after the
+// merge A joins again and both see a confchg with the same member and
+// joined lists. The two are different confchgs (different rings), so C,
+// which never shared A's first membership, is not owed its message. Had C
+// shared it (the same ring), it would be.
+func TestLivenessTellsRecurringConfchgsApartByRing(t *testing.T) {
+	build := func(cut bool) []Record {
+		b := &builder{}
+		ac := []Proc{pA, pC}
+		b.totem(ac, RingID{Node: 1, Seq: 1}, 1, 3)
+		b.cc([]Proc{pA}, []Proc{pA}, nil, []Member{ent(pA, api.ReasonJoin)})
+		b.cc(ac, ac, nil, []Member{ent(pC, api.ReasonJoin)})
+		b.cc(ac, []Proc{pC}, []Member{ent(pA, api.ReasonLeave)}, nil)
+		if cut {
+			b.cc([]Proc{pA}, ac, nil, []Member{ent(pA, api.ReasonJoin)}) // C is cut off already
+			b.mcast(pA, 1, pA)
+			b.cc([]Proc{pA}, []Proc{pC}, []Member{ent(pA, api.ReasonLeave)}, nil)
+			b.totem([]Proc{pA}, RingID{Node: 1, Seq: 2}, 1)
+			b.totem([]Proc{pC}, RingID{Node: 3, Seq: 2}, 3)
+			b.totem(ac, RingID{Node: 1, Seq: 3}, 1, 3)
+		} else {
+			b.cc(ac, ac, nil, []Member{ent(pA, api.ReasonJoin)})
+			b.mcast(pA, 1, pA)
+			b.cc(ac, []Proc{pC}, []Member{ent(pA, api.ReasonLeave)}, nil)
+		}
+		b.cc(ac, ac, nil, []Member{ent(pA, api.ReasonJoin)})
+		b.mcast(pA, 2, pA, pC)
+		for _, p := range ac {
+			b.recs = append(b.recs, EndRecord(p, false))
+		}
+		return b.recs
+	}
+	if rep := check(build(true), Options{Quiet: true}); !rep.OK() {
+		t.Fatalf("C never shared A's first membership (another ring): %s", rep)
+	}
+	if rep := check(build(false), Options{Quiet: true}); rep.Count(PropLiveness) != 1 {
+		t.Fatalf("C shared A's membership and missed its message: want one liveness violation: %s", rep)
+	}
+}

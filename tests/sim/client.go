@@ -77,6 +77,9 @@ func (w *World) newClient(n *node, s int) {
 	}
 	c.syncFC = n.eng.Syncing()
 	n.clients[s] = c
+	// The view the node is in, as CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF
+	// gives it: the checker tells recurring confchgs apart by ring.
+	c.record(checker.TotemRecord(c.proc, &api.TotemConfchg{RingId: n.eng.Ring(), Members: n.eng.Members()}))
 	w.tracef("c %s: new handle h%d", c.proc, c.handle)
 	c.schedule(time.Duration(5+w.cliRand.Intn(200)) * time.Millisecond)
 }
