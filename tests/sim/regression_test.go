@@ -182,29 +182,34 @@ var regressions = []regression{
 	},
 	{
 		name: "liveness-at-a-node-that-missed-an-install",
-		bug: "tests/checker or cluster (open): node 6 accepts ring 1.9 and never gets its install; the others run 1.9 with " +
+		bug: "tests/checker (open, probably fixed by 7cf67ce): node 6 accepts ring 1.9 and never gets its install; the others run 1.9 with " +
 			"node 6's processes in their member lists, 5/1002 delivers 5/1002#1:45-51 there and leaves, and 6/1018 never " +
 			"delivers them. Whether the checker should excuse it (6/1018 never installed that view: EVS owes it nothing) " +
-			"or the protocol should not list a node that has not installed, is not settled. Found by the 20,000-seed soak.",
+			"or the protocol should not list a node that has not installed, is not settled. Found by the 20,000-seed soak. " +
+			"Seed 2516 looked the same and was the checker matching a recurring confchg (fixed in 7cf67ce); this seed " +
+			"no longer reaches its case since cae79fd, so it stays open.",
 		seed:    8789,
 		symptom: hasViolation(checker.PropLiveness),
 	},
 	{
-		name: "liveness-at-a-node-that-missed-an-install-2",
-		bug: "tests/checker or cluster (open): the same kind as seed 8789, found by the 6,000-seed soak after the " +
-			"sequencer handoff (cae79fd): node 1's Install of ring 1.8 to node 4 is lost; the others run 1.8, node 1's " +
-			"1/1001#1:23 is delivered there, and 4/1001 never delivers it. Seed 3940 (Install of ring 1.11 to node 2 " +
-			"lost) is a third instance.",
+		name: "checker-matches-a-recurring-confchg-after-a-lost-install",
+		bug: "tests/checker: node 1's Install of ring 1.8 to node 4 is lost; in 1.8, 1/1001 joins g1 again (its " +
+			"confchg lists 4/1001, which never sees it), sends 1/1001#1:23 and leaves. 4/1001 had seen a confchg with " +
+			"the same member and joined lists earlier; the checker matched the two by content, took that as a shared " +
+			"point and wanted the message (liveness). Found by the 6,000-seed soak after cae79fd; seed 3940 was the " +
+			"same. Fixed by matching confchgs by content and ring.",
+		fixed:   "7cf67ce",
 		seed:    2516,
 		symptom: hasViolation(checker.PropLiveness),
 	},
 	{
 		name: "checker-matches-a-recurring-confchg",
-		bug: "tests/checker (open): the checker matches a confchg between two members by its content. 2/1033 joins " +
-			"g0 in ring 1.9 while node 4 is cut off, sends 2/1033#3:1 and leaves; node 4 never sees that JOIN. After " +
-			"the merge 2/1033 joins again and gets a confchg with the same member and joined lists; the checker takes " +
-			"node 4's copy of the second as the first, a shared point, and wants the message (liveness). Found by the " +
-			"6,000-seed soak after cae79fd.",
+		bug: "tests/checker: 2/1033 joins g0 in ring 1.9 while node 4 is cut off, sends 2/1033#3:1 and leaves; node 4 " +
+			"never sees that JOIN. After the merge 2/1033 joins again and gets a confchg with the same member and " +
+			"joined lists; the checker took node 4's copy of the second as the first, a shared point, and wanted the " +
+			"message (liveness). Found by the 6,000-seed soak after cae79fd. Fixed by matching confchgs by content and " +
+			"ring (the sim's clients now record their node's view when they start).",
+		fixed:   "7cf67ce",
 		seed:    1455,
 		symptom: hasViolation(checker.PropLiveness),
 	},
