@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -298,6 +299,7 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 			return
 		}
 		n := binary.LittleEndian.Uint32(hdr[:4])
+		linkBytes.Add(uint64(n) + 5)
 		kind := int(hdr[4] &^ kindDetached)
 		if n > maxLinkFrame || kind == 0 || kind >= len(linkKinds) || linkKinds[kind] == nil {
 			return
@@ -347,6 +349,13 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 		system.Root.Send(target, m)
 	}
 }
+
+// linkBytes counts the bytes this process wrote and read on links.
+var linkBytes atomic.Uint64
+
+// LinkBytes returns how many bytes this process has written and read on
+// links so far: its bulk traffic, whatever the message count.
+func LinkBytes() uint64 { return linkBytes.Load() }
 
 // handlers are the direct link handlers of each actor system, by actor id.
 var handlers sync.Map // handlerKey -> func(proto.Message)
@@ -597,7 +606,9 @@ func (o *outLink) run() {
 			clear(q)
 			spare = q[:0]
 			w := bufs // WriteTo consumes its receiver
-			if _, err := w.WriteTo(conn); err != nil {
+			n, err := w.WriteTo(conn)
+			linkBytes.Add(uint64(n))
+			if err != nil {
 				conn.Close()
 				conn = nil
 			}

@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+
+	"github.com/actorcpg/actorcpg/remote"
 )
 
 // Processors: a node that is mostly idle runs on one processor, a busy one
@@ -17,24 +19,28 @@ import (
 // those wake-ups are most of a lone message's latency (on 2 cores: about a
 // third of the round trip of a message to its own sender). Under load the
 // node needs the parallelism (link reading and decoding beside the
-// protocol). Setting GOMAXPROCS turns this off.
+// protocol, and large copies in and out of sockets, which hold their
+// processor while the kernel copies). Load is CPU use or link traffic,
+// whichever says busy. Setting GOMAXPROCS turns this off.
 
-// procsGovernor decides the processor count from the node's CPU use.
+// procsGovernor decides the processor count from the node's load.
 type procsGovernor struct {
 	max int // all processors
 	cur int
-	// up: above this CPU use (in cores) on one processor, use all; down:
-	// below this on all, go back to one.
-	up, down float64
+	// up: above this CPU use (in cores) or link traffic (bytes/s) on one
+	// processor, use all; down: below both on all, go back to one.
+	up, down         float64
+	upRate, downRate float64
 }
 
 // next returns the processor count for the CPU use (in cores, user and
-// system time over wall time) of the last interval.
-func (g *procsGovernor) next(use float64) int {
+// system time over wall time) and link traffic (bytes/s) of the last
+// interval.
+func (g *procsGovernor) next(use, rate float64) int {
 	switch {
-	case g.cur == 1 && use > g.up:
+	case g.cur == 1 && (use > g.up || rate > g.upRate):
 		g.cur = g.max
-	case g.cur > 1 && use < g.down:
+	case g.cur > 1 && use < g.down && rate < g.downRate:
 		g.cur = 1
 	}
 	return g.cur
@@ -46,23 +52,28 @@ func governProcs(stop <-chan struct{}, log zerolog.Logger) {
 	if os.Getenv("GOMAXPROCS") != "" || runtime.NumCPU() < 2 {
 		return
 	}
-	g := &procsGovernor{max: runtime.GOMAXPROCS(0), cur: 1, up: 0.6, down: 0.25}
+	// A lone 1 KiB round trip moves about 20 MB/s through a node (in
+	// from the client, out to it and to two other nodes); a 16 KiB flood
+	// hundreds.
+	g := &procsGovernor{max: runtime.GOMAXPROCS(0), cur: 1, up: 0.6, down: 0.25, upRate: 64 << 20, downRate: 16 << 20}
 	runtime.GOMAXPROCS(1)
 	const every = 200 * time.Millisecond
 	t := time.NewTicker(every)
 	defer t.Stop()
-	lastCPU, lastAt := cpuTime(), time.Now()
+	lastCPU, lastBytes, lastAt := cpuTime(), remote.LinkBytes(), time.Now()
 	for {
 		select {
 		case <-stop:
 			return
 		case now := <-t.C:
-			c := cpuTime()
-			use := float64(c-lastCPU) / float64(now.Sub(lastAt))
-			lastCPU, lastAt = c, now
-			if was := g.cur; g.next(use) != was {
+			c, b := cpuTime(), remote.LinkBytes()
+			dt := now.Sub(lastAt)
+			use := float64(c-lastCPU) / float64(dt)
+			rate := float64(b-lastBytes) / dt.Seconds()
+			lastCPU, lastBytes, lastAt = c, b, now
+			if was := g.cur; g.next(use, rate) != was {
 				runtime.GOMAXPROCS(g.cur)
-				log.Debug().Int("procs", g.cur).Float64("cpu", use).Msg("processors")
+				log.Debug().Int("procs", g.cur).Float64("cpu", use).Float64("bytes_per_s", rate).Msg("processors")
 			}
 		}
 	}
