@@ -268,7 +268,7 @@ func cloneEvent(ev *wire.GroupEvent) *wire.GroupEvent {
 	return &wire.GroupEvent{
 		Seq: ev.Seq, Kind: ev.Kind, Nodeid: ev.Nodeid, Pid: ev.Pid, Reason: ev.Reason,
 		Guarantee: ev.Guarantee, Data: ev.Data, Msgid: ev.Msgid, More: ev.More, Part: ev.Part, Inc: ev.Inc,
-		Handoff: ev.Handoff,
+		Handoff: ev.Handoff, Elided: ev.Elided,
 	}
 }
 
@@ -354,7 +354,12 @@ func (e *Engine) flushOrdered(gr *group) {
 		}
 		m := &wire.Ordered{Group: gr.name, Events: evs[:n:n], Ring: e.ring.api(), Stable: stable, High: high, From: e.cfg.NodeID}
 		for _, to := range e.members {
-			if to != e.cfg.NodeID {
+			if to == e.cfg.NodeID {
+				continue
+			}
+			if el := elideFor(to, m); el != nil {
+				e.send(to, el) // the origin has its own payloads
+			} else {
 				e.send(to, m)
 			}
 		}
@@ -366,6 +371,48 @@ func (e *Engine) flushOrdered(gr *group) {
 	e.receive(gr, out, stable, high)
 }
 
+// elideFor returns m for node to with the payloads of to's own events
+// left out (to holds them: they wait in its pending list), or nil if m
+// has none of its events.
+func elideFor(to uint32, m *wire.Ordered) *wire.Ordered {
+	var out []*wire.GroupEvent
+	for i, ev := range m.Events {
+		if ev.Nodeid != to || len(ev.Data) == 0 {
+			continue
+		}
+		if out == nil {
+			out = slices.Clone(m.Events)
+		}
+		el := cloneEvent(ev)
+		el.Data, el.Elided = nil, true
+		out[i] = el
+	}
+	if out == nil {
+		return nil
+	}
+	return &wire.Ordered{Group: m.Group, Events: out, Ring: m.Ring, Stable: m.Stable, High: m.High, From: m.From}
+}
+
+// restore puts back the payload of this node's own event that the
+// sequencer left out (elided), from the pending copy of it; false if
+// there is none (the event is then asked for again, whole).
+func (e *Engine) restore(gr *group, ev *wire.GroupEvent) (*wire.GroupEvent, bool) {
+	if ev.Nodeid != e.cfg.NodeID {
+		return nil, false
+	}
+	for _, p := range gr.pending {
+		if p.Inc == ev.Inc && p.Msgid == ev.Msgid {
+			whole := cloneEvent(ev)
+			whole.Data, whole.Elided = p.Data, false
+			return whole, true
+		}
+		if p.Inc > ev.Inc || (p.Inc == ev.Inc && p.Msgid > ev.Msgid) {
+			break // pending is in id order
+		}
+	}
+	return nil, false
+}
+
 // receive adds ordered events of the current view to the group's log and
 // delivers what is in order.
 func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64) {
@@ -374,9 +421,18 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 			continue
 		}
 		cont := gr.contiguous()
-		switch {
-		case ev.Seq <= cont:
+		if ev.Seq <= cont {
 			continue
+		}
+		if ev.Elided {
+			whole, ok := e.restore(gr, ev)
+			if !ok {
+				gr.high = max(gr.high, ev.Seq) // a gap: asked for again
+				continue
+			}
+			ev = whole
+		}
+		switch {
 		case ev.Seq == cont+1:
 			e.hold(gr, ev)
 			for {

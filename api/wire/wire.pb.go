@@ -116,7 +116,11 @@ type GroupEvent struct {
 	// event across views and node restarts.
 	Inc uint64 `protobuf:"varint,11,opt,name=inc,proto3" json:"inc,omitempty"`
 	// handoff is the sequencer's state handed over (KIND_HANDOFF only).
-	Handoff       *Handoff `protobuf:"bytes,12,opt,name=handoff,proto3" json:"handoff,omitempty"`
+	Handoff *Handoff `protobuf:"bytes,12,opt,name=handoff,proto3" json:"handoff,omitempty"`
+	// elided: data is left out because the receiving node is the event's
+	// origin and holds it (in an Ordered frame from the sequencer to that
+	// node), so a payload crosses the network once to each other node.
+	Elided        bool `protobuf:"varint,13,opt,name=elided,proto3" json:"elided,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -233,6 +237,13 @@ func (x *GroupEvent) GetHandoff() *Handoff {
 		return x.Handoff
 	}
 	return nil
+}
+
+func (x *GroupEvent) GetElided() bool {
+	if x != nil {
+		return x.Elided
+	}
+	return false
 }
 
 // Handoff moves a group's sequencer to node to; origins are the next
@@ -2117,7 +2128,7 @@ var File_api_wire_wire_proto protoreflect.FileDescriptor
 
 const file_api_wire_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x13api/wire/wire.proto\x12\ractorcpg.wire\x1a\rapi/cpg.proto\"\xbd\x02\n" +
+	"\x13api/wire/wire.proto\x12\ractorcpg.wire\x1a\rapi/cpg.proto\"\xd5\x02\n" +
 	"\n" +
 	"GroupEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12'\n" +
@@ -2132,7 +2143,8 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"\x04part\x18\n" +
 	" \x01(\bR\x04part\x12\x10\n" +
 	"\x03inc\x18\v \x01(\x04R\x03inc\x120\n" +
-	"\ahandoff\x18\f \x01(\v2\x16.actorcpg.wire.HandoffR\ahandoff\"M\n" +
+	"\ahandoff\x18\f \x01(\v2\x16.actorcpg.wire.HandoffR\ahandoff\x12\x16\n" +
+	"\x06elided\x18\r \x01(\bR\x06elided\"M\n" +
 	"\aHandoff\x12\x0e\n" +
 	"\x02to\x18\x01 \x01(\rR\x02to\x122\n" +
 	"\aorigins\x18\x02 \x03(\v2\x18.actorcpg.wire.SeqOriginR\aorigins\"G\n" +
