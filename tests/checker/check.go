@@ -179,6 +179,18 @@ type ccPos struct {
 	member  bool
 	ring    RingID
 	hasRing bool
+	// next is the ring of the next totem confchg the process delivered
+	// (hasNext false: none): for the confchgs of a view change, delivered
+	// just before the new view's totem confchg, the view they belong to.
+	next    RingID
+	hasNext bool
+}
+
+// sameView reports whether two NODEUP confchgs, which each side of a
+// merge sees with its own joined list, can belong to the same view change:
+// not if the processes went on to different rings.
+func (a ccPos) sameView(b ccPos) bool {
+	return !a.hasNext || !b.hasNext || a.next == b.next
 }
 
 // sameInstance reports whether two confchgs with the same content can be
@@ -384,6 +396,11 @@ func (c *checker) scan() {
 				c.deliver(get(e.group), e, seen, fifoStamp, fifoLast)
 			case evTotem:
 				t := h.totems[e.id]
+				for _, s := range mine {
+					for i := len(s.ccs) - 1; i >= 0 && !s.ccs[i].hasNext; i-- {
+						s.ccs[i].next, s.ccs[i].hasNext = t.ring, true
+					}
+				}
 				if haveRing && t.ring.Seq < lastRing.Seq {
 					c.add(PropTotem, -1, pi, "ring seq went back from %d (ring %d/%d) to %d (ring %d/%d)",
 						lastRing.Seq, lastRing.Node, lastRing.Seq, t.ring.Seq, t.ring.Node, t.ring.Seq)
@@ -1022,9 +1039,12 @@ func (c *checker) checkLiveness() {
 //
 // The last shared point is the last message that s delivered before m in
 // that membership and rs delivered too, or the last confchg of that
-// membership up to ci that rs has (the same one or, for a merge's NODEUP
-// confchg, which each side sees with its own joined list, its NODEUP
-// confchg with the same member list).
+// membership up to ci that rs has (the same one, told apart from a
+// recurring one by the ring, or, for a merge's NODEUP confchg, which each
+// side sees with its own joined list, its NODEUP confchg with the same
+// member list in the same view change). If that confchg ended rs's
+// membership (rs left), rs's later membership shared nothing with the
+// sender's up to m.
 func (c *checker) sawRemoved(rs, s *stream, m int32, ci int) bool {
 	a := addrOf(s.self)
 	removedAfter := func(pos int32, from int) bool {
@@ -1059,13 +1079,16 @@ func (c *checker) sawRemoved(rs, s *stream, m int32, ci int) bool {
 			want := c.h.contents[cid].members
 			for i, cc := range rs.ccs {
 				ct := c.h.contents[cc.content]
-				if hasReason(ct.joined, api.ReasonNodeUp) && slices.Equal(ct.members, want) {
+				if hasReason(ct.joined, api.ReasonNodeUp) && slices.Equal(ct.members, want) && cc.sameView(s.ccs[k]) {
 					j = i
 				}
 			}
 		}
 		if j >= 0 {
-			return removedAfter(-1, j+1)
+			// The last shared point ended rs's membership (it left): its
+			// later membership, which the sender learned of by NODEUP,
+			// shares no confchg with the sender's up to the message.
+			return !rs.ccs[j].member || removedAfter(-1, j+1)
 		}
 	}
 	return true

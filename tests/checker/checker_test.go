@@ -745,3 +745,47 @@ func TestLivenessTellsRecurringConfchgsApartByRing(t *testing.T) {
 		t.Fatalf("C shared A's membership and missed its message: want one liveness violation: %s", rep)
 	}
 }
+
+// C leaves, rejoins alone on its cut-off node, and misses the install of
+// the view in which A sees it come back (NODEUP), sends and leaves; in the
+// next view A joins again and both see it. The last point they shared
+// ended C's membership (its LEAVE): C is not owed A's message. Had C
+// installed that view too (the same NODEUP, in the same view change), it
+// would be.
+func TestLivenessReceiverThatLeftAndCameBackUnseen(t *testing.T) {
+	build := func(missed bool) []Record {
+		b := &builder{}
+		ac := []Proc{pA, pC}
+		b.totem(ac, RingID{Node: 1, Seq: 1}, 1, 3)
+		b.cc([]Proc{pA}, []Proc{pA}, nil, []Member{ent(pA, api.ReasonJoin)})
+		b.cc(ac, ac, nil, []Member{ent(pC, api.ReasonJoin)})
+		b.cc(ac, []Proc{pA}, []Member{ent(pC, api.ReasonLeave)}, nil)
+		b.totem([]Proc{pA}, RingID{Node: 1, Seq: 2}, 1)
+		b.totem([]Proc{pC}, RingID{Node: 3, Seq: 2}, 3)
+		b.cc([]Proc{pC}, []Proc{pC}, nil, []Member{ent(pC, api.ReasonJoin)})
+		b.cc([]Proc{pA}, ac, nil, []Member{ent(pC, api.ReasonNodeUp)})
+		if missed {
+			b.totem([]Proc{pA}, RingID{Node: 1, Seq: 3}, 1, 3)
+			b.mcast(pA, 1, pA)
+			b.cc([]Proc{pA}, []Proc{pC}, []Member{ent(pA, api.ReasonLeave)}, nil)
+			b.totem(ac, RingID{Node: 1, Seq: 4}, 1, 3)
+		} else {
+			b.cc([]Proc{pC}, ac, nil, []Member{ent(pA, api.ReasonNodeUp)})
+			b.totem(ac, RingID{Node: 1, Seq: 3}, 1, 3)
+			b.mcast(pA, 1, pA)
+			b.cc(ac, []Proc{pC}, []Member{ent(pA, api.ReasonLeave)}, nil)
+		}
+		b.cc(ac, ac, nil, []Member{ent(pA, api.ReasonJoin)})
+		b.mcast(pA, 2, pA, pC)
+		for _, p := range ac {
+			b.recs = append(b.recs, EndRecord(p, false))
+		}
+		return b.recs
+	}
+	if rep := check(build(true), Options{Quiet: true}); rep.Count(PropLiveness) != 0 {
+		t.Fatalf("C never installed the view of A's message: %s", rep)
+	}
+	if rep := check(build(false), Options{Quiet: true}); rep.Count(PropLiveness) != 1 {
+		t.Fatalf("C shared the view and missed A's message: want one liveness violation: %s", rep)
+	}
+}
