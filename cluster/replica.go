@@ -394,19 +394,26 @@ func elideFor(to uint32, m *wire.Ordered) *wire.Ordered {
 }
 
 // restore puts back the payload of this node's own event that the
-// sequencer left out (elided), from the pending copy of it; false if
-// there is none (the event is then asked for again, whole).
-func (e *Engine) restore(gr *group, ev *wire.GroupEvent) (*wire.GroupEvent, bool) {
+// sequencer left out (elided), from the pending copy of it, searching
+// pending from index *from on (a frame's events of one origin come in id
+// order, and so does pending: the search resumes where the last one
+// ended). false if there is no copy: the event is then asked for again,
+// whole.
+func (e *Engine) restore(gr *group, ev *wire.GroupEvent, from *int) (*wire.GroupEvent, bool) {
 	if ev.Nodeid != e.cfg.NodeID {
 		return nil, false
 	}
-	for _, p := range gr.pending {
-		if p.Inc == ev.Inc && p.Msgid == ev.Msgid {
+	id := eventID{ev.Inc, ev.Msgid}
+	for i := *from; i < len(gr.pending); i++ {
+		p := gr.pending[i]
+		pid := eventID{p.Inc, p.Msgid}
+		if pid == id {
+			*from = i + 1
 			whole := cloneEvent(ev)
 			whole.Data, whole.Elided = p.Data, false
 			return whole, true
 		}
-		if p.Inc > ev.Inc || (p.Inc == ev.Inc && p.Msgid > ev.Msgid) {
+		if pid.after(id) {
 			break // pending is in id order
 		}
 	}
@@ -416,6 +423,7 @@ func (e *Engine) restore(gr *group, ev *wire.GroupEvent) (*wire.GroupEvent, bool
 // receive adds ordered events of the current view to the group's log and
 // delivers what is in order.
 func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64) {
+	pendingAt := 0 // where restore's search resumes
 	for _, ev := range evs {
 		if ev == nil || ev.Seq == 0 {
 			continue
@@ -425,7 +433,7 @@ func (e *Engine) receive(gr *group, evs []*wire.GroupEvent, stable, high uint64)
 			continue
 		}
 		if ev.Elided {
-			whole, ok := e.restore(gr, ev)
+			whole, ok := e.restore(gr, ev, &pendingAt)
 			if !ok {
 				gr.high = max(gr.high, ev.Seq) // a gap: asked for again
 				continue
