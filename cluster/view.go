@@ -573,6 +573,7 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 		k := gr.key
 		gr.resetLog(e.now)
 		gr.owner = owner(gr.name, members)
+		e.touch(gr) // the reset may lift flow control (remote congestion)
 		e.checkBacklog(gr)
 		if gr.g.Idle() && len(gr.pending) == 0 {
 			// The group's event ids go on where they stopped if it is
