@@ -213,6 +213,16 @@ var regressions = []regression{
 		seed:    1455,
 		symptom: hasViolation(checker.PropLiveness),
 	},
+	{
+		name: "flow-control-stuck-after-view-change",
+		bug: "cluster: 4/1017's group was flow-controlled by another node's congestion (remote congestion) just " +
+			"before a merge; the view change cleared the remote congestion but did not collect the group's output, " +
+			"so the handle's flow-control end never reached it and its sender got TRY_AGAIN for good (the sim's " +
+			"not-settled check). Found by a 3,000-seed soak (seeds 12001-15000). Fixed by collecting every reset group.",
+		fixed:   "20ea4c0",
+		seed:    13221,
+		symptom: func(r Result) bool { return r.Failed() },
+	},
 }
 
 // TestRegression replays the seeds of known bugs. Each open one is
