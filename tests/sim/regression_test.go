@@ -223,6 +223,18 @@ var regressions = []regression{
 		seed:    13221,
 		symptom: func(r Result) bool { return r.Failed() },
 	},
+	{
+		name: "checker-matches-a-recurring-confchg-in-one-ring",
+		bug: "tests/checker (open): in ring 1.8, 4/1017 joins g1, leaves and joins again: its two JOIN confchgs have " +
+			"the same member and joined lists in the same ring. 5/1017 saw the first JOIN and the LEAVE, then its node " +
+			"was cut off; 4/1017 sent 4/1017#2:3-6 after its second JOIN. The checker matches confchgs by content and " +
+			"ring, takes 5/1017's copy of the first JOIN for the second, a shared point, and wants the messages " +
+			"(liveness). Telling the two apart needs more than the ring (the confchg before each, say). Found by the " +
+			"5,000-seed soak of seeds 12001-17000 at the end of the session.",
+		seed:    15731,
+		opts:    Options{Disable: Dup},
+		symptom: hasViolation(checker.PropLiveness),
+	},
 }
 
 // TestRegression replays the seeds of known bugs. Each open one is
