@@ -12,6 +12,15 @@ import (
 	"github.com/actorcpg/actorcpg/api/wire"
 )
 
+// joinedNet returns three nodes in one view with handle 1 of each joined
+// to group "g".
+func joinedNet(t *testing.T) *testNet {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	tn.joinAll("g")
+	return tn
+}
+
 // nonOwner returns a node of the view other than the group's sequencer.
 func (tn *testNet) nonOwner(name string, not ...uint32) uint32 {
 	own := tn.nodes[1].Owner([]byte(name))
@@ -69,9 +78,7 @@ func countPrefix(log []string, prefix string) int {
 // Config.Handoff; every node agrees on the move and delivers the same
 // messages in the same order, none twice, none lost.
 func TestSequencerMovesToALoneSender(t *testing.T) {
-	tn := newTestNet(t, 3)
-	tn.run(500 * time.Millisecond)
-	tn.joinAll("g")
+	tn := joinedNet(t)
 	first := tn.nodes[1].Owner([]byte("g"))
 	sender := tn.nonOwner("g")
 	tn.sendEvery(sender, 40, "a") // 200 ms, above DefaultHandoff
@@ -102,9 +109,7 @@ func TestSequencerMovesToALoneSender(t *testing.T) {
 
 // Senders on two nodes at once keep the sequencer where it is.
 func TestSequencerStaysWithTwoSenders(t *testing.T) {
-	tn := newTestNet(t, 3)
-	tn.run(500 * time.Millisecond)
-	tn.joinAll("g")
+	tn := joinedNet(t)
 	own := tn.nodes[1].Owner([]byte("g"))
 	a := tn.nonOwner("g")
 	b := tn.nonOwner("g", a)
@@ -127,9 +132,7 @@ func TestSequencerStaysWithTwoSenders(t *testing.T) {
 // sender's order; a node that misses the handoff's Ordered frame gets it
 // again from the old sequencer.
 func TestHandoffWithSubmissionsInFlightAndALostFrame(t *testing.T) {
-	tn := newTestNet(t, 3)
-	tn.run(500 * time.Millisecond)
-	tn.joinAll("g")
+	tn := joinedNet(t)
 	old := tn.nodes[1].Owner([]byte("g"))
 	sender := tn.nonOwner("g")
 	third := tn.nonOwner("g", sender)
@@ -186,9 +189,7 @@ func TestHandoffWithSubmissionsInFlightAndALostFrame(t *testing.T) {
 // view's log (the handoff in it changes nothing) and go on with the view's
 // sequencer, delivering the same messages.
 func TestNewSequencerFailsAfterHandoff(t *testing.T) {
-	tn := newTestNet(t, 3)
-	tn.run(500 * time.Millisecond)
-	tn.joinAll("g")
+	tn := joinedNet(t)
 	sender := tn.nonOwner("g")
 	tn.sendEvery(sender, 30, "a")
 	if got := tn.nodes[sender].Owner([]byte("g")); got != sender {
@@ -258,9 +259,7 @@ func TestOriginGetsItsOwnEventsElided(t *testing.T) {
 // An elided event the origin has no pending copy of (here: a made-up id)
 // is not taken: the node asks the sequencer for it again, whole.
 func TestElidedEventWithoutAPendingCopyIsAskedForAgain(t *testing.T) {
-	tn := newTestNet(t, 3)
-	tn.run(500 * time.Millisecond)
-	tn.joinAll("g")
+	tn := joinedNet(t)
 	owner := tn.nodes[1].Owner([]byte("g"))
 	other := tn.nonOwner("g")
 	e := tn.nodes[other]

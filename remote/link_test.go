@@ -93,18 +93,26 @@ func TestLinkDelivers(t *testing.T) {
 	})
 }
 
-func testLinkDelivers(t *testing.T) {
+// startSink starts an actor system with remoting on 127.0.0.1 and a
+// collector actor named "sink"; the test's cleanup shuts it down.
+func startSink(t *testing.T) (*actor.ActorSystem, string, *actor.PID, *collector) {
+	t.Helper()
 	sys := quietSystem()
 	r, addr, err := StartRemoting(sys, "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer Shutdown(r)
+	t.Cleanup(func() { Shutdown(r) })
 	c := &collector{got: make(chan proto.Message, 100)}
 	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }), "sink")
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sys, addr, pid, c
+}
+
+func testLinkDelivers(t *testing.T) {
+	_, addr, pid, c := startSink(t)
 	links := NewLinks()
 	defer links.Close()
 	msgs := testMessages()
@@ -208,17 +216,7 @@ func cpuTime() time.Duration {
 // A handled link calls its handler in the reading goroutine, in order,
 // and the actor's mailbox sees nothing.
 func TestHandleLinksCallsTheHandlerInOrder(t *testing.T) {
-	sys := quietSystem()
-	r, addr, err := StartRemoting(sys, "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Shutdown(r)
-	c := &collector{got: make(chan proto.Message, 100)}
-	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }), "sink")
-	if err != nil {
-		t.Fatal(err)
-	}
+	sys, addr, pid, c := startSink(t)
 	direct := make(chan proto.Message, 100)
 	HandleLinks(sys, pid.Id, func(m proto.Message) { direct <- m })
 	defer UnhandleLinks(sys, pid.Id)
