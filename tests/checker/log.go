@@ -66,8 +66,17 @@ func (l *LogWriter) Sent(p Proc, group []byte, seq uint64, ok bool) error {
 	return l.Write(SentRecord(p, group, seq, ok))
 }
 
+// SafeSent records that p multicast its message seq to group with
+// CPG_TYPE_SAFE (ok: McastJoined returned nil).
+func (l *LogWriter) SafeSent(p Proc, group []byte, seq uint64, ok bool) error {
+	return l.Write(SafeSentRecord(p, group, seq, ok))
+}
+
 // End records that p stopped; see Record for what killed means.
 func (l *LogWriter) End(p Proc, killed bool) error { return l.Write(EndRecord(p, killed)) }
+
+// Finalized records that p ended while its node went on; see Record.
+func (l *LogWriter) Finalized(p Proc) error { return l.Write(FinalizedRecord(p)) }
 
 // Flush flushes the underlying writer when it has a Flush method (for
 // example a *bufio.Writer).

@@ -72,12 +72,19 @@ const (
 //     passed; Len the payload length.
 //   - KindTotem: Ring, Nodes.
 //   - KindSent: Group, Seq (the sender's own message seq), OK when
-//     McastJoined returned nil.
-//   - KindEnd: Killed. Killed means the process ended abruptly while the run
-//     went on (crash, kill -9, its node crashed, or Finalize in the middle of
-//     the run): what it had pending may be lost. A process that stopped after
-//     the run went quiet ends with Killed false, and so does a process whose
-//     log has no end record.
+//     McastJoined returned nil, Safe when it was sent with CPG_TYPE_SAFE.
+//   - KindEnd: Killed or Finalized. Killed means the process ended abruptly
+//     with its node (crash, kill -9 of the node, the node's process lost):
+//     what it had pending may be lost, what it sent and did not deliver to
+//     itself is owed to nobody. Finalized means the process ended while its
+//     node went on (Finalize without Leave, or the process exited or was
+//     killed while its node stayed up): its peers see it leave with
+//     PROCDOWN, an event ordered like a message, so every message it
+//     delivered to itself (ordered before that PROCDOWN) is still owed to
+//     the others (CPG-SPEC 3.3, rule 15); only what it had not yet
+//     delivered itself may be lost. A process that stopped after the run
+//     went quiet ends with neither, and so does a process whose log has no
+//     end record.
 type Record struct {
 	Proc  Proc   `json:"proc"`
 	Kind  Kind   `json:"kind"`
@@ -97,7 +104,10 @@ type Record struct {
 	Ring  RingID   `json:"ring,omitzero"`
 	Nodes []uint32 `json:"nodes,omitempty"`
 
-	Killed bool `json:"killed,omitempty"`
+	Safe bool `json:"safe,omitempty"`
+
+	Killed    bool `json:"killed,omitempty"`
+	Finalized bool `json:"finalized,omitempty"`
 }
 
 // MarshalJSON writes the record as one JSON object. A group name that is
@@ -182,7 +192,22 @@ func SentRecord(p Proc, group []byte, seq uint64, ok bool) Record {
 	return Record{Proc: p, Kind: KindSent, Group: string(group), Seq: seq, OK: ok}
 }
 
+// SafeSentRecord is SentRecord for a message sent with CPG_TYPE_SAFE: once
+// any member delivered it, every member of that view delivers it unless its
+// node crashed (the checker's safe property).
+func SafeSentRecord(p Proc, group []byte, seq uint64, ok bool) Record {
+	r := SentRecord(p, group, seq, ok)
+	r.Safe = true
+	return r
+}
+
 // EndRecord is the record of p stopping; see Record for what killed means.
 func EndRecord(p Proc, killed bool) Record {
 	return Record{Proc: p, Kind: KindEnd, Killed: killed}
+}
+
+// FinalizedRecord is the record of p ending while its node went on
+// (Finalize, or the process exited): see Record.
+func FinalizedRecord(p Proc) Record {
+	return Record{Proc: p, Kind: KindEnd, Finalized: true}
 }
