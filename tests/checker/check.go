@@ -14,21 +14,24 @@ type stream struct {
 	idx, proc, group int32
 	self             Member
 	dels             []int32 // distinct messages, in first-delivery order
+	delT             []int32 // per dels entry: its index among the process's events
 	ccs              []ccPos
 	member           bool // a member after its last confchg
 	down             map[uint32]bool
-	stay             [][]bool        // per confchg: which members stay to the end of the epoch
 	posOf            map[int32]int32 // message -> index in dels, built when needed
 }
 
-// ccPos is one confchg of a stream: its content, how many distinct
-// messages the stream had delivered before it, whether the process is a
-// member after it, and the ring of the last totem confchg the process had
-// (hasRing false: none yet), which tells two confchgs with the same content
-// apart when a membership recurs.
+// ccPos is one confchg of a stream: its content, its instance (see
+// number), how many distinct messages the stream had delivered before it,
+// its index among the process's events, whether the process is a member
+// after it, and the ring of the last totem confchg the process had before
+// it (hasRing false: none yet) and of the next one after it (hasNext
+// false: none).
 type ccPos struct {
 	content int32
+	inst    int32
 	pos     int32
+	t       int32
 	member  bool
 	ring    RingID
 	hasRing bool
@@ -39,18 +42,18 @@ type ccPos struct {
 	hasNext bool
 }
 
+// totPos is one totem confchg a process delivered: its index among the
+// process's events, and the totem (History.totems).
+type totPos struct {
+	t  int32
+	id int32
+}
+
 // sameView reports whether two NODEUP confchgs, which each side of a
 // merge sees with its own joined list, can belong to the same view change:
 // not if the processes went on to different rings.
 func (a ccPos) sameView(b ccPos) bool {
 	return !a.hasNext || !b.hasNext || a.next == b.next
-}
-
-// sameInstance reports whether two confchgs with the same content can be
-// one confchg seen by two processes: not if each process was in another
-// ring when it delivered its own.
-func (a ccPos) sameInstance(b ccPos) bool {
-	return a.content == b.content && (!a.hasRing || !b.hasRing || a.ring == b.ring)
 }
 
 type transSeen struct {
@@ -76,6 +79,11 @@ type checker struct {
 	deliv    []int32 // CSR: streams that delivered each message
 	delivOff []int32
 	mark     []int32
+
+	tots     [][]totPos // per process: its totem confchgs
+	insts    int32      // number of confchg instances
+	ogSeqs   [][]uint64 // per (group, origin): sorted seqs of the messages somebody delivered
+	ogOrigin []int32    // per (group, origin): the origin's process
 }
 
 type addrKey struct {
@@ -113,11 +121,15 @@ func Check(h *History, opts Options) Report {
 		}
 	}
 	c.scan()
+	c.number()
 	c.checkOrder()
 	c.checkVS()
+	c.checkConfchgSequences()
+	c.checkGaps()
 	if opts.Quiet {
 		c.checkLiveness()
 		c.checkGhosts()
+		c.checkSafe()
 	}
 	if opts.FaultFree {
 		c.checkNoLoss()
@@ -222,6 +234,7 @@ func (c *checker) scan() {
 	fifoStamp := make([]int32, len(h.ogIdx))
 	fifoLast := make([]uint64, len(h.ogIdx))
 	ringNodes := map[RingID]transSeen{}
+	c.tots = make([][]totPos, len(h.procs))
 	for pi, pl := range h.procs {
 		pi := int32(pi)
 		var mine []*stream
@@ -241,13 +254,14 @@ func (c *checker) scan() {
 		}
 		var lastRing RingID
 		haveRing := false
-		for _, e := range pl.events {
+		for ti, e := range pl.events {
 			switch e.kind {
 			case evConfchg:
-				c.confchg(get(e.group), e.id, lastRing, haveRing)
+				c.confchg(get(e.group), e.id, lastRing, haveRing, int32(ti))
 			case evDeliver:
-				c.deliver(get(e.group), e, seen, fifoStamp, fifoLast)
+				c.deliver(get(e.group), e, seen, fifoStamp, fifoLast, int32(ti))
 			case evTotem:
+				c.tots[pi] = append(c.tots[pi], totPos{t: int32(ti), id: e.id})
 				t := h.totems[e.id]
 				for _, s := range mine {
 					for i := len(s.ccs) - 1; i >= 0 && !s.ccs[i].hasNext; i-- {
@@ -270,7 +284,7 @@ func (c *checker) scan() {
 	}
 }
 
-func (c *checker) confchg(s *stream, cid int32, ring RingID, hasRing bool) {
+func (c *checker) confchg(s *stream, cid int32, ring RingID, hasRing bool, t int32) {
 	h := c.h
 	ct := h.contents[cid]
 	if ct.bad != "" && !c.badReported[cid] {
@@ -315,7 +329,7 @@ func (c *checker) confchg(s *stream, cid int32, ring RingID, hasRing bool) {
 			delete(s.down, m.Node)
 		}
 	}
-	s.ccs = append(s.ccs, ccPos{content: cid, pos: int32(len(s.dels)), member: selfIn, ring: ring, hasRing: hasRing})
+	s.ccs = append(s.ccs, ccPos{content: cid, pos: int32(len(s.dels)), t: t, member: selfIn, ring: ring, hasRing: hasRing})
 	s.member = selfIn
 	if selfIn {
 		k := [2]int32{s.group, cid}
@@ -372,7 +386,7 @@ func arithmetic(prev []Member, ct *content) string {
 		strings.Join(probs, "; "), listString(prev), listString(ct.left), listString(ct.joined))
 }
 
-func (c *checker) deliver(s *stream, e event, seen, fifoStamp []int32, fifoLast []uint64) {
+func (c *checker) deliver(s *stream, e event, seen, fifoStamp []int32, fifoLast []uint64, t int32) {
 	h := c.h
 	name := fmt.Sprintf("a %d-byte message from %d/%d", e.n, e.node, e.pid)
 	nameOf := func() string {
@@ -416,4 +430,5 @@ func (c *checker) deliver(s *stream, e event, seen, fifoStamp []int32, fifoLast 
 		fifoLast[m.og] = m.seq
 	}
 	s.dels = append(s.dels, e.id)
+	s.delT = append(s.delT, t)
 }

@@ -37,8 +37,9 @@ type History struct {
 type procLog struct {
 	proc     Proc
 	events   []event
-	ended    bool
-	killed   bool
+	ended     bool
+	killed    bool // ended with its node (Record.Killed)
+	finalized bool // ended while its node went on (Record.Finalized)
 	sent     []int32 // msg ids recorded sent ok
 	recorded bool    // has records (not only named in message headers)
 }
@@ -79,6 +80,7 @@ type msgInfo struct {
 	og     int32 // (group, origin) index
 	seq    uint64
 	sentOK bool
+	safe   bool // sent with CPG_TYPE_SAFE
 }
 
 // content is one distinct confchg (members, left, joined), shared by every
@@ -91,8 +93,9 @@ type content struct {
 }
 
 type totemInfo struct {
-	ring  RingID
-	nodes int32 // interned sorted node list
+	ring     RingID
+	nodes    int32    // interned sorted node list
+	nodeList []uint32 // the same, sorted
 }
 
 // NewHistory returns an empty History.
@@ -154,6 +157,7 @@ func (h *History) Add(r Record) {
 		if r.OK {
 			id := h.msg(h.group(r.Group), r.Proc, r.Seq)
 			h.msgs[id].sentOK = true
+			h.msgs[id].safe = h.msgs[id].safe || r.Safe
 			pl.sent = append(pl.sent, id)
 		}
 	case KindEnd:
@@ -162,6 +166,9 @@ func (h *History) Add(r Record) {
 		if r.Killed {
 			h.counts.Killed++
 			pl.killed = true
+		} else if r.Finalized {
+			h.counts.Finalized++
+			pl.finalized = true
 		}
 	}
 }
@@ -297,7 +304,7 @@ func (h *History) totem(ring RingID, nodes []uint32) int32 {
 		return i
 	}
 	i := int32(len(h.totems))
-	h.totems = append(h.totems, totemInfo{ring: ring, nodes: h.intern(h.listIdx, kn)})
+	h.totems = append(h.totems, totemInfo{ring: ring, nodes: h.intern(h.listIdx, kn), nodeList: sorted})
 	h.totemIdx[string(k)] = i
 	return i
 }

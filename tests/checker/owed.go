@@ -1,6 +1,7 @@
 package checker
 
 import (
+	"cmp"
 	"slices"
 
 	"github.com/actorcpg/actorcpg/api"
@@ -99,49 +100,15 @@ func walk(s *stream, fn func(m int32, ci int)) {
 	}
 }
 
-// stayers returns, for confchg ci of s, which of its members stay members
-// (in s's view) to the end of that membership of s: to its last confchg,
-// or to its own LEAVE confchg.
-func (c *checker) stayers(s *stream, ci int) []bool {
-	if s.stay == nil {
-		s.stay = make([][]bool, len(s.ccs))
-	}
-	if s.stay[ci] != nil {
-		return s.stay[ci]
-	}
-	// end is the last confchg of that membership: the first one after ci
-	// that the process is not a member after (its own LEAVE), or the
-	// stream's last.
-	end := ci
-	for end+1 < len(s.ccs) && s.ccs[end].member {
-		end++
-	}
-	var after map[uint64]bool // who stays from confchg j+1 on
-	var leftAfter []Member    // the left list of confchg j+1
-	for j := end; j >= ci; j-- {
-		ct := c.h.contents[s.ccs[j].content]
-		removed := make(map[uint64]bool, len(leftAfter))
-		for _, m := range leftAfter {
-			removed[addrOf(m)] = true
-		}
-		now := make([]bool, len(ct.members))
-		cur := make(map[uint64]bool, len(ct.members))
-		for i, m := range ct.members {
-			a := addrOf(m)
-			if j == end || after[a] && !removed[a] {
-				now[i] = true
-				cur[a] = true
-			}
-		}
-		s.stay[j] = now
-		after, leftAfter = cur, ct.left
-	}
-	return s.stay[ci]
-}
-
-// checkLiveness checks property 6: every message sent ok by a process that
-// was not killed is delivered to itself and to every process that stayed a
-// member with it, in the sender's view, from that delivery to the end.
+// checkLiveness checks property 6: a message that a process (not killed)
+// sent ok is delivered to itself, unless it was finalized first; and a
+// message that a process (not killed) delivered as its own is delivered to
+// every member of the view it delivered it in, up to that member's own
+// end (Extended Virtual Synchrony): unless the member ended early (killed
+// or finalized), or it was cut apart from the sender's node before the
+// message (sawCut). A member that the sender saw leave or go down later
+// is judged like any other: up to the point of its removal it is owed
+// what was ordered before.
 func (c *checker) checkLiveness() {
 	h := c.h
 	c.buildDeliverers()
@@ -159,30 +126,23 @@ func (c *checker) checkLiveness() {
 			if ci < 0 || !s.ccs[ci].member {
 				return
 			}
-			cid := s.ccs[ci].content
-			stay := c.stayers(s, ci)
-			res := c.resolve(s.group, cid)
+			res := c.resolve(s.group, s.ccs[ci].content)
 			c.markDeliverers(m)
-			for i, r := range res {
-				if !stay[i] {
-					continue
-				}
+			for _, r := range res {
 				if r < 0 || r == s.idx {
 					continue
 				}
 				rs := c.streams[r]
-				if h.procs[rs.proc].killed || !rs.member || c.mark[r] == m+1 {
+				if c.ended(rs) || c.mark[r] == m+1 || c.sawCut(rs, s, m, ci) {
 					continue
 				}
-				if c.sawRemoved(rs, s, m, ci) {
-					continue // its view of the sender ended first
-				}
-				c.add(PropLiveness, s.group, rs.proc, "never delivered %s, sent ok by %s while both stayed in the group to the end", c.msgName(m), h.procs[s.proc].proc)
+				c.add(PropLiveness, s.group, rs.proc, "never delivered %s, which %s delivered while %s was a member of its view, and no view change cut the two apart first",
+					c.msgName(m), h.procs[s.proc].proc, h.procs[rs.proc].proc)
 			}
 		})
 	}
 	for pi, p := range h.procs {
-		if p.killed {
+		if p.killed || p.finalized {
 			continue
 		}
 		for _, m := range p.sent {
@@ -193,76 +153,38 @@ func (c *checker) checkLiveness() {
 	}
 }
 
-// sawRemoved reports whether receiver stream rs was not in the sender's
-// view any more when sender stream s delivered its message m (after its
-// confchg ci), as Extended Virtual Synchrony allows: after the last point
-// the two shared in the sender's membership, rs saw the sender removed by
-// a failure (NODEDOWN or PROCDOWN of the sender, or NODEDOWN of a process
-// of its node), or they share no point (rs never installed a view of the
-// sender's membership: its node was cut off, or missed the install of the
-// view, before the sender's JOIN).
-//
-// The last shared point is the last message that s delivered before m in
-// that membership and rs delivered too, or the last confchg of that
-// membership up to ci that rs has (the same one, told apart from a
-// recurring one by the ring, or, for a merge's NODEUP confchg, which each
-// side sees with its own joined list, its NODEUP confchg with the same
-// member list in the same view change). If that confchg ended rs's
-// membership (rs left), rs's later membership shared nothing with the
-// sender's up to m.
-func (c *checker) sawRemoved(rs, s *stream, m int32, ci int) bool {
-	a := addrOf(s.self)
-	removedAfter := func(pos int32, from int) bool {
-		for _, cc := range rs.ccs[from:] {
-			if cc.pos <= pos {
-				continue
-			}
-			for _, l := range c.h.contents[cc.content].left {
-				if addrOf(l) == a && l.Reason != api.ReasonLeave || l.Node == s.self.Node && l.Reason == api.ReasonNodeDown {
-					return true
-				}
-			}
-		}
-		return false
+// sawCut reports whether receiver stream rs was cut apart from sender
+// stream s before s's message m (delivered after s's confchg ci), so that
+// Extended Virtual Synchrony lets rs miss it: after the last point the two
+// shared in s's membership up to m (lastShared), the first view change
+// that rs went through separated it from s's node (cutAfter). The
+// exception is bounded to that one view change: a later removal excuses
+// nothing, and the gap check makes sure rs delivered no later message of
+// s in the same view. With no shared point at all, rs never installed a
+// view of s's membership before m (its node was cut off, or missed the
+// install, before s's JOIN): EVS owes it nothing of that membership.
+func (c *checker) sawCut(rs, s *stream, m int32, ci int) bool {
+	p, ok := c.lastShared(rs, s, m, ci)
+	if !ok {
+		return true
 	}
+	return c.cutAfter(rs, p, s.self.Node)
+}
+
+// lastShared returns the index among rs's process's events of the last
+// point rs shared with s in s's membership up to s's message m: a message
+// s delivered before m, a confchg instance of that membership (a merge's
+// NODEUP confchg, which each side sees with its own joined list, matches
+// one with the same member list in the same view change), or a totem
+// confchg of a ring s was in from its JOIN to m. ok is false if there is
+// none.
+func (c *checker) lastShared(rs, s *stream, m int32, ci int) (p int32, ok bool) {
+	h := c.h
+	p = -1
 	start := ci // the sender's JOIN confchg of this membership
 	for start > 0 && s.ccs[start-1].member {
 		start--
 	}
-	if p := c.lastShared(rs, s, m, int(s.ccs[start].pos)); p >= 0 && removedAfter(p, 0) {
-		return true
-	}
-	for k := ci; k >= start; k-- {
-		cid := s.ccs[k].content
-		j := -1
-		for i, cc := range rs.ccs {
-			if cc.sameInstance(s.ccs[k]) {
-				j = i
-			}
-		}
-		if j < 0 && hasReason(c.h.contents[cid].joined, api.ReasonNodeUp) {
-			want := c.h.contents[cid].members
-			for i, cc := range rs.ccs {
-				ct := c.h.contents[cc.content]
-				if hasReason(ct.joined, api.ReasonNodeUp) && slices.Equal(ct.members, want) && cc.sameView(s.ccs[k]) {
-					j = i
-				}
-			}
-		}
-		if j >= 0 {
-			// The last shared point ended rs's membership (it left): its
-			// later membership, which the sender learned of by NODEUP,
-			// shares no confchg with the sender's up to the message.
-			return !rs.ccs[j].member || removedAfter(-1, j+1)
-		}
-	}
-	return true
-}
-
-// lastShared returns the index in rs.dels of the last message that s
-// delivered before m, from index lo of s.dels on, and rs delivered too;
-// -1 if there is none.
-func (c *checker) lastShared(rs, s *stream, m int32, lo int) int32 {
 	if rs.posOf == nil {
 		rs.posOf = make(map[int32]int32, len(rs.dels))
 		for i, d := range rs.dels {
@@ -270,27 +192,188 @@ func (c *checker) lastShared(rs, s *stream, m int32, lo int) int32 {
 		}
 	}
 	jm := slices.Index(s.dels, m)
-	for x := jm - 1; x >= lo; x-- {
-		if p, ok := rs.posOf[s.dels[x]]; ok {
-			return p
+	for x := jm - 1; x >= int(s.ccs[start].pos); x-- {
+		if i, found := rs.posOf[s.dels[x]]; found {
+			p = rs.delT[i]
+			break
 		}
 	}
-	return -1
+	for k := ci; k >= start; k-- {
+		sc := s.ccs[k]
+		j := -1
+		for i, cc := range rs.ccs {
+			if cc.inst == sc.inst {
+				j = i
+			}
+		}
+		if j < 0 && hasReason(h.contents[sc.content].joined, api.ReasonNodeUp) {
+			want := h.contents[sc.content].members
+			for i, cc := range rs.ccs {
+				ct := h.contents[cc.content]
+				if hasReason(ct.joined, api.ReasonNodeUp) && slices.Equal(ct.members, want) && cc.sameView(sc) {
+					j = i
+				}
+			}
+		}
+		if j >= 0 {
+			p = max(p, rs.ccs[j].t)
+			break
+		}
+	}
+	// The totem confchgs s delivered from the last one before its JOIN
+	// confchg up to m.
+	st := c.tots[s.proc]
+	tm := s.delT[jm]
+	hi := sortSearchT(st, tm) - 1
+	lo := max(sortSearchT(st, s.ccs[start].t)-1, 0)
+	for x := hi; x >= lo; x-- {
+		if t, found := c.ringAt(rs.proc, h.totems[st[x].id].ring); found {
+			p = max(p, t)
+			break
+		}
+	}
+	return p, p >= 0
 }
 
-func hasReason(ms []Member, r api.Reason) bool {
-	for _, m := range ms {
-		if m.Reason == r {
+// sortSearchT returns the index of the first totem in ts at or after t.
+func sortSearchT(ts []totPos, t int32) int {
+	i, _ := slices.BinarySearchFunc(ts, t, func(x totPos, t int32) int { return cmp.Compare(x.t, t) })
+	return i
+}
+
+// ringAt returns the index among process pi's events of its totem confchg
+// of ring r.
+func (c *checker) ringAt(pi int32, r RingID) (int32, bool) {
+	for _, tp := range c.tots[pi] {
+		if c.h.totems[tp.id].ring == r {
+			return tp.t, true
+		}
+	}
+	return 0, false
+}
+
+// cutAfter reports whether the first view change that rs's process went
+// through after its event p separated it from node n. With a totem
+// confchg after p, that view change is the group confchgs up to the first
+// such totem confchg and the totem confchg itself: it separated the two if
+// a confchg removed a process of n with NODEDOWN or brought one back with
+// NODEUP (from another old view), or if the new ring lacks n. Without one
+// (the history has no totem confchgs from there on), it is the first
+// confchg with a NODEDOWN or NODEUP entry and those delivered right after
+// it, with no message in between.
+func (c *checker) cutAfter(rs *stream, p int32, n uint32) bool {
+	tots := c.tots[rs.proc]
+	if ti := sortSearchT(tots, p+1); ti < len(tots) {
+		tt := tots[ti].t
+		for _, cc := range rs.ccs {
+			if cc.t > p && cc.t < tt && c.separates(cc.content, n) {
+				return true
+			}
+		}
+		return !slices.Contains(c.h.totems[tots[ti].id].nodeList, n)
+	}
+	pos := int32(-1)
+	for _, cc := range rs.ccs {
+		switch {
+		case cc.t <= p:
+			continue
+		case pos < 0 && !c.viewChange(cc.content):
+			continue
+		case pos >= 0 && cc.pos != pos:
+			return false
+		}
+		pos = cc.pos
+		if c.separates(cc.content, n) {
 			return true
 		}
 	}
 	return false
 }
 
+// separates reports whether confchg content cid removes a process of node n
+// with NODEDOWN or brings one with NODEUP: either way, at the view change
+// it belongs to, n was not in the receiver's old view.
+func (c *checker) separates(cid int32, n uint32) bool {
+	ct := c.h.contents[cid]
+	return slices.ContainsFunc(ct.left, func(l Member) bool { return l.Node == n && l.Reason == api.ReasonNodeDown }) ||
+		slices.ContainsFunc(ct.joined, func(j Member) bool { return j.Node == n && j.Reason == api.ReasonNodeUp })
+}
+
+// cutBetween reports whether, between its events t1 and t2, rs's process
+// left the group (its own LEAVE: a new membership followed) or went through
+// a view change that separated it from node n (separates), or a totem
+// confchg without n.
+func (c *checker) cutBetween(rs *stream, t1, t2 int32, n uint32) bool {
+	for _, cc := range rs.ccs {
+		if cc.t > t1 && cc.t < t2 && (!cc.member || c.separates(cc.content, n)) {
+			return true
+		}
+	}
+	tots := c.tots[rs.proc]
+	for i := sortSearchT(tots, t1+1); i < len(tots) && tots[i].t < t2; i++ {
+		if !slices.Contains(c.h.totems[tots[i].id].nodeList, n) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkGaps checks that a receiver's deliveries from one sender within one
+// view leave no hole: when it delivered two messages of one sender one
+// after the other, it delivered every message of that sender in between
+// (by the sender's seqs) that anyone delivered, unless it left the group or
+// was cut apart from the sender's node between the two (cutBetween). Extended Virtual
+// Synchrony excuses the messages after a cut, never a hole before a
+// message the receiver did get.
+func (c *checker) checkGaps() {
+	h := c.h
+	seqs := make([][]uint64, len(h.ogIdx))
+	for _, s := range c.streams {
+		for _, m := range s.dels {
+			og := h.msgs[m].og
+			seqs[og] = append(seqs[og], h.msgs[m].seq)
+		}
+	}
+	for i := range seqs {
+		slices.Sort(seqs[i])
+		seqs[i] = slices.Compact(seqs[i])
+	}
+	last := map[int32]int{} // (group, origin) -> index in dels of its highest seq so far
+	for _, rs := range c.streams {
+		clear(last)
+		for j, m := range rs.dels {
+			mi := h.msgs[m]
+			i, ok := last[mi.og]
+			if !ok {
+				last[mi.og] = j
+				continue
+			}
+			a := h.msgs[rs.dels[i]].seq
+			if mi.seq <= a {
+				continue // out of FIFO order: reported as fifo
+			}
+			last[mi.og] = j
+			if mi.seq == a+1 {
+				continue
+			}
+			lo, _ := slices.BinarySearch(seqs[mi.og], a+1)
+			hi, _ := slices.BinarySearch(seqs[mi.og], mi.seq)
+			if lo >= hi || c.cutBetween(rs, rs.delT[i], rs.delT[j], h.procs[mi.origin].proc.Node) {
+				continue
+			}
+			origin := h.procs[mi.origin].proc
+			c.add(PropGap, rs.group, rs.proc, "delivered %s:%d and then %s, but not the %d messages of that sender in between that others delivered (e.g. %s:%d), with no view change that separated it from node %d in between",
+				origin, a, c.msgName(m), hi-lo, origin, seqs[mi.og][lo], origin.Node)
+		}
+	}
+}
+
 // checkNoLoss checks property 7: every member of the view in which a
 // message was delivered (at its sender, or else at its first receiver)
-// delivers it, unless killed; a message sent ok by a process that was not
-// killed is delivered to someone.
+// delivers it, unless it ended early (killed, or finalized); a message
+// sent ok by a process that was not killed is delivered to someone (a
+// finalized sender's messages were handed to its node before its
+// PROCDOWN, which is ordered after them).
 func (c *checker) checkNoLoss() {
 	h := c.h
 	c.buildDeliverers()
@@ -317,7 +400,7 @@ func (c *checker) checkNoLoss() {
 					continue
 				}
 				rs := c.streams[r]
-				if h.procs[rs.proc].killed || c.mark[r] == m+1 {
+				if c.ended(rs) || c.mark[r] == m+1 {
 					continue
 				}
 				c.add(PropNoLoss, s.group, rs.proc, "never delivered %s, which %s delivered while both were members", c.msgName(m), h.procs[s.proc].proc)
@@ -332,11 +415,11 @@ func (c *checker) checkNoLoss() {
 }
 
 // checkGhosts checks property 8 (rule 28): the last member list of every
-// live member contains no process that was killed or left, and all live
-// members of a group end with the same list.
+// live member contains no process that was killed, finalized or left, and
+// all live members of a group end with the same list.
 func (c *checker) checkGhosts() {
 	h := c.h
-	live := func(s *stream) bool { return !h.procs[s.proc].killed && s.member && len(s.ccs) > 0 }
+	live := func(s *stream) bool { return !c.ended(s) && s.member && len(s.ccs) > 0 }
 	byGroup := map[int32][]*stream{}
 	for _, s := range c.streams {
 		if live(s) {
@@ -381,6 +464,8 @@ func (c *checker) checkGhosts() {
 					switch {
 					case h.procs[rs.proc].killed:
 						c.add(PropGhost, g, s.proc, "%s is still a member at the end, but it was killed", h.procs[rs.proc].proc)
+					case h.procs[rs.proc].finalized:
+						c.add(PropGhost, g, s.proc, "%s is still a member at the end, but it was finalized", h.procs[rs.proc].proc)
 					case !rs.member:
 						c.add(PropGhost, g, s.proc, "%s is still a member at the end, but it left", h.procs[rs.proc].proc)
 					}
@@ -394,4 +479,49 @@ func (c *checker) checkGhosts() {
 			}
 		}
 	}
+}
+
+// checkSafe checks SAFE delivery: a message sent with CPG_TYPE_SAFE that a
+// process delivered in a view is delivered by every member of that view,
+// unless that member ended early (killed or finalized). A SAFE message is
+// delivered only once every node of the view holds it, so no cut can take
+// it from a survivor: unlike liveness, a partition excuses nothing.
+func (c *checker) checkSafe() {
+	h := c.h
+	c.buildDeliverers()
+	done := map[[2]int32]bool{}
+	for _, s := range c.streams {
+		walk(s, func(m int32, ci int) {
+			if !h.msgs[m].safe || ci < 0 || !s.ccs[ci].member {
+				return
+			}
+			k := [2]int32{m, s.ccs[ci].inst}
+			if done[k] {
+				return
+			}
+			done[k] = true
+			res := c.resolve(s.group, s.ccs[ci].content)
+			c.markDeliverers(m)
+			for _, r := range res {
+				if r < 0 || r == s.idx {
+					continue
+				}
+				rs := c.streams[r]
+				if c.ended(rs) || c.mark[r] == m+1 {
+					continue
+				}
+				c.add(PropSafe, s.group, rs.proc, "never delivered the SAFE message %s, which %s delivered while both were members of its view",
+					c.msgName(m), h.procs[s.proc].proc)
+			}
+		})
+	}
+}
+
+func hasReason(ms []Member, r api.Reason) bool {
+	for _, m := range ms {
+		if m.Reason == r {
+			return true
+		}
+	}
+	return false
 }

@@ -20,6 +20,8 @@ const (
 	PropLiveness         Property = "liveness"          // 6 (Options.Quiet)
 	PropNoLoss           Property = "no-loss"           // 7 (Options.FaultFree)
 	PropGhost            Property = "ghost"             // 8 (Options.Quiet)
+	PropGap              Property = "gap"               // no hole in one sender's messages within a view
+	PropSafe             Property = "safe"              // SAFE: delivered by one member of a view, by all (Options.Quiet)
 	PropNodeDown         Property = "nodedown"          // no message from a node after its NODEDOWN
 	PropMembership       Property = "membership"        // no message outside the receiver's membership
 	PropTotem            Property = "totem"             // ring ids
@@ -27,7 +29,7 @@ const (
 
 // Properties lists every property in report order.
 var Properties = []Property{PropOrder, PropIntegrity, PropFIFO, PropVirtualSynchrony, PropConfchg,
-	PropLiveness, PropNoLoss, PropGhost, PropNodeDown, PropMembership, PropTotem}
+	PropLiveness, PropNoLoss, PropGhost, PropGap, PropSafe, PropNodeDown, PropMembership, PropTotem}
 
 // DefaultMaxPerProperty is how many violations of one property a Report
 // keeps when Options.MaxPerProperty is 0.
@@ -36,11 +38,14 @@ const DefaultMaxPerProperty = 20
 // Options selects the checks that depend on how the run ended.
 type Options struct {
 	// Quiet says the run ended healed (one partition) and quiet (every
-	// message that was going to be delivered was): check liveness (6) and
-	// ghosts (8).
+	// message that was going to be delivered was): check liveness (6),
+	// ghosts (8), SAFE delivery, and virtual synchrony after each
+	// process's last confchg.
 	Quiet bool
-	// FaultFree says the run had no faults (no crash, kill, partition or
-	// message loss): check no loss (7).
+	// FaultFree says the run had no crash, kill or partition and no node
+	// stalled long enough to be cut off (message loss, duplication,
+	// reordering and delays are allowed: the protocol masks them): check
+	// no loss (7).
 	FaultFree bool
 	// MaxPerProperty caps the violations kept per property (all are
 	// counted); 0 means DefaultMaxPerProperty.
@@ -83,6 +88,7 @@ type Counts struct {
 	Sent       int // sent records (ok or not)
 	Ends       int
 	Killed     int // end records with Killed
+	Finalized  int // end records with Finalized (and not Killed)
 }
 
 // Report is the result of Check.
@@ -124,8 +130,8 @@ func (r Report) Err() error {
 func (r Report) String() string {
 	c := r.Counts
 	var b strings.Builder
-	fmt.Fprintf(&b, "checker: %d records, %d processes, %d groups, %d messages, %d deliveries, %d confchgs, %d totem confchgs, %d sent, %d ends (%d killed): ",
-		c.Records, c.Procs, c.Groups, c.Messages, c.Deliveries, c.Confchgs, c.Totems, c.Sent, c.Ends, c.Killed)
+	fmt.Fprintf(&b, "checker: %d records, %d processes, %d groups, %d messages, %d deliveries, %d confchgs, %d totem confchgs, %d sent, %d ends (%d killed, %d finalized): ",
+		c.Records, c.Procs, c.Groups, c.Messages, c.Deliveries, c.Confchgs, c.Totems, c.Sent, c.Ends, c.Killed, c.Finalized)
 	if r.OK() {
 		b.WriteString("OK")
 		return b.String()

@@ -2,110 +2,119 @@ package checker
 
 import (
 	"fmt"
+	"math"
 	"slices"
 )
 
+// seg is the messages a stream delivered between its confchg from and the
+// next one (or the end): dels[lo:hi].
 type seg struct {
 	s      *stream
 	lo, hi int32
+	from   int
 }
 
-// checkVS checks virtual synchrony; see the package doc for what "the same
-// two consecutive confchgs" means.
+// checkVS checks virtual synchrony: the processes that deliver the same
+// two consecutive confchg instances (see number) deliver the same set of
+// messages between them, empty sets included. In a quiet run, the
+// processes whose last confchg is the same instance, and that stayed alive
+// and members to the end, deliver the same set after it. And always, what
+// a process delivered after its last confchg (it may have ended there,
+// killed or finalized, or the run ended while it lagged) is what another
+// process with that confchg delivered first after it: a prefix, as a set,
+// of a longer segment from the same confchg, when there is one.
 func (c *checker) checkVS() {
-	segs := map[[3]int32][]seg{}
-	var keys [][3]int32
+	segs := map[[2]int32][]seg{}
+	var keys [][2]int32
+	var tails []seg
+	addSeg := func(k [2]int32, sg seg) {
+		if _, ok := segs[k]; !ok {
+			keys = append(keys, k)
+		}
+		segs[k] = append(segs[k], sg)
+	}
 	for _, s := range c.streams {
 		for i := 0; i+1 < len(s.ccs); i++ {
-			if !s.ccs[i].member {
-				continue
+			if s.ccs[i].member {
+				addSeg([2]int32{s.ccs[i].inst, s.ccs[i+1].inst}, seg{s: s, lo: s.ccs[i].pos, hi: s.ccs[i+1].pos, from: i})
 			}
-			k := [3]int32{s.group, s.ccs[i].content, s.ccs[i+1].content}
-			if _, ok := segs[k]; !ok {
-				keys = append(keys, k)
+		}
+		if n := len(s.ccs); n > 0 && s.member {
+			tail := seg{s: s, lo: s.ccs[n-1].pos, hi: int32(len(s.dels)), from: n - 1}
+			tails = append(tails, tail)
+			if c.opts.Quiet && !c.ended(s) {
+				addSeg([2]int32{s.ccs[n-1].inst, math.MinInt32}, tail)
 			}
-			segs[k] = append(segs[k], seg{s: s, lo: s.ccs[i].pos, hi: s.ccs[i+1].pos})
 		}
 	}
 	nm := len(c.h.msgs)
-	v := &vsState{cnt: make([]int32, nm), cntStamp: make([]int32, nm), mark: make([]int32, nm),
-		owner: make([]int32, nm), ownerStamp: make([]int32, nm)}
-	for ki, k := range keys {
-		ss := segs[k]
-		if len(ss) < 2 {
-			continue
+	v := &vsState{cnt: make([]int32, nm), cntStamp: make([]int32, nm), mark: make([]int32, nm)}
+	for _, k := range keys {
+		if ss := segs[k]; len(ss) > 1 {
+			c.compareSegs(ss, v)
 		}
-		// Two segments of one address (one process twice, or two
-		// incarnations) cannot be of one view: the pair occurs more than
-		// once.
-		repeated := false
-		addrs := make(map[uint64]bool, len(ss))
-		for _, sg := range ss {
-			a := addrOf(sg.s.self)
-			if addrs[a] {
-				repeated = true
-				break
-			}
-			addrs[a] = true
-		}
-		if !repeated {
-			c.compareSegs(k, ss, v)
-			continue
-		}
-		// The same pair of confchgs occurs more than once: segments are the
-		// same occurrence when they share a message.
-		parent := make([]int, len(ss))
-		for i := range parent {
-			parent[i] = i
-		}
-		var find func(int) int
-		find = func(i int) int {
-			for parent[i] != i {
-				parent[i] = parent[parent[i]]
-				i = parent[i]
-			}
-			return i
-		}
-		stamp := int32(ki + 1)
-		for i, sg := range ss {
-			for _, m := range sg.s.dels[sg.lo:sg.hi] {
-				if v.ownerStamp[m] == stamp {
-					a, b := find(i), find(int(v.owner[m]))
-					parent[a] = b
-				} else {
-					v.ownerStamp[m] = stamp
-					v.owner[m] = int32(i)
-				}
-			}
-		}
-		classes := map[int][]seg{}
-		var roots []int
-		for i, sg := range ss {
-			r := find(i)
-			if _, ok := classes[r]; !ok {
-				roots = append(roots, r)
-			}
-			classes[r] = append(classes[r], sg)
-		}
-		for _, r := range roots {
-			if len(classes[r]) > 1 {
-				c.compareSegs(k, classes[r], v)
-			}
-		}
+	}
+	byFirst := map[int32][]seg{}
+	for _, k := range keys {
+		byFirst[k[0]] = append(byFirst[k[0]], segs[k]...)
+	}
+	for _, t := range tails {
+		c.checkPrefix(t, byFirst[t.s.ccs[t.from].inst], v)
 	}
 }
 
+// checkPrefix checks that tail (the messages a stream delivered after its
+// last confchg) holds the same set as the first messages of one of the
+// longer segments in refs (from the same confchg instance), if any.
+func (c *checker) checkPrefix(tail seg, refs []seg, v *vsState) {
+	n := tail.hi - tail.lo
+	var longer []seg
+	for _, r := range refs {
+		if r.s != tail.s && r.hi-r.lo > n {
+			longer = append(longer, r)
+		}
+	}
+	if n == 0 || len(longer) == 0 {
+		return
+	}
+	for _, r := range longer {
+		v.stamp++
+		for _, m := range r.s.dels[r.lo : r.lo+n] {
+			v.mark[m] = v.stamp
+		}
+		if !slices.ContainsFunc(tail.s.dels[tail.lo:tail.hi], func(m int32) bool { return v.mark[m] != v.stamp }) {
+			return
+		}
+	}
+	r := longer[0]
+	var first int32 = -1
+	for _, m := range r.s.dels[r.lo : r.lo+n] {
+		if !slices.Contains(tail.s.dels[tail.lo:tail.hi], m) {
+			first = m
+			break
+		}
+	}
+	c.add(PropVirtualSynchrony, tail.s.group, tail.s.proc, "the %d messages it delivered after its last confchg %s are not the first %d that %s delivered after it (e.g. it lacks %s)",
+		n, c.ccString(tail.s.ccs[tail.from].content), n, c.h.procs[r.s.proc].proc, c.msgName(first))
+}
+
+// ended reports whether the process of s ended before the run did (its
+// node crashed, or it was finalized).
+func (c *checker) ended(s *stream) bool {
+	p := c.h.procs[s.proc]
+	return p.killed || p.finalized
+}
+
 type vsState struct {
-	cnt, cntStamp     []int32
-	mark              []int32
-	owner, ownerStamp []int32
-	stamp             int32
-	u                 []int32
+	cnt, cntStamp []int32
+	mark          []int32
+	stamp         int32
+	u             []int32
 }
 
 // compareSegs checks that the segments (the same pair of confchgs at
 // several processes) hold the same set of messages.
-func (c *checker) compareSegs(k [3]int32, ss []seg, v *vsState) {
+func (c *checker) compareSegs(ss []seg, v *vsState) {
 	v.stamp++
 	cs := v.stamp
 	u := v.u[:0]
@@ -158,8 +167,13 @@ func (c *checker) compareSegs(k [3]int32, ss []seg, v *vsState) {
 				break
 			}
 		}
-		c.addKept(PropVirtualSynchrony, k[0], sg.s.proc, fmt.Sprintf(
-			"lacks %d of the %d messages that %d processes delivered between the same two confchgs %s and %s (e.g. %s, delivered by %s)",
-			missing, len(u), len(ss), c.ccString(k[1]), c.ccString(k[2]), c.msgName(first), by))
+		ccs := sg.s.ccs
+		between := "after the same last confchg " + c.ccString(ccs[sg.from].content)
+		if sg.from+1 < len(ccs) {
+			between = "between the same two confchgs " + c.ccString(ccs[sg.from].content) + " and " + c.ccString(ccs[sg.from+1].content)
+		}
+		c.addKept(PropVirtualSynchrony, sg.s.group, sg.s.proc, fmt.Sprintf(
+			"lacks %d of the %d messages that %d processes delivered %s (e.g. %s, delivered by %s)",
+			missing, len(u), len(ss), between, c.msgName(first), by))
 	}
 }
