@@ -153,6 +153,17 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	a.carryOut(ctx)
 }
 
+// installView records a new view and sends its totem confchg to every
+// local handle, at its place among the Ready's deliveries.
+func (a *nodeActor) installView(ctx actor.Context, t *api.TotemConfchg) {
+	a.node.setView(t)
+	a.log.Info().Uint32("ring_node", t.RingId.Nodeid).Uint64("ring_seq", t.RingId.Seq).
+		Interface("members", t.Members).Msg("view installed")
+	for _, ref := range a.handles {
+		ctx.Send(ref.pid, t)
+	}
+}
+
 // carryOut performs the engine's Ready in its documented order, then
 // schedules a Flush if the engine has batched output.
 func (a *nodeActor) carryOut(ctx actor.Context) {
@@ -182,10 +193,20 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 				ctx.Send(pid, o.Msg)
 			}
 		}
-		for _, d := range rd.Deliveries {
+		totemAt := len(rd.Deliveries)
+		if rd.Totem != nil {
+			totemAt = min(rd.TotemAt, totemAt)
+		}
+		for i, d := range rd.Deliveries {
+			if i == totemAt {
+				a.installView(ctx, rd.Totem)
+			}
 			if ref, ok := a.handles[d.Handle]; ok {
 				ctx.Send(ref.pid, &wire.LocalEvents{Events: d.Events})
 			}
+		}
+		if rd.Totem != nil && totemAt == len(rd.Deliveries) {
+			a.installView(ctx, rd.Totem)
 		}
 		for _, l := range rd.Left {
 			if ref, ok := a.handles[l.Handle]; ok {
@@ -205,14 +226,6 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 		for _, h := range rd.Interrupted {
 			if ref, ok := a.handles[h]; ok {
 				ctx.Send(ref.pid, &wire.McastInterrupted{Count: 1})
-			}
-		}
-		if rd.Totem != nil {
-			a.node.setView(rd.Totem)
-			a.log.Info().Uint32("ring_node", rd.Totem.RingId.Nodeid).Uint64("ring_seq", rd.Totem.RingId.Seq).
-				Interface("members", rd.Totem.Members).Msg("view installed")
-			for _, ref := range a.handles {
-				ctx.Send(ref.pid, rd.Totem)
 			}
 		}
 		if rd.SyncChanged {

@@ -139,9 +139,14 @@ type Ready struct {
 	// Interrupted names local handles whose large message a view change
 	// cut: no member delivers it.
 	Interrupted []groups.HandleID
-	// Totem is a new view: send it to every local handle, after the
-	// Deliveries (which end with the view's group confchgs).
+	// Totem is a new view: send it to every local handle after
+	// Deliveries[:TotemAt] (the old view's cut and the view change's group
+	// confchgs) and before Deliveries[TotemAt:] (events of the new view
+	// that the same step delivered), so that every member of a ring gets
+	// the ring's totem confchg at the same place (CPG-SPEC 4.4, rule 26).
 	Totem *api.TotemConfchg
+	// TotemAt is the place of Totem among Deliveries.
+	TotemAt int
 	// SyncChanged says Syncing() changed.
 	SyncChanged bool
 }

@@ -588,6 +588,7 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 	}
 	e.collect()
 	e.ready.Totem = &api.TotemConfchg{RingId: ring.api(), Members: slices.Clone(members)}
+	e.ready.TotemAt = len(e.ready.Deliveries)
 	e.installedAt = e.now
 	e.sendHeartbeats()
 	// What the others sent in this view before this node installed it.

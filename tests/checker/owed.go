@@ -162,8 +162,22 @@ func (c *checker) checkLiveness() {
 // nothing, and the gap check makes sure rs delivered no later message of
 // s in the same view. With no shared point at all, rs never installed a
 // view of s's membership before m (its node was cut off, or missed the
-// install, before s's JOIN): EVS owes it nothing of that membership.
+// install, before s's JOIN): EVS owes it nothing of that membership. Nor
+// is it owed anything of a ring it never installed (a view may list a
+// node that fails before installing it: CPG-SPEC 4.4, EVS; its members
+// see it go at the next view change).
 func (c *checker) sawCut(rs, s *stream, m int32, ci int) bool {
+	// s delivered m in ring R (its last totem confchg before m): if rs's
+	// process never installed R, R listed it but it failed (was cut off)
+	// before installing, as EVS allows; it delivers nothing of R, and its
+	// next view change shows the others gone.
+	if st := c.tots[s.proc]; len(st) > 0 {
+		if x := sortSearchT(st, s.delT[slices.Index(s.dels, m)]) - 1; x >= 0 {
+			if _, found := c.ringAt(rs.proc, c.h.totems[st[x].id].ring); !found && len(c.tots[rs.proc]) > 0 {
+				return true
+			}
+		}
+	}
 	p, ok := c.lastShared(rs, s, m, ci)
 	if !ok {
 		return true
@@ -481,11 +495,18 @@ func (c *checker) checkGhosts() {
 	}
 }
 
-// checkSafe checks SAFE delivery: a message sent with CPG_TYPE_SAFE that a
+// checkSafe checks SAFE delivery: a message sent with CPG_TYPE_SAFE that any
 // process delivered in a view is delivered by every member of that view,
-// unless that member ended early (killed or finalized). A SAFE message is
-// delivered only once every node of the view holds it, so no cut can take
-// it from a survivor: unlike liveness, a partition excuses nothing.
+// unless that member ended early (killed or finalized) or was cut apart
+// from the deliverer first (sawCut), even when the sender crashed (which
+// liveness does not judge). A SAFE message delivered in a regular view is
+// held by every node of it, so a partition right after should not excuse
+// it either; but a view change's flush delivers a SAFE message to the
+// survivors of a cut when only they hold it (Totem's transitional
+// configuration), and the records do not tell the two deliveries apart.
+// A node that delivers SAFE messages before they are stable and then
+// crashes is caught by virtual synchrony instead (its last deliveries are
+// not what the survivors delivered after the same confchg).
 func (c *checker) checkSafe() {
 	h := c.h
 	c.buildDeliverers()
@@ -507,7 +528,7 @@ func (c *checker) checkSafe() {
 					continue
 				}
 				rs := c.streams[r]
-				if c.ended(rs) || c.mark[r] == m+1 {
+				if c.ended(rs) || c.mark[r] == m+1 || c.sawCut(rs, s, m, ci) {
 					continue
 				}
 				c.add(PropSafe, s.group, rs.proc, "never delivered the SAFE message %s, which %s delivered while both were members of its view",

@@ -475,12 +475,22 @@ func (w *World) carryOut(n *node, cause string) {
 			n.persist = rd.PersistSeq
 		}
 		w.sendAll(n, rd.Messages)
-		for _, d := range rd.Deliveries {
+		totemAt := len(rd.Deliveries)
+		if rd.Totem != nil {
+			totemAt = min(rd.TotemAt, totemAt)
+		}
+		for i, d := range rd.Deliveries {
+			if i == totemAt {
+				w.totem(n, rd.Totem)
+			}
 			if c := n.client(d.Handle); c != nil {
 				c.events(d.Events)
 			} else {
 				w.tracef("n%d h%d: %d events for no live client", n.id, d.Handle, len(d.Events))
 			}
+		}
+		if rd.Totem != nil && totemAt == len(rd.Deliveries) {
+			w.totem(n, rd.Totem)
 		}
 		for _, l := range rd.Left {
 			if c := n.client(l.Handle); c != nil {
@@ -501,9 +511,6 @@ func (w *World) carryOut(n *node, cause string) {
 			if c := n.client(h); c != nil {
 				c.interrupted()
 			}
-		}
-		if rd.Totem != nil {
-			w.totem(n, rd.Totem)
 		}
 		if rd.SyncChanged {
 			on := e.Syncing()
@@ -543,7 +550,14 @@ func (w *World) carryOut(n *node, cause string) {
 // map order) by group, keeping each group's own order.
 func canonical(rd *cluster.Ready) {
 	slices.SortStableFunc(rd.Flow, func(a, b cluster.FlowChange) int { return cmp.Compare(a.Handle, b.Handle) })
-	slices.SortStableFunc(rd.Deliveries, func(a, b *groups.Delivery) int { return cmp.Compare(a.Handle, b.Handle) })
+	byHandle := func(a, b *groups.Delivery) int { return cmp.Compare(a.Handle, b.Handle) }
+	if rd.Totem != nil && rd.TotemAt < len(rd.Deliveries) {
+		// Before and after the totem confchg apart: each keeps its place.
+		slices.SortStableFunc(rd.Deliveries[:rd.TotemAt], byHandle)
+		slices.SortStableFunc(rd.Deliveries[rd.TotemAt:], byHandle)
+	} else {
+		slices.SortStableFunc(rd.Deliveries, byHandle)
+	}
 	for _, o := range rd.Messages {
 		switch o.Msg.(type) {
 		case *wire.Submit, *wire.Ordered:
