@@ -467,10 +467,11 @@ func (e *Engine) Step(from uint32, m proto.Message) {
 		return
 	}
 	// Any message proves its sender alive, even when a flood delays its
-	// heartbeats behind data on the link.
-	if _, ok := e.heard[from]; ok {
-		e.heard[from] = e.now
-	}
+	// heartbeats behind data on the link, or its first heartbeat comes
+	// after its proposal (links reorder): a node that took a proposal
+	// counts its coordinator reachable, and does not propose a view
+	// without it.
+	e.heard[from] = e.now
 	e.step(from, m)
 	e.collect()
 }
