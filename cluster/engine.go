@@ -189,11 +189,15 @@ type Engine struct {
 	acceptedMembers []uint32
 	acceptedAt      time.Duration
 
-	heard         map[uint32]time.Duration
-	hbSeq         uint64               // this node's last heartbeat
-	peerHB        map[uint32][2]uint64 // the newest (incarnation, seq) heard per peer
+	heard  map[uint32]time.Duration
+	hbSeq  uint64               // this node's last heartbeat
+	peerHB map[uint32][2]uint64 // the newest (incarnation, seq) heard per peer
+	// What each peer is known to be in: its installed ring and the
+	// proposal it accepted and has not installed (none: not syncing), as
+	// far as peerStep, the newest step of it known, goes (see learnPeer).
 	peerRing      map[uint32]ringID
 	peerAccepted  map[uint32]ringID
+	peerStep      map[uint32]viewStep
 	lastHeartbeat time.Duration
 	changeSince   time.Duration // when a view change became needed; -1: none
 	coord         *attempt
@@ -259,6 +263,7 @@ func New(cfg Config) *Engine {
 		peerHB:       make(map[uint32][2]uint64),
 		peerRing:     make(map[uint32]ringID),
 		peerAccepted: make(map[uint32]ringID),
+		peerStep:     make(map[uint32]viewStep),
 		changeSince:  -1,
 		groups:       make(map[string]*group),
 		handles:      make(map[groups.HandleID]*group),
@@ -472,10 +477,11 @@ func (e *Engine) Step(from uint32, m proto.Message) {
 		return
 	}
 	// Any message proves its sender alive, even when a flood delays its
-	// heartbeats behind data on the link.
-	if _, ok := e.heard[from]; ok {
-		e.heard[from] = e.now
-	}
+	// heartbeats behind data on the link, or its first heartbeat comes
+	// after its proposal (links reorder): a node that took a proposal
+	// counts its coordinator reachable, and does not propose a view
+	// without it.
+	e.heard[from] = e.now
 	e.step(from, m)
 	e.collect()
 }

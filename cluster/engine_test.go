@@ -29,8 +29,12 @@ type testNet struct {
 	totems  map[uint32][]string
 	persist map[uint32]uint64
 	flows   map[uint32][]FlowChange
-	// lose, when set, drops the data messages it returns true for.
+	// lose, when set, drops the messages it returns true for.
 	lose func(to uint32, m proto.Message) bool
+	// hold, when set, keeps the queued messages it returns true for until
+	// a later step: they arrive after messages sent after them (links
+	// reorder).
+	hold func(env netMsg) bool
 }
 
 type netMsg struct {
@@ -113,7 +117,12 @@ func addrs(l []*api.Address) string {
 func (tn *testNet) step() {
 	q := tn.queue
 	tn.queue = nil
+	var held []netMsg
 	for _, env := range q {
+		if tn.hold != nil && tn.hold(env) {
+			held = append(held, env)
+			continue
+		}
 		if tn.down[env.to] || tn.down[env.from] || tn.cut[[2]uint32{env.from, env.to}] {
 			continue
 		}
@@ -123,6 +132,7 @@ func (tn *testNet) step() {
 		tn.nodes[env.to].Step(env.from, env.msg)
 		tn.take(env.to)
 	}
+	tn.queue = append(held, tn.queue...)
 	tn.now += 5 * time.Millisecond
 	for _, id := range tn.ids() {
 		if tn.down[id] {

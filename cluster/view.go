@@ -56,12 +56,53 @@ func (e *Engine) onHeartbeat(from uint32, m *wire.PeerHeartbeat) {
 		return // an older heartbeat, late: its view is out of date
 	}
 	e.heard[from] = e.now
+	if m.Incarnation > e.peerHB[from][0] {
+		delete(e.peerStep, from) // a new run of the node
+	}
 	e.peerHB[from] = [2]uint64{m.Incarnation, m.Seq}
-	e.peerRing[from] = ringOf(m.Ring)
-	if m.Accepted != nil {
-		e.peerAccepted[from] = ringOf(m.Accepted)
+	// A heartbeat may be older than a view message of its sender that
+	// arrived before it: then learnPeer keeps what that one said.
+	e.learnPeer(from, ringOf(m.Ring), ringOf(m.Accepted))
+}
+
+// viewStep is a point in a node's view changes: it accepted the proposal
+// of ring seq (installed false), or installed it. A node's steps only go
+// forward: it accepts only above every seq it accepted before, installs
+// only the ring it accepted, and restarts in a ring above every seq it
+// used.
+type viewStep struct {
+	seq       uint64
+	installed bool
+}
+
+func (a viewStep) before(b viewStep) bool {
+	return a.seq < b.seq || a.seq == b.seq && !a.installed && b.installed
+}
+
+// learnPeer records that node n is in ring (zero: unknown, as before) and
+// waits to install accepted (zero: none), unless a later step of n is
+// known already. Heartbeats say it, and so do view messages (a proposal,
+// a state, an install): links reorder, and a heartbeat that a member sent
+// before it accepted a proposal may reach the coordinator after the
+// member's state, even after the install; taken as news, it would make
+// the coordinator think the member never got the install, and propose
+// the same view again.
+func (e *Engine) learnPeer(n uint32, ring, accepted ringID) {
+	st := viewStep{ring.seq, true}
+	if accepted != (ringID{}) {
+		st = viewStep{accepted.seq, false}
+	}
+	if st.before(e.peerStep[n]) {
+		return
+	}
+	e.peerStep[n] = st
+	if ring != (ringID{}) {
+		e.peerRing[n] = ring
+	}
+	if accepted != (ringID{}) {
+		e.peerAccepted[n] = accepted
 	} else {
-		delete(e.peerAccepted, from)
+		delete(e.peerAccepted, n)
 	}
 }
 
@@ -160,6 +201,7 @@ func (e *Engine) onPropose(from uint32, m *wire.ViewPropose) {
 	if m.From != from || m.Ring == nil || m.Ring.Nodeid != from {
 		return
 	}
+	e.learnPeer(from, ringID{}, ringOf(m.Ring)) // the coordinator accepted it
 	e.accept(from, m)
 }
 
@@ -256,8 +298,12 @@ func cmpU64(a, b uint64) int {
 }
 
 func (e *Engine) onState(from uint32, m *wire.ViewState) {
+	if m.From != from || m.Ring == nil || m.OldRing == nil {
+		return
+	}
+	e.learnPeer(from, ringOf(m.OldRing), ringOf(m.Ring)) // it accepted m.Ring
 	c := e.coord
-	if c == nil || m.From != from || ringOf(m.Ring) != c.ring || !slices.Contains(c.members, from) || m.OldRing == nil {
+	if c == nil || ringOf(m.Ring) != c.ring || !slices.Contains(c.members, from) {
 		return
 	}
 	c.states[from] = m
@@ -465,6 +511,7 @@ func (e *Engine) onInstall(from uint32, m *wire.ViewInstall) {
 	if m.From != from || m.Ring == nil || m.Ring.Nodeid != from {
 		return
 	}
+	e.learnPeer(from, ringOf(m.Ring), ringID{}) // the coordinator installed it
 	e.install(from, m)
 }
 

@@ -76,6 +76,8 @@
 // cluster.BugSkipFlush (virtual synchrony) and cluster.BugNoOriginHeld
 // (agreed order) and expects more violations of the property each breaks
 // than the same seeds show without it. TestRegression holds the seeds of
-// the bugs found so far: fixed ones run, open ones are skipped with their
-// description (-sim.regress runs them).
+// the bugs found so far: a fixed one must run clean (no violation, no
+// problem), an open one is an expected failure that fails once its seed
+// no longer shows the bug (-sim.regress: a plain assertion that fails
+// while it does).
 package sim
