@@ -35,13 +35,13 @@ type History struct {
 }
 
 type procLog struct {
-	proc     Proc
-	events   []event
+	proc      Proc
+	events    []event
 	ended     bool
-	killed    bool // ended with its node (Record.Killed)
-	finalized bool // ended while its node went on (Record.Finalized)
-	sent     []int32 // msg ids recorded sent ok
-	recorded bool    // has records (not only named in message headers)
+	killed    bool    // ended with its node (Record.Killed)
+	finalized bool    // ended while its node went on (Record.Finalized)
+	sent      []int32 // msg ids recorded sent ok
+	recorded  bool    // has records (not only named in message headers)
 }
 
 const (
