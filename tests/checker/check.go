@@ -68,9 +68,9 @@ type checker struct {
 	kept map[Property]int
 
 	streams     []*stream
-	views       map[[2]int32][]int32 // (group, content) -> streams that are members after it
-	listViews   map[[2]int32][]int32 // (group, member list) -> the same
-	resolved    map[[2]int32][]int32
+	instViews   map[int32][]int32       // confchg instance -> streams that are members after it
+	listViews   map[[2]int32][][2]int32 // (group, member list) -> (stream, confchg index) members after it
+	resolved    map[int32][]int32       // confchg instance -> resolve
 	addrStreams map[addrKey][]int32
 	arith       map[[2]int32]string
 	trans       map[[2]int32]transSeen
@@ -105,9 +105,9 @@ func Check(h *History, opts Options) Report {
 		h: h, opts: opts,
 		rep:         Report{Total: map[Property]int{}, Counts: h.counts},
 		kept:        map[Property]int{},
-		views:       map[[2]int32][]int32{},
-		listViews:   map[[2]int32][]int32{},
-		resolved:    map[[2]int32][]int32{},
+		instViews:   map[int32][]int32{},
+		listViews:   map[[2]int32][][2]int32{},
+		resolved:    map[int32][]int32{},
 		addrStreams: map[addrKey][]int32{},
 		arith:       map[[2]int32]string{},
 		trans:       map[[2]int32]transSeen{},
@@ -332,10 +332,8 @@ func (c *checker) confchg(s *stream, cid int32, ring RingID, hasRing bool, t int
 	s.ccs = append(s.ccs, ccPos{content: cid, pos: int32(len(s.dels)), t: t, member: selfIn, ring: ring, hasRing: hasRing})
 	s.member = selfIn
 	if selfIn {
-		k := [2]int32{s.group, cid}
-		c.views[k] = append(c.views[k], s.idx)
-		k = [2]int32{s.group, ct.membersID}
-		c.listViews[k] = append(c.listViews[k], s.idx)
+		k := [2]int32{s.group, ct.membersID}
+		c.listViews[k] = append(c.listViews[k], [2]int32{s.idx, int32(len(s.ccs) - 1)})
 	}
 }
 

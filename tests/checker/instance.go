@@ -73,6 +73,13 @@ func (c *checker) number() {
 			cc.inst = id
 		}
 	}
+	for _, s := range c.streams {
+		for _, cc := range s.ccs {
+			if cc.member {
+				c.instViews[cc.inst] = append(c.instViews[cc.inst], s.idx)
+			}
+		}
+	}
 	c.insts = int32(len(ids))
 }
 

@@ -7,18 +7,20 @@ import (
 	"github.com/actorcpg/actorcpg/api"
 )
 
-// resolve maps each member of the confchg content cid of group g to the
-// stream of the process that is that member: the stream (of that nodeid
-// and pid) that was a member after the same confchg or, failing that (after
-// a merge each side sees its own NODEUP confchg), after a confchg with the
-// same member list. -1: no such stream (not recorded); -2: several
-// incarnations qualify, so which one is meant is unknown.
-func (c *checker) resolve(g, cid int32) []int32 {
-	k := [2]int32{g, cid}
-	if r, ok := c.resolved[k]; ok {
+// resolve maps each member of confchg ci of stream s to the stream of the
+// process that is that member: the stream (of that nodeid and pid) that
+// delivered the same confchg instance and was a member after it or,
+// failing that, when the confchg is a merge's NODEUP confchg (each side
+// sees its own), the stream that delivered a NODEUP confchg with the same
+// member list in the same view change. -1: no such stream (not recorded,
+// or it never delivered that view: not judged); -2: several incarnations
+// qualify, so which one is meant is unknown.
+func (c *checker) resolve(s *stream, ci int) []int32 {
+	cc := s.ccs[ci]
+	if r, ok := c.resolved[cc.inst]; ok {
 		return r
 	}
-	ct := c.h.contents[cid]
+	ct := c.h.contents[cc.content]
 	idx := make(map[uint64]int, len(ct.members))
 	for i, m := range ct.members {
 		idx[addrOf(m)] = i
@@ -27,30 +29,31 @@ func (c *checker) resolve(g, cid int32) []int32 {
 	for i := range r {
 		r[i] = -1
 	}
-	pick := func(streams []int32, only []bool) {
-		for _, si := range streams {
-			i, ok := idx[addrOf(c.streams[si].self)]
-			if !ok || only != nil && !only[i] {
-				continue
-			}
-			switch r[i] {
-			case -1:
-				r[i] = si
-			case si, -2:
-			default:
-				r[i] = -2
+	pick := func(si int32, only bool) {
+		i, ok := idx[addrOf(c.streams[si].self)]
+		if !ok || only && r[i] >= 0 {
+			return
+		}
+		switch r[i] {
+		case -1:
+			r[i] = si
+		case si, -2:
+		default:
+			r[i] = -2
+		}
+	}
+	for _, si := range c.instViews[cc.inst] {
+		pick(si, false)
+	}
+	if slices.Contains(r, -1) && hasReason(ct.joined, api.ReasonNodeUp) {
+		for _, o := range c.listViews[[2]int32{s.group, ct.membersID}] {
+			oc := c.streams[o[0]].ccs[o[1]]
+			if hasReason(c.h.contents[oc.content].joined, api.ReasonNodeUp) && oc.sameView(cc) {
+				pick(o[0], true)
 			}
 		}
 	}
-	pick(c.views[k], nil)
-	if slices.Contains(r, -1) {
-		only := make([]bool, len(r))
-		for i := range r {
-			only[i] = r[i] == -1
-		}
-		pick(c.listViews[[2]int32{g, ct.membersID}], only)
-	}
-	c.resolved[k] = r
+	c.resolved[cc.inst] = r
 	return r
 }
 
@@ -126,7 +129,7 @@ func (c *checker) checkLiveness() {
 			if ci < 0 || !s.ccs[ci].member {
 				return
 			}
-			res := c.resolve(s.group, s.ccs[ci].content)
+			res := c.resolve(s, ci)
 			c.markDeliverers(m)
 			for _, r := range res {
 				if r < 0 || r == s.idx {
@@ -314,12 +317,16 @@ func (c *checker) separates(cid int32, n uint32) bool {
 }
 
 // cutBetween reports whether, between its events t1 and t2, rs's process
-// left the group (its own LEAVE: a new membership followed) or went through
-// a view change that separated it from node n (separates), or a totem
-// confchg without n.
-func (c *checker) cutBetween(rs *stream, t1, t2 int32, n uint32) bool {
+// left the group (its own LEAVE: a new membership followed), saw the sender
+// from leave (its membership ended: what it sent in a later membership
+// whose JOIN rs missed is not a hole; this also leaves a hole in a later
+// membership that rs did see begin to virtual synchrony and liveness), or
+// went through a view change that separated it from the sender's node
+// (separates), or a totem confchg without that node.
+func (c *checker) cutBetween(rs *stream, t1, t2 int32, from Member) bool {
+	n := from.Node
 	for _, cc := range rs.ccs {
-		if cc.t > t1 && cc.t < t2 && (!cc.member || c.separates(cc.content, n)) {
+		if cc.t > t1 && cc.t < t2 && (!cc.member || c.separates(cc.content, n) || hasMember(c.h.contents[cc.content].left, from)) {
 			return true
 		}
 	}
@@ -372,7 +379,7 @@ func (c *checker) checkGaps() {
 			}
 			lo, _ := slices.BinarySearch(seqs[mi.og], a+1)
 			hi, _ := slices.BinarySearch(seqs[mi.og], mi.seq)
-			if lo >= hi || c.cutBetween(rs, rs.delT[i], rs.delT[j], h.procs[mi.origin].proc.Node) {
+			if lo >= hi || c.cutBetween(rs, rs.delT[i], rs.delT[j], Member{Node: h.procs[mi.origin].proc.Node, Pid: h.procs[mi.origin].proc.Pid}) {
 				continue
 			}
 			origin := h.procs[mi.origin].proc
@@ -407,7 +414,7 @@ func (c *checker) checkNoLoss() {
 			if ref[m] != s.idx || ci < 0 || !s.ccs[ci].member {
 				return
 			}
-			res := c.resolve(s.group, s.ccs[ci].content)
+			res := c.resolve(s, ci)
 			c.markDeliverers(m)
 			for _, r := range res {
 				if r < 0 || r == s.idx {
@@ -470,7 +477,7 @@ func (c *checker) checkGhosts() {
 				c.add(PropGhost, g, s.proc, "final member list %s differs from %s, the final list of %d live members",
 					listString(ct.members), listString(majorList), votes[major])
 			}
-			res := c.resolve(g, final(s))
+			res := c.resolve(s, len(s.ccs)-1)
 			for i, m := range ct.members {
 				r := res[i]
 				if r >= 0 {
@@ -521,7 +528,7 @@ func (c *checker) checkSafe() {
 				return
 			}
 			done[k] = true
-			res := c.resolve(s.group, s.ccs[ci].content)
+			res := c.resolve(s, ci)
 			c.markDeliverers(m)
 			for _, r := range res {
 				if r < 0 || r == s.idx {
