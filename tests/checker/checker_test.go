@@ -430,6 +430,13 @@ func TestGhost(t *testing.T) {
 	}
 }
 
+// C leaves at the end of the last ring; A sees its LEAVE, B does not. Not
+// a legal history: within one ring every member sees the same sequence of
+// confchgs (CPG-SPEC 4.5, rule 11), and no NODEDOWN or new ring came to
+// excuse B. The per-ring sequence check compares the confchg each process
+// delivered next; B delivered none after the NODEUP, so it is the final
+// lists that disagree here: caught as ghost (C still a member at B) and
+// disagreement (B's final list differs from A's).
 func TestGhostLeftAndDisagreement(t *testing.T) {
 	rs := clean()
 	// C leaves; A sees it, B does not.

@@ -185,7 +185,29 @@ func (c *checker) sawCut(rs, s *stream, m int32, ci int) bool {
 	if !ok {
 		return true
 	}
-	return c.cutAfter(rs, p, s.self.Node)
+	cut, at := c.cutAfter(rs, p, s.self.Node)
+	if !cut {
+		return false
+	}
+	// A later message of the same membership of s that rs delivered
+	// before that view change: m is a hole, not cut off.
+	jm := slices.Index(s.dels, m)
+	end := int32(len(s.dels))
+	for k := ci + 1; k < len(s.ccs); k++ {
+		if !s.ccs[k].member {
+			end = s.ccs[k].pos
+			break
+		}
+	}
+	for _, x := range s.dels[jm+1 : end] {
+		if h := c.h.msgs[x]; h.origin != s.proc {
+			continue
+		}
+		if i, found := rs.posOf[x]; found && rs.delT[i] < at {
+			return false
+		}
+	}
+	return true
 }
 
 // lastShared returns the index among rs's process's events of the last
@@ -277,17 +299,18 @@ func (c *checker) ringAt(pi int32, r RingID) (int32, bool) {
 // NODEUP (from another old view), or if the new ring lacks n. Without one
 // (the history has no totem confchgs from there on), it is the first
 // confchg with a NODEDOWN or NODEUP entry and those delivered right after
-// it, with no message in between.
-func (c *checker) cutAfter(rs *stream, p int32, n uint32) bool {
+// it, with no message in between. at is the index of the event that shows
+// the separation.
+func (c *checker) cutAfter(rs *stream, p int32, n uint32) (cut bool, at int32) {
 	tots := c.tots[rs.proc]
 	if ti := sortSearchT(tots, p+1); ti < len(tots) {
 		tt := tots[ti].t
 		for _, cc := range rs.ccs {
 			if cc.t > p && cc.t < tt && c.separates(cc.content, n) {
-				return true
+				return true, cc.t
 			}
 		}
-		return !slices.Contains(c.h.totems[tots[ti].id].nodeList, n)
+		return !slices.Contains(c.h.totems[tots[ti].id].nodeList, n), tt
 	}
 	pos := int32(-1)
 	for _, cc := range rs.ccs {
@@ -297,14 +320,14 @@ func (c *checker) cutAfter(rs *stream, p int32, n uint32) bool {
 		case pos < 0 && !c.viewChange(cc.content):
 			continue
 		case pos >= 0 && cc.pos != pos:
-			return false
+			return false, 0
 		}
 		pos = cc.pos
 		if c.separates(cc.content, n) {
-			return true
+			return true, cc.t
 		}
 	}
-	return false
+	return false, 0
 }
 
 // separates reports whether confchg content cid removes a process of node n
