@@ -88,7 +88,7 @@ func TestChaos(t *testing.T) {
 	}
 	// First, so that a run that hangs or panics can be replayed too.
 	fmt.Printf("chaos: seed=%d\n", s)
-	t.Logf("chaos: seed=%d (replay: %s)", s, replayCommand(s))
+	t.Logf("chaos: seed=%d (to run this schedule again: %s)", s, replayCommand(s))
 	c := proccluster.New(t, nodes, proccluster.Options{
 		WaitTimeout: 60 * time.Second, ClientTimeout: 2 * time.Second, LogLevel: *nodeLog})
 	f, err := os.Create(filepath.Join(c.Dir(), "chaos.log"))
