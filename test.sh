@@ -11,10 +11,19 @@
 # tests/sim (the deterministic simulator: 500 seeds, the injected-bug
 # check and the regression seeds) and tests/chaos (random faults on five
 # cpgnode processes, 20 s) print their summary lines (`sim: ...`,
-# `chaos: ...`); they run without -race (the simulator is one goroutine; the
-# chaos nodes are separate processes, and the race detector would slow them
-# into false failures). Longer runs: `go test ./tests/sim/ -run TestSim
-# -sim.seeds=20000`, `go test ./tests/chaos/ -chaos.duration=10m`.
+# `sim-bugs: ...`, `chaos: seed=...`, `chaos: ...`); they run without -race
+# (the simulator is one goroutine; the chaos nodes are separate processes,
+# and the race detector would slow them into false failures). Their whole
+# `go test -json` output is kept in $ACTORCPG_TEST_LOG_DIR (default: a new
+# temporary directory) as sim-chaos.json, whose path the script prints at
+# the end; the console gets the summary lines. A chaos run replays with
+# its seed: `go test -v -run 'TestChaos$' ./tests/chaos/ -chaos.seed=N`.
+# Longer runs: `go test ./tests/sim/ -run TestSim -sim.seeds=20000`,
+# `go test ./tests/chaos/ -chaos.duration=10m`.
+#
+# tests/multinode prints `multinode: attempts=N void=M` (with -v): the
+# scenario attempts a spurious view change spoiled; it fails when more than
+# one in three is void. tests/realproc prints `realproc: ...` the same way.
 #
 # The race-checked packages run one at a time (-p 1): the real-process
 # tests start several node and client processes, and on 2 cores they
@@ -22,6 +31,32 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 go test -count=1 ./api ./api/wire ./groups/... ./sequencer/... ./cluster/... ./remote/... ./tests/checker/... ./tests/multinode/...
-go test -count=1 -p 1 -v ./tests/sim/ ./tests/chaos/ | grep -E '^(sim:|chaos:|--- FAIL|FAIL|ok|panic)|caught it|violations|replay'
+
+logdir=${ACTORCPG_TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/actorcpg-test.XXXXXX")}
+mkdir -p "$logdir"
+log=$logdir/sim-chaos.json
+trap 'echo "test.sh: the go test -json output of tests/sim and tests/chaos is in $log"' EXIT
+
+# output prints the Output of the test2json events of a go test -json file:
+# the test's own text.
+output() {
+	if command -v jq >/dev/null; then
+		jq -Rrj 'fromjson? | select(.Output != null) | .Output' "$1"
+	else
+		sed -nE 's/.*"Output":"(([^"\\]|\\.)*)".*/\1/p' "$1" |
+			sed -e 's/\\n$//' -e 's/\\t/\t/g' -e 's/\\"/"/g' \
+				-e 's/\\u003c/</g' -e 's/\\u003e/>/g' -e 's/\\u0026/\&/g' -e 's/\\\\/\\/g'
+	fi
+}
+
+status=0
+go test -count=1 -p 1 -json ./tests/sim/ ./tests/chaos/ >"$log" || status=$?
+# The summary lines; grep finding none is no failure, go test failing is.
+output "$log" | grep -E '^(sim:|sim-bugs:|chaos:|--- FAIL|FAIL|ok|panic)|caught it|violations|replay' || true
+if [ "$status" -ne 0 ]; then
+	echo "test.sh: tests/sim or tests/chaos failed (go test exit status $status)"
+	exit "$status"
+fi
+
 go test -count=1 -race -p 1 -timeout 15m ./api/cpg/... ./actors/... ./examples/... \
 	$(go list ./tests/... | grep -v -e /tests/multinode -e /tests/checker -e /tests/sim -e /tests/chaos)

@@ -4,10 +4,14 @@
 //
 //	go test -run TestChaos ./tests/chaos/ -chaos.duration=10m -chaos.seed=7 -v
 //
-// The seed drives every choice of the schedule (which fault, where, the
-// pauses between faults); which choices are open also depends on the
-// processes (a dead node restarts once its clients have exited), so a seed
-// replays a run's faults closely, not exactly. Every action is logged with its time, in
+// The run prints its seed first (`chaos: seed=N`, also in the test log);
+// -chaos.seed=N replays that schedule. The seed drives every choice of the
+// schedule (which fault, where, the pauses between faults, the groups of
+// each client, the seed of each client's message sizes): all come from one
+// rand.Rand seeded with it, and nothing else is random. Which choices are
+// open also depends on the processes (a dead node restarts once its
+// clients have exited), so a seed replays a run's faults closely, not
+// exactly. Every action is logged with its time, in
 // the test log and in chaos.log next to the node and client logs, which a
 // failed run keeps.
 package chaos
@@ -30,7 +34,7 @@ import (
 
 var (
 	duration = flag.Duration("chaos.duration", 20*time.Second, "how long faults are injected")
-	seed     = flag.Int64("chaos.seed", 0, "seed of the fault schedule (0: from the clock; the test logs it)")
+	seed     = flag.Int64("chaos.seed", 0, "seed of the fault schedule, to replay a run (0: from the clock; the test prints it)")
 	nodeLog  = flag.String("chaos.nodelog", "debug", "log level of the nodes (debug logs every view-change message)")
 )
 
@@ -80,8 +84,11 @@ type chaos struct {
 func TestChaos(t *testing.T) {
 	s := *seed
 	if s == 0 {
-		s = time.Now().UnixNano() % 1_000_000
+		s = 1 + time.Now().UnixNano()%1_000_000
 	}
+	// First, so that a run that hangs or panics can be replayed too.
+	fmt.Printf("chaos: seed=%d\n", s)
+	t.Logf("chaos: seed=%d (to run this schedule again: %s)", s, replayCommand(s))
 	c := proccluster.New(t, nodes, proccluster.Options{
 		WaitTimeout: 60 * time.Second, ClientTimeout: 2 * time.Second, LogLevel: *nodeLog})
 	f, err := os.Create(filepath.Join(c.Dir(), "chaos.log"))
@@ -157,6 +164,14 @@ func TestChaos(t *testing.T) {
 	if !rep.OK() {
 		t.Errorf("seed %d: %d violations; logs kept in %s", s, rep.Count(), c.Dir())
 	}
+	if t.Failed() {
+		fmt.Printf("chaos: replay: %s\n", replayCommand(s))
+	}
+}
+
+// replayCommand is the command that replays the run of seed s.
+func replayCommand(s int64) string {
+	return fmt.Sprintf("go test -count=1 -v -run 'TestChaos$' ./tests/chaos/ -chaos.seed=%d -chaos.duration=%v", s, *duration)
 }
 
 // logf logs one action with its time since the start, to the test log and
@@ -197,7 +212,8 @@ func (ch *chaos) startClient(k int) {
 	n := min(2+ch.rng.Intn(2), groupsTotal)
 	groups := gs[:n]
 	slices.Sort(groups)
-	cl := ch.c.StartClient(k, strings.Join(groups, ","), clientFlags...)
+	flags := append(slices.Clone(clientFlags), "-seed", strconv.FormatInt(1+ch.rng.Int63n(1_000_000), 10))
+	cl := ch.c.StartClient(k, strings.Join(groups, ","), flags...)
 	ch.logf("start client %d on node %d in %s", cl.Inc, k, cl.Groups)
 }
 

@@ -57,7 +57,7 @@ func TestChurnDuringFlood(t *testing.T) {
 			go func() {
 				defer wg.Done()
 				for i := 0; i < perChurner; i++ {
-					m, err := openMember(c.node(id), fmt.Sprintf("C%d.%d.%d", id, k, i))
+					m, err := openMember(c, c.node(id), fmt.Sprintf("C%d.%d.%d", id, k, i))
 					if err != nil {
 						errs <- err
 						return
@@ -153,7 +153,7 @@ func TestChurnDuringFlood(t *testing.T) {
 // finalizes when leave is false), waiting for its own confchgs.
 func churnOnce(m *member, group string, leave bool) error {
 	from := m.count()
-	if err := retry(nil, func() error { return m.h.Join([]byte(group)) }); err != nil {
+	if err := retry(nil, func() error { return m.joinGroup(group) }); err != nil {
 		return fmt.Errorf("%s: Join: %w", m.name, err)
 	}
 	if !waitOwn(m, from, group, m.addr(api.ReasonJoin), true) {
@@ -165,7 +165,9 @@ func churnOnce(m *member, group string, leave bool) error {
 		}
 	}
 	if !leave {
-		if err := m.h.Finalize(); err != nil && !errors.Is(err, api.ErrBadHandle) {
+		err := m.h.Finalize()
+		m.finalized()
+		if err != nil && !errors.Is(err, api.ErrBadHandle) {
 			return fmt.Errorf("%s: Finalize: %w", m.name, err)
 		}
 		return nil
@@ -177,5 +179,7 @@ func churnOnce(m *member, group string, leave bool) error {
 	if !waitOwn(m, from, group, m.addr(api.ReasonLeave), false) {
 		return fmt.Errorf("%s: no own LEAVE confchg:%s", m.name, dumpEvents(m))
 	}
-	return m.h.Finalize()
+	err := m.h.Finalize()
+	m.finalized()
+	return err
 }

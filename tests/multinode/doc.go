@@ -12,10 +12,18 @@
 //
 // The nodes run with a 1 s token (the load test with Corosync's 3 s),
 // every wait polls with a generous deadline, and nothing asserts on
-// time: other tests may load the machine's cores. A scenario that checks
-// an exact sequence of confchgs runs again on a new cluster when load
-// split nodes that it keeps together (attempts, at most three; each void
-// attempt is logged).
+// time: other tests may load the machine's cores.
+//
+// Every handle records what it sees (confchgs, deliveries, totem
+// confchgs, its sends, its end) into its cluster's checker.History, and
+// the property checker (tests/checker) reads it when the test, or the
+// scenario attempt, ends: a violation fails the test. A scenario that
+// checks an exact sequence of confchgs skips those assertions when a view
+// change it did not make split nodes that it keeps together (a spurious
+// view change), logs it loudly ("SPURIOUS VIEW CHANGE") and runs again on
+// a new cluster (attempts, at most three); the checker runs on the void
+// attempt all the same. TestMain prints "multinode: attempts=N void=M" and
+// fails the package run when more than one attempt in three was void.
 //
 // The package does not run under the race detector, and its test files
 // carry the build constraint !race, so that `go test -race ./tests/...`

@@ -8,22 +8,18 @@ import (
 	"fmt"
 	"hash/crc32"
 	"testing"
+
+	"github.com/actorcpg/actorcpg/tests/checker"
 )
 
-// A test message: a header, then a body of pseudo-random bytes derived
-// from the header, so that large messages cost no memory to remember.
-//
-//	0  magic "MNT1"
-//	4  nodeid of the sender
-//	8  pid of the sender
-//	12 per-sender sequence number (uint64)
-//	20 total length of the message
-//	24 CRC32C of bytes 0..24 and of the body
-//	28 body
-const (
-	msgMagic  = 0x3154_4e4d // "MNT1" little-endian
-	msgHeader = 28
-)
+// A test message is the property checker's (checker.EncodeMsg): a 36-byte
+// header (magic "ACPG", the sender's nodeid, pid and incarnation, the
+// total length, the per-sender sequence number, a CRC32C of the whole
+// message), then a body of pseudo-random bytes derived from the header, so
+// that large messages cost no memory to remember. The receivers record
+// every delivery for the checker (tests/checker) as well as checking it
+// themselves.
+const msgHeader = checker.HeaderSize
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -35,32 +31,10 @@ type msgID struct {
 
 func (m msgID) String() string { return fmt.Sprintf("%d/%d#%d", m.Nodeid, m.Pid, m.Seq) }
 
-// encodeMsg builds a message of size bytes (at least msgHeader).
-func encodeMsg(id msgID, size int) []byte {
-	size = max(size, msgHeader)
-	b := make([]byte, size)
-	binary.LittleEndian.PutUint32(b[0:], msgMagic)
-	binary.LittleEndian.PutUint32(b[4:], id.Nodeid)
-	binary.LittleEndian.PutUint32(b[8:], id.Pid)
-	binary.LittleEndian.PutUint64(b[12:], id.Seq)
-	binary.LittleEndian.PutUint32(b[20:], uint32(size))
-	fill(b[msgHeader:], id)
-	crc := crc32.Update(crc32.Checksum(b[:24], castagnoli), castagnoli, b[msgHeader:])
-	binary.LittleEndian.PutUint32(b[24:], crc)
-	return b
-}
-
-// fill writes xorshift64* bytes seeded by id.
-func fill(b []byte, id msgID) {
-	x := id.Seq*0x9e3779b97f4a7c15 ^ uint64(id.Nodeid)<<32 ^ uint64(id.Pid) | 1
-	var w [8]byte
-	for len(b) > 0 {
-		x ^= x >> 12
-		x ^= x << 25
-		x ^= x >> 27
-		binary.LittleEndian.PutUint64(w[:], x*0x2545f4914f6cdd1d)
-		b = b[copy(b, w[:]):]
-	}
+// encodeMsg builds message seq of process from, size bytes long (at least
+// msgHeader).
+func encodeMsg(from checker.Proc, seq uint64, size int) []byte {
+	return checker.EncodeMsg(from, seq, size)
 }
 
 var errNotOurs = errors.New("not a test message")
@@ -68,31 +42,35 @@ var errNotOurs = errors.New("not a test message")
 // decodeMsg checks a received message (magic, length, CRC32C) and returns
 // its id.
 func decodeMsg(b []byte) (msgID, error) {
-	if len(b) < msgHeader || binary.LittleEndian.Uint32(b[0:]) != msgMagic {
-		return msgID{}, fmt.Errorf("%w (%d bytes)", errNotOurs, len(b))
-	}
-	id := msgID{
-		Nodeid: binary.LittleEndian.Uint32(b[4:]),
-		Pid:    binary.LittleEndian.Uint32(b[8:]),
-		Seq:    binary.LittleEndian.Uint64(b[12:]),
-	}
-	if n := binary.LittleEndian.Uint32(b[20:]); int(n) != len(b) {
-		return id, fmt.Errorf("message %v: length %d, header says %d", id, len(b), n)
-	}
-	want := binary.LittleEndian.Uint32(b[24:])
-	if got := crc32.Update(crc32.Checksum(b[:24], castagnoli), castagnoli, b[msgHeader:]); got != want {
-		return id, fmt.Errorf("message %v (%d bytes): crc32c %#x, header says %#x", id, len(b), got, want)
+	from, seq, err := checker.DecodeMsg(b)
+	id := msgID{from.Node, from.Pid, seq}
+	switch {
+	case errors.Is(err, checker.ErrShort), errors.Is(err, checker.ErrMagic):
+		return msgID{}, fmt.Errorf("%w (%d bytes): %v", errNotOurs, len(b), err)
+	case err != nil:
+		return id, fmt.Errorf("message %v (%d bytes): %w", id, len(b), err)
 	}
 	return id, nil
 }
 
+// peekSeq returns the sequence number in a message's header without
+// checking the message (the checksum takes milliseconds on large ones).
+func peekSeq(b []byte) uint64 {
+	if len(b) < msgHeader {
+		return 0
+	}
+	return binary.LittleEndian.Uint64(b[24:])
+}
+
 func TestMessageCodec(t *testing.T) {
-	for _, size := range []int{0, msgHeader, 29, 1000, 1 << 20} {
-		id := msgID{3, 4194305, uint64(size) + 7}
-		b := encodeMsg(id, size)
+	for _, size := range []int{0, msgHeader, 37, 1000, 1 << 20} {
+		p := checker.Proc{Node: 3, Pid: 4194305, Inc: 9}
+		seq := uint64(size) + 7
+		id := msgID{p.Node, p.Pid, seq}
+		b := encodeMsg(p, seq, size)
 		got, err := decodeMsg(b)
-		if err != nil || got != id {
-			t.Fatalf("size %d: decode = %v, %v; want %v", size, got, err, id)
+		if err != nil || got != id || peekSeq(b) != seq {
+			t.Fatalf("size %d: decode = %v, %v (peek %d); want %v", size, got, err, peekSeq(b), id)
 		}
 		if len(b) > msgHeader {
 			b[len(b)-1] ^= 1

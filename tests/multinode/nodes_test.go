@@ -111,7 +111,6 @@ func TestNodeJoinsRunningCluster(t *testing.T) {
 
 func testNodeJoins(t *testing.T) (void string) {
 	c := newCluster(t, 4, nil)
-	defer c.stopAll()
 	for _, id := range []uint32{1, 2, 3} {
 		c.start(id)
 	}
@@ -159,7 +158,6 @@ func TestRestartedNodeRejoins(t *testing.T) {
 
 func testRestartedNode(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
-	defer c.stopAll()
 	const group = "restart"
 	ms := oneEach(t, c, group, []uint32{1, 2, 3}, 1, 2, 3)
 	survivors := ms[:2]
@@ -214,7 +212,7 @@ func TestRestartedNodeRejoinsBeforeItsFailureIsDetected(t *testing.T) {
 	c.crash(3)
 	n3 := c.start(3)
 	m3 := newMember(t, c, 3, "M3'")
-	if err := retry(nil, func() error { return m3.h.Join([]byte(group)) }); err != nil {
+	if err := retry(nil, func() error { return m3.joinGroup(group) }); err != nil {
 		t.Fatalf("M3': Join: %v", err)
 	}
 	t.Logf("node 3 restarted (ring %s); old process 3/%d, new 3/%d", ringString(n3.Ring()), oldPid, m3.h.Pid())

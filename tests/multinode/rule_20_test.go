@@ -90,7 +90,7 @@ func TestRule20_LargeMessageWholeOrInterrupted(t *testing.T) {
 		}
 		return true
 	}, func() string { return dumpEvents(everyone...) })
-	want := crc32.Checksum(encodeMsg(id, first), castagnoli)
+	want := crc32.Checksum(encodeMsg(sender.proc, seq, first), castagnoli)
 	for _, m := range everyone {
 		var got []event
 		for _, e := range m.snapshot() {
@@ -158,7 +158,7 @@ func TestRule20_LargeMessageWholeOrInterrupted(t *testing.T) {
 	var ok, cut int
 	for _, o := range outs {
 		where := map[string]int{}
-		sum := crc32.Checksum(encodeMsg(o.id, mergeSize), castagnoli)
+		sum := crc32.Checksum(encodeMsg(o.m.proc, o.id.Seq, mergeSize), castagnoli)
 		for _, m := range everyone {
 			for _, e := range m.snapshot() {
 				if e.Kind != kDeliver || e.From != o.id {
@@ -325,7 +325,11 @@ func TestRule20_InterruptedMessageIsNotDeliveredInTheOtherPartition(t *testing.T
 		if s, ok := wantSum[id]; ok {
 			return s
 		}
-		s := crc32.Checksum(encodeMsg(id, cutSize), castagnoli)
+		from := a.proc
+		if id.Nodeid == b.proc.Node && id.Pid == b.proc.Pid {
+			from = b.proc
+		}
+		s := crc32.Checksum(encodeMsg(from, id.Seq, cutSize), castagnoli)
 		wantSum[id] = s
 		return s
 	}

@@ -175,7 +175,6 @@ func TestRule16_NodeCrashGivesOneNodeDownConfchgPerGroup(t *testing.T) {
 
 func testNodeCrash(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
-	defer c.stopAll()
 	f := newTwoGroups(t, c, "rule16")
 	marks := f.settle(t, 1, 2, 3)
 	before := c.node(1).Ring()
@@ -215,7 +214,6 @@ func TestRule16_IsolatedNodeSeesTheSymmetricView(t *testing.T) {
 
 func testIsolatedNode(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
-	defer c.stopAll()
 	f := newTwoGroups(t, c, "rule16i")
 	marks := f.settle(t, 1, 2, 3)
 
@@ -255,7 +253,6 @@ func TestRule17_HealGivesOneNodeUpConfchgPerGroup(t *testing.T) {
 
 func testHeal(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
-	defer c.stopAll()
 	f := newTwoGroups(t, c, "rule17")
 	f.settle(t, 1, 2, 3)
 

@@ -285,7 +285,6 @@ func TestRule18_SurvivorsDeliverTheSameMessagesBeforeNodeDown(t *testing.T) {
 
 func testSurvivorsDeliverTheSame(t *testing.T) (void string) {
 	c := startCluster(t, 3, nil)
-	defer c.stopAll()
 	const group = "rule18"
 	g := newFloodGroup(t, c, group, 1, 2, 3)
 	survivors := g.on(1, 2)
@@ -477,7 +476,7 @@ func churn(m *member, group string, stop <-chan struct{}, joinTA, leaveTA, cycle
 		default:
 		}
 		from := m.count()
-		if err := retry(joinTA, func() error { return m.h.Join([]byte(group)) }); err != nil {
+		if err := retry(joinTA, func() error { return m.joinGroup(group) }); err != nil {
 			return fmt.Errorf("%s: Join: %w", m.name, err)
 		}
 		if !waitOwn(m, from, group, self(api.ReasonJoin), true) {

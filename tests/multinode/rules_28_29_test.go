@@ -95,7 +95,7 @@ func TestRule28_NoGhostAfterNodeDiesDuringViewChange(t *testing.T) {
 	var doomed []*member
 	for _, g := range groups {
 		m := newMember(t, c, 2, "D-"+g)
-		if err := retry(nil, func() error { return m.h.Join([]byte(g)) }); err != nil {
+		if err := retry(nil, func() error { return m.joinGroup(g) }); err != nil {
 			t.Fatalf("%s: Join: %v", m.name, err)
 		}
 		doomed = append(doomed, m)
