@@ -18,7 +18,11 @@ import (
 // address is a member (or leaving), and the process delivers it, except
 // the occurrences after it was cut off at the end of the ring, which come
 // after all those it did deliver. Two incarnations of one nodeid/pid are
-// never members at once, so their counts run on, in incarnation order.
+// never members at once, so their counts run on, in incarnation order;
+// but one that ended early (killed, finalized) missed the confchgs between
+// its end and its PROCDOWN or NODEDOWN, so the confchgs of a later
+// incarnation in the rings it had been in are instances of their own,
+// matched with no other.
 // A history without totem confchgs is taken as one ring: there, a
 // membership that recurs after a partition can be numbered differently at
 // processes that were cut off, so record totem confchgs. In a history with
@@ -54,10 +58,23 @@ func (c *checker) number() {
 	counts := map[countKey]int32{}
 	ids := map[instKey]int32{}
 	unique := int32(0)
+	// An incarnation that ended early (killed or finalized) stops seeing
+	// confchgs before its address leaves the member lists: a later
+	// incarnation of that address cannot count on from it in that ring.
+	type ringKey struct {
+		group     int32
+		node, pid uint32
+		ring      RingID
+		hasRing   bool
+	}
+	tainted := map[ringKey]bool{}
 	for _, s := range order {
+		var rings []ringKey
 		for i := range s.ccs {
 			cc := &s.ccs[i]
-			if !cc.hasRing && len(c.h.totems) > 0 {
+			rk := ringKey{group: s.group, node: s.self.Node, pid: s.self.Pid, ring: cc.ring, hasRing: cc.hasRing}
+			rings = append(rings, rk)
+			if !cc.hasRing && len(c.h.totems) > 0 || tainted[rk] {
 				unique++
 				cc.inst = -unique
 				continue
@@ -71,6 +88,11 @@ func (c *checker) number() {
 				ids[ik] = id
 			}
 			cc.inst = id
+		}
+		if c.ended(s) {
+			for _, rk := range rings {
+				tainted[rk] = true
+			}
 		}
 	}
 	for _, s := range c.streams {
