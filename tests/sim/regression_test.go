@@ -145,6 +145,7 @@ var regressions = []regression{
 			"matched to the process that was a member after a confchg with the same member list: the later " +
 			"incarnation, which joined after the message. Here no-loss says 4/1001#2 never delivered 4/1001#1:22, " +
 			"sent by its finalized predecessor before it existed (a fault-free run; without Reuse it passes).",
+		fixed:   "0102f67", // resolved in the checker: members are matched by confchg instance (ring, content, occurrence), never by a member list alone outside a merge's view change; the seed no longer reaches the case and must run clean
 		seed:    24,
 		opts:    Options{Enable: Reuse, Disable: faults},
 		symptom: hasViolation(checker.PropNoLoss, checker.PropLiveness),
@@ -188,6 +189,7 @@ var regressions = []regression{
 			"or the protocol should not list a node that has not installed, is not settled. Found by the 20,000-seed soak. " +
 			"Seed 2516 looked the same and was the checker matching a recurring confchg (fixed in 7cf67ce); this seed " +
 			"no longer reaches its case since cae79fd, so it stays open.",
+		fixed:   "0102f67", // resolved in the spec's terms: a view may list a node that fails before installing it (EVS; the Install is not acknowledged); the checker owes a receiver nothing of a ring it never installed (sim seed 215 showed the shape); the seed must run clean
 		seed:    8789,
 		symptom: hasViolation(checker.PropLiveness),
 	},
@@ -231,6 +233,7 @@ var regressions = []regression{
 			"ring, takes 5/1017's copy of the first JOIN for the second, a shared point, and wants the messages " +
 			"(liveness). Telling the two apart needs more than the ring (the confchg before each, say). Found by the " +
 			"5,000-seed soak of seeds 12001-17000 at the end of the session.",
+		fixed:   "0102f67", // resolved in the checker: the occurrence of a content within a ring tells the two JOINs apart (tests/checker instance.go); the seed must run clean
 		seed:    15731,
 		opts:    Options{Disable: Dup},
 		symptom: hasViolation(checker.PropLiveness),
