@@ -17,11 +17,14 @@
 //     seq), whether the CRC and length check passed, the length.
 //   - totem: ring id (representative nodeid, seq) and member nodes.
 //   - sent: group and seq, written by a sender after McastJoined returned
-//     nil (ok), or an error (not ok; ignored by the checks).
-//   - end: the process stopped; killed says it ended abruptly while the run
-//     went on (crash, kill -9, its node crashed, Finalize in mid-run).
-//     A process that stopped after the run went quiet, and a process with
-//     no end record, counts as alive to the end.
+//     nil (ok), or an error (not ok; ignored by the checks); safe when the
+//     message was sent with CPG_TYPE_SAFE.
+//   - end: the process stopped. killed: it ended with its node (crash,
+//     kill -9 of the node) while the run went on. finalized: it ended while
+//     its node went on (Finalize without Leave, or the process died): a
+//     PROCDOWN, ordered like a message, so what it delivered as its own is
+//     still owed to the others. A process that stopped after the run went
+//     quiet, and a process with no end record, counts as alive to the end.
 //
 // Every test message is built by EncodeMsg(from, seq, size): a 36-byte
 // little-endian header (magic "ACPG", from.Node, from.Pid, total length,
@@ -41,62 +44,74 @@
 //
 // # Properties
 //
+// Confchgs are compared as instances: one confchg as every process that
+// saw it saw it, named by (group, ring, content, occurrence of that
+// content in that ring at the process). The ring is the last totem confchg
+// the process delivered before it, so record every handle's totem
+// confchgs, its initial one included; see number in instance.go for why
+// the occurrence count agrees between processes, and the cases where it
+// cannot (those confchgs match no other).
+//
 // Check(h, opts) checks, per group:
 //
 //  1. agreed-order: two processes that both deliver m1 and m2 deliver them
-//     in the same order. Every process's delivery sequence adds an edge from
-//     each message to the next; the check fails when that graph has a cycle,
-//     which includes every pairwise conflict (reported with both processes)
-//     and also three or more processes that together admit no single order.
+//     in the same order (a cycle in the graph of every process's
+//     successive deliveries, which also catches three or more processes
+//     that admit no single order).
 //  2. integrity: a process delivers a message at most once, its CRC and
 //     length are right, and the deliver's sender nodeid/pid equals the
 //     origin in the header.
 //  3. fifo: at each receiver, the seqs of one origin increase.
-//  4. virtual-synchrony: processes that go through the same two consecutive
-//     confchgs deliver the same set of messages between them. A confchg is
-//     identified by its content (members, left and joined lists, with
-//     reasons); the messages a process delivers after its confchg i and
-//     before its confchg i+1, while it is a member, form the segment of the
-//     pair (content i, content i+1). All segments of one pair are compared
-//     when no nodeid/pid has that pair twice (two incarnations of one
-//     nodeid/pid are never members of one view at once). When one has it
-//     more than once (the same join and leave repeated), segments that
-//     share a message are the same occurrence and are compared; an
-//     occurrence that shares no message with any other is not compared. A pair never spans
-//     a partition: the two sides see different confchgs (each sees the
-//     other as NODEDOWN), and a merge gives each side its own NODEUP
-//     confchg. The messages after a process's last confchg are not
-//     compared (liveness covers them in quiet runs).
-//  5. confchg: members are sorted by (nodeid, pid), without duplicates and
-//     with reason 0; left reasons are LEAVE, NODEDOWN or PROCDOWN, joined
-//     reasons JOIN or NODEUP. The first confchg of a membership (the first
-//     of the process, or the first after its own LEAVE) is its own JOIN:
-//     joined has it with JOIN and members has it. Every later confchg has
-//     members == previous members - left + joined, with every left entry a
-//     previous member and no joined entry already one; and two processes
-//     that see the same transition (same previous list, same left and
-//     joined) get the same list.
-//  6. liveness (opts.Quiet: the run ended healed and quiet): a message
-//     recorded sent ok by a process that was not killed is delivered to the
-//     sender itself, and to every process that, in the sender's view, was a
-//     member of the view the sender delivered it in and stayed a member (not
-//     removed by any later confchg) until the end of the sender's membership,
-//     unless that process was killed or is not a member at its end. The
-//     process behind a member nodeid/pid is the one with that nodeid/pid
-//     that was a member after the same confchg or, failing that (after a
-//     merge each side sees its own NODEUP confchg), after a confchg with the
-//     same member list; when several incarnations qualify, or none was
-//     recorded, that member is not judged.
+//  4. virtual-synchrony: processes that deliver the same two consecutive
+//     confchg instances deliver the same set of messages between them,
+//     empty sets included; in a quiet run, processes alive and members to
+//     the end with the same last confchg instance deliver the same set
+//     after it; and what any process delivered after its last confchg is
+//     the first messages (as a set) of a longer segment from the same
+//     confchg, when there is one (a process that ended, or lagged, holds a
+//     prefix).
+//  5. confchg: members sorted by (nodeid, pid), no duplicates, reason 0;
+//     left reasons LEAVE, NODEDOWN or PROCDOWN, joined reasons JOIN or
+//     NODEUP; the first confchg of a membership is the process's own JOIN;
+//     members == previous - left + joined; the same transition gives the
+//     same list everywhere; and one sequence per ring (rule 11): two
+//     processes that deliver the same instance and stay members deliver the
+//     same next confchg when they delivered it in the same ring and then
+//     went on to the same ring (or to none).
+//  6. liveness (opts.Quiet): a message sent ok by a process not killed is
+//     delivered to itself unless it was finalized first; and a message a
+//     process not killed delivered as its own is delivered to every member
+//     of the view it delivered it in (judged up to that member's own end,
+//     also if it left or went down later), unless that member ended early
+//     (killed, finalized), or never installed the ring the sender delivered
+//     it in, or was cut apart from the sender before it: after the last
+//     point the two shared in the sender's membership (a message, a confchg
+//     instance, a totem confchg), the first view change the receiver went
+//     through separated it from the sender's node (a NODEDOWN or NODEUP
+//     entry of that node, or a ring without it), and the receiver delivered
+//     no later message of that membership before it. No shared point at all
+//     means the receiver never installed a view of that membership.
 //  7. no-loss (opts.FaultFree): every member of the view in which a message
 //     was delivered (at its sender, or else at its first receiver) delivers
-//     it, unless killed; and a message sent ok by a process that was not
-//     killed is delivered to someone. Members are matched to processes as
-//     in 6.
-//  8. ghost (opts.Quiet; rule 28): the last member list of every live member
-//     (not killed, a member at its end) names no process that was killed or
-//     left, and all live members of the group end with the same list.
-//     Addresses no record names (processes that were not logged) are not
-//     judged.
+//     it, unless it ended early; a message sent ok by a process not killed
+//     is delivered to someone.
+//  8. ghost (opts.Quiet; rule 28): the last member list of every live
+//     member names no process that was killed, finalized or left, and all
+//     live members end with the same list.
+//  9. gap: when a receiver delivered two messages of one sender one after
+//     the other, it delivered every message of that sender in between that
+//     anyone delivered, unless between the two it left the group, saw the
+//     sender leave, or went through a view change that separated it from
+//     the sender's node. EVS excuses what follows a cut, never a hole.
+//  10. safe (opts.Quiet): a SAFE message that any process delivered in a
+//     view is delivered by every member of that view, with the exceptions
+//     of liveness taken against the deliverer (so a crashed sender excuses
+//     nothing).
+//
+// Members of a view are matched to processes by the confchg instance they
+// delivered, and, for a merge's NODEUP confchg (each side sees its own),
+// by a NODEUP confchg with the same member list in the same view change;
+// a member that delivered neither is not judged.
 //
 // And, always:
 //
