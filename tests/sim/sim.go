@@ -100,7 +100,7 @@ type Options struct {
 	Active  time.Duration // the faulty, busy part of the run
 	Disable Feature       // features turned off
 	Enable  Feature       // features turned on (after Disable)
-	Bug     cluster.Bug   // a protocol bug to inject (cluster.Config.Bug)
+	Bug     Bug           // a bug to inject (see Bug)
 	// Trace, when set, receives one line per input and output.
 	Trace io.Writer
 	// TraceAll adds ticks without output and heartbeats to the trace.
@@ -252,6 +252,8 @@ type World struct {
 
 	pkt  packetCache
 	sent []sentMsg // with Options.KeepSent: every message handed out
+
+	tamperer *tamperer // the shell bug (Options.Bug), if any
 }
 
 type msgKey struct {
@@ -323,6 +325,7 @@ func newWorld(seed int64, o Options) *World {
 		active:  true,
 		large:   map[msgKey]bool{},
 	}
+	w.tamperer = newTamperer(seed, o.Bug)
 	for g := range p.Groups {
 		w.groups = append(w.groups, []byte(fmt.Sprintf("g%d", g)))
 	}
@@ -381,7 +384,7 @@ func (w *World) start(n *node) {
 	n.eng = cluster.New(cluster.Config{
 		NodeID: n.id, Nodes: w.nodeIDs(), RingSeq: n.persist + 1, Incarnation: n.inc,
 		Token: token, Heartbeat: heartbeat, Join: joinWait, Consensus: consensus, Retransmit: retransmit,
-		Handoff: handoff, Fragment: fragment, FrameBytes: frameBytes, Bug: w.opt.Bug,
+		Handoff: handoff, Fragment: fragment, FrameBytes: frameBytes, Bug: w.opt.Bug.Engine(),
 	})
 	n.persist++
 	w.tracef("n%d start inc=%d ringseq=%d", n.id, n.inc, n.persist)
@@ -477,7 +480,7 @@ func (w *World) carryOut(n *node, cause string) {
 		w.sendAll(n, rd.Messages)
 		for _, d := range rd.Deliveries {
 			if c := n.client(d.Handle); c != nil {
-				c.events(d.Events)
+				c.events(w.tamper(c, d.Events))
 			} else {
 				w.tracef("n%d h%d: %d events for no live client", n.id, d.Handle, len(d.Events))
 			}
@@ -778,6 +781,7 @@ func (w *World) partition() [][2]uint32 {
 }
 
 func (w *World) result() Result {
+	w.release()
 	w.finalChecks()
 	rep := checker.Check(w.hist, checker.Options{Quiet: true, FaultFree: w.p.FaultFree()})
 	return Result{Seed: w.seed, Params: w.p, Report: rep, Problems: w.problems, Events: w.events, Handoffs: w.handoffs, SimTime: w.now}
@@ -839,21 +843,4 @@ func (q *eventQueue) pop() event {
 		i = m
 	}
 	return top
-}
-
-var bugNames = map[cluster.Bug]string{cluster.BugSkipFlush: "skipflush", cluster.BugNoDedup: "nodedup", cluster.BugNoOriginHeld: "nooriginheld"}
-
-func bugName(b cluster.Bug) string { return bugNames[b] }
-
-// ParseBug reads a bug name ("skipflush", "nodedup", "nooriginheld"; "" is none).
-func ParseBug(s string) (cluster.Bug, error) {
-	if s == "" || s == "none" {
-		return cluster.NoBug, nil
-	}
-	for b, n := range bugNames {
-		if n == s {
-			return b, nil
-		}
-	}
-	return 0, fmt.Errorf("sim: unknown bug %q", s)
 }
