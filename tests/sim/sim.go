@@ -45,8 +45,14 @@ const (
 	// reports liveness and no-loss violations that are not there.
 	Reuse
 
-	// faults are the features that make a run not fault-free.
+	// faults are the fault features: the seed draws them (one seed in
+	// five has none).
 	faults = Loss | Dup | All | Spikes | Crash | Partition | Slow
+	// hardFaults are the faults the protocol cannot mask: a run without
+	// them is fault-free (Params.FaultFree). Loss, duplication,
+	// reordering and delay spikes it masks (retransmission, dedup,
+	// ordering, timeouts above the spikes).
+	hardFaults = Crash | Partition | Slow
 )
 
 type featureName struct {
@@ -129,9 +135,17 @@ type Params struct {
 	Window            int           // a client's send window (messages in flight)
 }
 
-// FaultFree reports whether the run has no fault: no loss, duplication,
-// delay spike, crash, partition or stall.
-func (p Params) FaultFree() bool { return p.Features&faults == 0 }
+// FaultFree reports whether the run has no fault the protocol cannot
+// mask: no crash, partition or stall (loss, duplication, reordering and
+// delay spikes it masks). The checker then checks no-loss, and the
+// simulator that the first full view lasts to the end (KeepsView).
+func (p Params) FaultFree() bool { return p.Features&hardFaults == 0 }
+
+// KeepsView reports whether the run's first full view must last to the
+// end: a fault-free run (FaultFree) that loses no control message either
+// (All: a lost Join, Install or heartbeat may make the nodes form the view
+// again, with the same members).
+func (p Params) KeepsView() bool { return p.FaultFree() && p.Features&All == 0 }
 
 // String is a one-line summary.
 func (p Params) String() string {
@@ -598,7 +612,7 @@ func (w *World) totem(n *node, t *api.TotemConfchg) {
 	}
 	if len(t.Members) == len(w.nodes) && !w.fullView {
 		w.fullView, w.ring = true, t.RingId
-	} else if w.fullView && w.p.FaultFree() && (t.RingId.Seq != w.ring.Seq || t.RingId.Nodeid != w.ring.Nodeid) {
+	} else if w.fullView && w.p.KeepsView() && (t.RingId.Seq != w.ring.Seq || t.RingId.Nodeid != w.ring.Nodeid) {
 		w.problem("fault-free run: node %d installed ring %d.%d %v after the full view %d.%d",
 			n.id, t.RingId.Nodeid, t.RingId.Seq, t.Members, w.ring.Nodeid, w.ring.Seq)
 	}
