@@ -19,14 +19,15 @@
 //     checker.EncodeMsg(proc, seq, size) messages of 36 B up to several
 //     times Config.Fragment (512 B: large ones travel in parts), AGREED,
 //     sometimes SAFE, FIFO or UNORDERED; they leave and join again, and
-//     finalize (Engine.Gone: the process ends killed and the slot starts a
-//     new incarnation, with a new pid unless Reuse); they report a
-//     congested queue now and then (Congestion).
+//     finalize (Engine.Gone: the process ends Finalized, a PROCDOWN while
+//     its node goes on, and the slot starts a new incarnation, with a new
+//     pid unless Reuse); they report a congested queue now and then
+//     (Congestion).
 //   - The network marshals every message at send and unmarshals it at
 //     arrival, after a random delay; links are FIFO unless Reorder. Loss
 //     and Dup hit data messages (Submit, Ordered, Ack, Nack), All extends
 //     them to every message, Spikes delays some messages up to 90 ms.
-//   - Crash drops a node's engine (its clients end killed); it restarts
+//   - Crash drops a node's engine (its clients end Killed); it restarts
 //     with RingSeq = the last Ready.PersistSeq + 1 and a larger Incarnation.
 //     Partition cuts the network into two or three sides, or one link one
 //     way, or makes one node deaf, then heals. Slow stalls a node: no
@@ -38,7 +39,8 @@
 // window is full, as the client last heard from its node (notes from the
 // node reach it after a short delay, in order). A small message is
 // recorded sent ok when handed over; a large one blocks its sender until
-// its own delivery (sent ok) or Ready.Interrupted (not ok).
+// its own delivery (sent ok) or Ready.Interrupted (not ok). A SAFE message
+// is recorded with checker.SafeSentRecord.
 //
 // After the active part every fault stops, the network heals, crashed
 // nodes restart and clients only finish what they started (retries,
