@@ -93,13 +93,23 @@ const (
 	// cut: survivors no longer deliver the same messages before a view
 	// change (virtual synchrony breaks).
 	BugSkipFlush
-	// BugNoDedup delivers an event re-sent in a later view again.
+	// BugNoDedup delivers an event again: at a view change, the flush
+	// does not skip what the node delivered already, and an event re-sent
+	// in a later view is not recognized (integrity breaks).
 	BugNoDedup
 	// BugNoOriginHeld delivers another node's event without waiting until
 	// its origin holds it: a message delivered on one side of a split may
 	// be sent again and ordered elsewhere on the other (agreed order
 	// breaks).
 	BugNoOriginHeld
+	// BugGhost takes every old view's member list whole at a view change,
+	// not only the processes of its own nodes: the processes of a node
+	// that left the view (crashed, cut off) stay members for good (ghost).
+	BugGhost
+	// BugSafeEarly delivers a SAFE message as if AGREED, without waiting
+	// until every node of the view holds it: a node cut off right after
+	// may be the only one that ever delivers it (SAFE breaks).
+	BugSafeEarly
 )
 
 // DefaultWindow is Config.Window's default.

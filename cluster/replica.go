@@ -494,7 +494,7 @@ func (e *Engine) deliver(gr *group, flush bool) {
 		if !flush && ev.Nodeid != e.cfg.NodeID && max(gr.conts[ev.Nodeid], gr.stable) < ev.Seq && e.cfg.Bug != BugNoOriginHeld {
 			break // its origin does not hold it yet (as far as this node knows)
 		}
-		if !flush && ev.Guarantee == uint32(api.TypeSafe) && ev.Seq > gr.stable {
+		if !flush && ev.Guarantee == uint32(api.TypeSafe) && ev.Seq > gr.stable && e.cfg.Bug != BugSafeEarly {
 			break
 		}
 		gr.next++

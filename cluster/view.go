@@ -398,7 +398,7 @@ func (e *Engine) installFor(c *attempt) *wire.ViewInstall {
 			}
 			cc.Groups = append(cc.Groups, gc)
 			for _, a := range list {
-				if slices.Contains(nodes, a.Nodeid) {
+				if slices.Contains(nodes, a.Nodeid) || e.cfg.Bug == BugGhost {
 					if _, ok := newLists[k]; !ok {
 						names = append(names, k)
 					}
@@ -552,7 +552,7 @@ func (e *Engine) install(from uint32, m *wire.ViewInstall) {
 			slices.SortFunc(evs, func(a, b *wire.GroupEvent) int { return cmpU64(a.Seq, b.Seq) })
 			transitional := false
 			for _, ev := range evs {
-				if ev.Seq < gr.next {
+				if ev.Seq < gr.next && e.cfg.Bug != BugNoDedup {
 					continue // delivered already
 				}
 				if gc.Hole != 0 && ev.Seq > gc.Hole && !transitional {

@@ -279,10 +279,12 @@ func (c *client) leave() {
 }
 
 // finalize ends the process mid-run (Finalize): the engine hears Gone,
-// the process ends killed, and a new incarnation of its slot starts later.
+// the process ends finalized (a PROCDOWN while its node goes on, CPG-SPEC
+// 3.3: what it delivered to itself is still owed to its peers), and a new
+// incarnation of its slot starts later.
 func (c *client) finalize() {
 	c.tracef("finalize")
-	c.kill()
+	c.end(checker.FinalizedRecord(c.proc))
 	c.n.eng.Gone(c.handle)
 	c.w.carryOut(c.n, "gone")
 	n, s, gen := c.n, c.slot, c.gen
@@ -293,12 +295,15 @@ func (c *client) finalize() {
 	})
 }
 
-// kill ends the process abruptly (Finalize or its node crashed).
-func (c *client) kill() {
+// kill ends the process abruptly with its node (a crash).
+func (c *client) kill() { c.end(checker.EndRecord(c.proc, true)) }
+
+// end ends the process with its end record.
+func (c *client) end(r checker.Record) {
 	if c.state == dead {
 		return
 	}
-	c.record(checker.EndRecord(c.proc, true))
+	c.record(r)
 	c.state = dead
 	c.wantJoin, c.wantLeave, c.wantSend, c.large = nil, false, nil, nil
 }
@@ -348,9 +353,17 @@ func (c *client) send(m *outMsg) {
 	if m.size > fragment {
 		c.large = m
 	} else {
-		c.record(checker.SentRecord(c.proc, c.group, m.seq, true))
+		c.record(c.sentRecord(m, true))
 	}
 	c.w.carryOut(c.n, "mcast")
+}
+
+// sentRecord is the sent record of m (SafeSentRecord for a SAFE one).
+func (c *client) sentRecord(m *outMsg, ok bool) checker.Record {
+	if m.guarantee == api.TypeSafe {
+		return checker.SafeSentRecord(c.proc, c.group, m.seq, ok)
+	}
+	return checker.SentRecord(c.proc, c.group, m.seq, ok)
 }
 
 // events takes the events the engine delivered to the client's handle.
@@ -370,7 +383,7 @@ func (c *client) events(evs []*api.Event) {
 			if r.From == c.proc {
 				c.inflight--
 				if c.large != nil && r.Seq == c.large.seq {
-					c.record(checker.SentRecord(c.proc, c.group, r.Seq, true))
+					c.record(c.sentRecord(c.large, true))
 					c.large = nil
 				}
 			}
@@ -411,7 +424,7 @@ func (c *client) interrupted() {
 		return
 	}
 	c.tracef("large message %d interrupted", c.large.seq)
-	c.record(checker.SentRecord(c.proc, c.group, c.large.seq, false))
+	c.record(c.sentRecord(c.large, false))
 	c.w.interrupted = append(c.w.interrupted, msgKey{c.proc, c.large.seq})
 	c.inflight--
 	c.large = nil

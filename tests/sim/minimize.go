@@ -91,8 +91,8 @@ func (o Options) Flags() string {
 	if o.CheckSent {
 		s = append(s, "-sim.checksent")
 	}
-	if b := bugName(o.Bug); b != "" {
-		s = append(s, "-sim.bug="+b)
+	if o.Bug != NoBug {
+		s = append(s, "-sim.bug="+o.Bug.String())
 	}
 	return strings.Join(s, " ")
 }

@@ -45,8 +45,14 @@ const (
 	// reports liveness and no-loss violations that are not there.
 	Reuse
 
-	// faults are the features that make a run not fault-free.
+	// faults are the fault features: the seed draws them (one seed in
+	// five has none).
 	faults = Loss | Dup | All | Spikes | Crash | Partition | Slow
+	// hardFaults are the faults the protocol cannot mask: a run without
+	// them is fault-free (Params.FaultFree). Loss, duplication,
+	// reordering and delay spikes it masks (retransmission, dedup,
+	// ordering, timeouts above the spikes).
+	hardFaults = Crash | Partition | Slow
 )
 
 type featureName struct {
@@ -100,7 +106,7 @@ type Options struct {
 	Active  time.Duration // the faulty, busy part of the run
 	Disable Feature       // features turned off
 	Enable  Feature       // features turned on (after Disable)
-	Bug     cluster.Bug   // a protocol bug to inject (cluster.Config.Bug)
+	Bug     Bug           // a bug to inject (see Bug)
 	// Trace, when set, receives one line per input and output.
 	Trace io.Writer
 	// TraceAll adds ticks without output and heartbeats to the trace.
@@ -129,9 +135,17 @@ type Params struct {
 	Window            int           // a client's send window (messages in flight)
 }
 
-// FaultFree reports whether the run has no fault: no loss, duplication,
-// delay spike, crash, partition or stall.
-func (p Params) FaultFree() bool { return p.Features&faults == 0 }
+// FaultFree reports whether the run has no fault the protocol cannot
+// mask: no crash, partition or stall (loss, duplication, reordering and
+// delay spikes it masks). The checker then checks no-loss, and the
+// simulator that the first full view lasts to the end (KeepsView).
+func (p Params) FaultFree() bool { return p.Features&hardFaults == 0 }
+
+// KeepsView reports whether the run's first full view must last to the
+// end: a fault-free run (FaultFree) that loses no control message either
+// (All: a lost Join, Install or heartbeat may make the nodes form the view
+// again, with the same members).
+func (p Params) KeepsView() bool { return p.FaultFree() && p.Features&All == 0 }
 
 // String is a one-line summary.
 func (p Params) String() string {
@@ -252,6 +266,8 @@ type World struct {
 
 	pkt  packetCache
 	sent []sentMsg // with Options.KeepSent: every message handed out
+
+	tamperer *tamperer // the shell bug (Options.Bug), if any
 }
 
 type msgKey struct {
@@ -323,6 +339,7 @@ func newWorld(seed int64, o Options) *World {
 		active:  true,
 		large:   map[msgKey]bool{},
 	}
+	w.tamperer = newTamperer(seed, o.Bug)
 	for g := range p.Groups {
 		w.groups = append(w.groups, []byte(fmt.Sprintf("g%d", g)))
 	}
@@ -381,7 +398,7 @@ func (w *World) start(n *node) {
 	n.eng = cluster.New(cluster.Config{
 		NodeID: n.id, Nodes: w.nodeIDs(), RingSeq: n.persist + 1, Incarnation: n.inc,
 		Token: token, Heartbeat: heartbeat, Join: joinWait, Consensus: consensus, Retransmit: retransmit,
-		Handoff: handoff, Fragment: fragment, FrameBytes: frameBytes, Bug: w.opt.Bug,
+		Handoff: handoff, Fragment: fragment, FrameBytes: frameBytes, Bug: w.opt.Bug.Engine(),
 	})
 	n.persist++
 	w.tracef("n%d start inc=%d ringseq=%d", n.id, n.inc, n.persist)
@@ -484,7 +501,7 @@ func (w *World) carryOut(n *node, cause string) {
 				w.totem(n, rd.Totem)
 			}
 			if c := n.client(d.Handle); c != nil {
-				c.events(d.Events)
+				c.events(w.tamper(c, d.Events))
 			} else {
 				w.tracef("n%d h%d: %d events for no live client", n.id, d.Handle, len(d.Events))
 			}
@@ -609,7 +626,7 @@ func (w *World) totem(n *node, t *api.TotemConfchg) {
 	}
 	if len(t.Members) == len(w.nodes) && !w.fullView {
 		w.fullView, w.ring = true, t.RingId
-	} else if w.fullView && w.p.FaultFree() && (t.RingId.Seq != w.ring.Seq || t.RingId.Nodeid != w.ring.Nodeid) {
+	} else if w.fullView && w.p.KeepsView() && (t.RingId.Seq != w.ring.Seq || t.RingId.Nodeid != w.ring.Nodeid) {
 		w.problem("fault-free run: node %d installed ring %d.%d %v after the full view %d.%d",
 			n.id, t.RingId.Nodeid, t.RingId.Seq, t.Members, w.ring.Nodeid, w.ring.Seq)
 	}
@@ -792,6 +809,7 @@ func (w *World) partition() [][2]uint32 {
 }
 
 func (w *World) result() Result {
+	w.release()
 	w.finalChecks()
 	rep := checker.Check(w.hist, checker.Options{Quiet: true, FaultFree: w.p.FaultFree()})
 	return Result{Seed: w.seed, Params: w.p, Report: rep, Problems: w.problems, Events: w.events, Handoffs: w.handoffs, SimTime: w.now}
@@ -853,21 +871,4 @@ func (q *eventQueue) pop() event {
 		i = m
 	}
 	return top
-}
-
-var bugNames = map[cluster.Bug]string{cluster.BugSkipFlush: "skipflush", cluster.BugNoDedup: "nodedup", cluster.BugNoOriginHeld: "nooriginheld"}
-
-func bugName(b cluster.Bug) string { return bugNames[b] }
-
-// ParseBug reads a bug name ("skipflush", "nodedup", "nooriginheld"; "" is none).
-func ParseBug(s string) (cluster.Bug, error) {
-	if s == "" || s == "none" {
-		return cluster.NoBug, nil
-	}
-	for b, n := range bugNames {
-		if n == s {
-			return b, nil
-		}
-	}
-	return 0, fmt.Errorf("sim: unknown bug %q", s)
 }
