@@ -178,3 +178,27 @@ func TestHole4_EmptySegmentOfARecurringPairIsCompared(t *testing.T) {
 		t.Fatalf("want the last segments compared:\n%s", rep)
 	}
 }
+
+// A finalized sender whose last messages were ordered after every other
+// member left (CPG does not promise sending-view delivery) owes them to
+// nobody; had B stayed, they would be owed to B.
+func TestNoLossFinalizedSenderLeftAlone(t *testing.T) {
+	b := &builder{}
+	ab := []Proc{pA, pB}
+	b.totem(ab, RingID{Node: 1, Seq: 1}, 1, 2)
+	b.cc([]Proc{pA}, []Proc{pA}, nil, []Member{ent(pA, api.ReasonJoin)})
+	b.cc(ab, ab, nil, []Member{ent(pB, api.ReasonJoin)})
+	b.mcast(pA, 1, ab...)
+	b.recs = append(b.recs, SentRecord(pA, []byte("g"), 2, true), FinalizedRecord(pA))
+	stay := b.recs
+	b.cc([]Proc{pB}, []Proc{pA}, []Member{ent(pB, api.ReasonLeave)}, nil)
+	ends(b, pB)
+	if rep := check(b.recs, Options{Quiet: true, FaultFree: true}); !rep.OK() {
+		t.Fatal(rep)
+	}
+	b.recs = stay
+	b.cc([]Proc{pB}, []Proc{pB}, []Member{ent(pA, api.ReasonProcDown)}, nil)
+	ends(b, pB)
+	rep := check(b.recs, Options{Quiet: true, FaultFree: true})
+	expect(t, rep, PropNoLoss)
+}

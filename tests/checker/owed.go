@@ -174,12 +174,8 @@ func (c *checker) sawCut(rs, s *stream, m int32, ci int) bool {
 	// process never installed R, R listed it but it failed (was cut off)
 	// before installing, as EVS allows; it delivers nothing of R, and its
 	// next view change shows the others gone.
-	if st := c.tots[s.proc]; len(st) > 0 {
-		if x := sortSearchT(st, s.delT[slices.Index(s.dels, m)]) - 1; x >= 0 {
-			if _, found := c.ringAt(rs.proc, c.h.totems[st[x].id].ring); !found && len(c.tots[rs.proc]) > 0 {
-				return true
-			}
-		}
+	if c.neverInstalled(rs, s, m) {
+		return true
 	}
 	p, ok := c.lastShared(rs, s, m, ci)
 	if !ok {
@@ -452,10 +448,92 @@ func (c *checker) checkNoLoss() {
 		})
 	}
 	for m, mi := range h.msgs {
-		if mi.sentOK && ref[m] < 0 && !h.procs[mi.origin].killed {
+		if mi.sentOK && ref[m] < 0 && !h.procs[mi.origin].killed && !c.finalizedAlone(mi.origin, mi.group) {
 			c.add(PropNoLoss, mi.group, mi.origin, "sent %s ok but nobody delivered it", c.msgName(int32(m)))
 		}
 	}
+}
+
+// deliveredInRing reports whether stream s, whose process was killed, saw
+// no confchg and no totem confchg after delivering m: m was delivered in a
+// ring, not in a view change's flush.
+func (c *checker) deliveredInRing(s *stream, m int32) bool {
+	if !c.h.procs[s.proc].killed {
+		return false
+	}
+	t := s.delT[slices.Index(s.dels, m)]
+	if n := len(s.ccs); n > 0 && s.ccs[n-1].t > t {
+		return false
+	}
+	tots := c.tots[s.proc]
+	return len(tots) == 0 || tots[len(tots)-1].t < t
+}
+
+// neverInstalled reports whether rs's process never installed the ring in
+// which s delivered m (it has totem confchgs, none of that ring).
+func (c *checker) neverInstalled(rs, s *stream, m int32) bool {
+	st := c.tots[s.proc]
+	if len(st) == 0 || len(c.tots[rs.proc]) == 0 {
+		return false
+	}
+	x := sortSearchT(st, s.delT[slices.Index(s.dels, m)]) - 1
+	if x < 0 {
+		return false
+	}
+	_, found := c.ringAt(rs.proc, c.h.totems[st[x].id].ring)
+	return !found
+}
+
+// finalizedAlone reports whether process pi, finalized, may have had
+// nobody left in group g to reach with what it sent and did not deliver
+// itself before its Finalize: every other member of its last confchg
+// ended early or left the group at some point after that confchg (CPG
+// does not promise sending-view delivery: the message may be ordered after
+// their LEAVE, CPG-SPEC 4.5). When it never delivered its own JOIN
+// confchg, the processes that saw it join must all have gone since.
+func (c *checker) finalizedAlone(pi, g int32) bool {
+	if !c.h.procs[pi].finalized {
+		return false
+	}
+	for _, s := range c.streams {
+		if s.proc != pi || s.group != g || len(s.ccs) == 0 {
+			continue
+		}
+		last := len(s.ccs) - 1
+		inst := s.ccs[last].inst
+		for _, r := range c.resolve(s, last) {
+			if r == s.idx || r == -2 {
+				continue
+			}
+			if r < 0 {
+				return false
+			}
+			rs := c.streams[r]
+			if c.ended(rs) {
+				continue
+			}
+			j := slices.IndexFunc(rs.ccs, func(cc ccPos) bool { return cc.inst == inst })
+			if j < 0 || !slices.ContainsFunc(rs.ccs[j+1:], func(cc ccPos) bool { return !cc.member }) {
+				return false
+			}
+		}
+		return true
+	}
+	// It never delivered its own JOIN: the processes that saw it join
+	// must have gone since.
+	self := Member{Node: c.h.procs[pi].proc.Node, Pid: c.h.procs[pi].proc.Pid}
+	for _, rs := range c.streams {
+		if rs.group != g || rs.proc == pi || c.ended(rs) {
+			continue
+		}
+		for j, cc := range rs.ccs {
+			if cc.member && hasMember(c.h.contents[cc.content].joined, self) &&
+				!slices.ContainsFunc(rs.ccs[j+1:], func(cc ccPos) bool { return !cc.member }) {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // checkGhosts checks property 8 (rule 28): the last member list of every
@@ -534,9 +612,12 @@ func (c *checker) checkGhosts() {
 // it either; but a view change's flush delivers a SAFE message to the
 // survivors of a cut when only they hold it (Totem's transitional
 // configuration), and the records do not tell the two deliveries apart.
-// A node that delivers SAFE messages before they are stable and then
-// crashes is caught by virtual synchrony instead (its last deliveries are
-// not what the survivors delivered after the same confchg).
+// Except where the deliverer's node crashed (killed) with no confchg and no
+// totem confchg after the message: a view change delivers its flush, its
+// confchgs and its totem confchg in one step, so that delivery was a
+// regular one, made once every node of the view held the message, and
+// every member not ended that installed the ring is owed it whatever cut
+// came next.
 func (c *checker) checkSafe() {
 	h := c.h
 	c.buildDeliverers()
@@ -553,12 +634,20 @@ func (c *checker) checkSafe() {
 			done[k] = true
 			res := c.resolve(s, ci)
 			c.markDeliverers(m)
+			regular := c.deliveredInRing(s, m)
 			for _, r := range res {
 				if r < 0 || r == s.idx {
 					continue
 				}
 				rs := c.streams[r]
-				if c.ended(rs) || c.mark[r] == m+1 || c.sawCut(rs, s, m, ci) {
+				if c.ended(rs) || c.mark[r] == m+1 {
+					continue
+				}
+				if regular {
+					if c.neverInstalled(rs, s, m) {
+						continue
+					}
+				} else if c.sawCut(rs, s, m, ci) {
 					continue
 				}
 				c.add(PropSafe, s.group, rs.proc, "never delivered the SAFE message %s, which %s delivered while both were members of its view",

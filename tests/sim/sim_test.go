@@ -187,7 +187,7 @@ var bugCases = []bugCase{
 		why: "a view change whose cut holds events some node delivered already: 16 of the first 40 seeds"},
 	{bug: BugGhost, props: []checker.Property{checker.PropGhost}, seeds: 40,
 		why: "a crash or partition with members on the node that goes: 23 of the first 40 seeds"},
-	{bug: BugSafeEarly, props: []checker.Property{checker.Property("safe")}, seeds: 60, enable: Crash | Partition | Safe,
+	{bug: BugSafeEarly, props: []checker.Property{checker.PropSafe}, seeds: 60, enable: Crash | Partition | Safe,
 		why: "a node that delivered a SAFE message cut off (crash, partition) before the others hold it: needs crashes and partitions"},
 	{bug: BugDrop, props: []checker.Property{checker.PropNoLoss, checker.PropVirtualSynchrony, checker.PropLiveness}, seeds: 40,
 		why: "any run that delivers enough: 33 of the first 40 seeds (no-loss in fault-free runs, else virtual synchrony or liveness)"},
