@@ -289,8 +289,9 @@ func (c *checker) ringAt(pi int32, r RingID) (int32, bool) {
 
 // cutAfter reports whether the first view change that rs's process went
 // through after its event p separated it from node n. With a totem
-// confchg after p, that view change is the group confchgs up to the first
-// such totem confchg and the totem confchg itself: it separated the two if
+// confchg after p, that view change is the group confchgs of the ring p is
+// in, up to the first totem confchg after p, and that totem confchg: it
+// separated the two if
 // a confchg removed a process of n with NODEDOWN or brought one back with
 // NODEUP (from another old view), or if the new ring lacks n. Without one
 // (the history has no totem confchgs from there on), it is the first
@@ -301,8 +302,16 @@ func (c *checker) cutAfter(rs *stream, p int32, n uint32) (cut bool, at int32) {
 	tots := c.tots[rs.proc]
 	if ti := sortSearchT(tots, p+1); ti < len(tots) {
 		tt := tots[ti].t
+		// From the ring's start: a view change that skipped a hole
+		// removes the other nodes' processes first (the transitional
+		// confchg) and then delivers the rest of its own nodes' events,
+		// which may be the last shared point.
+		from := int32(-1)
+		if ti > 0 {
+			from = tots[ti-1].t
+		}
 		for _, cc := range rs.ccs {
-			if cc.t > p && cc.t < tt && c.separates(cc.content, n) {
+			if cc.t > from && cc.t < tt && c.separates(cc.content, n) {
 				return true, cc.t
 			}
 		}
@@ -454,21 +463,6 @@ func (c *checker) checkNoLoss() {
 	}
 }
 
-// deliveredInRing reports whether stream s, whose process was killed, saw
-// no confchg and no totem confchg after delivering m: m was delivered in a
-// ring, not in a view change's flush.
-func (c *checker) deliveredInRing(s *stream, m int32) bool {
-	if !c.h.procs[s.proc].killed {
-		return false
-	}
-	t := s.delT[slices.Index(s.dels, m)]
-	if n := len(s.ccs); n > 0 && s.ccs[n-1].t > t {
-		return false
-	}
-	tots := c.tots[s.proc]
-	return len(tots) == 0 || tots[len(tots)-1].t < t
-}
-
 // neverInstalled reports whether rs's process never installed the ring in
 // which s delivered m (it has totem confchgs, none of that ring).
 func (c *checker) neverInstalled(rs, s *stream, m int32) bool {
@@ -501,12 +495,21 @@ func (c *checker) finalizedAlone(pi, g int32) bool {
 		}
 		last := len(s.ccs) - 1
 		inst := s.ccs[last].inst
-		for _, r := range c.resolve(s, last) {
-			if r == s.idx || r == -2 {
+		members := c.h.contents[s.ccs[last].content].members
+		for i, r := range c.resolve(s, last) {
+			switch {
+			case r == s.idx || r == -2:
 				continue
-			}
-			if r < 0 {
-				return false
+			case r == -1:
+				// It never delivered that confchg: gone before it, if
+				// every process of that address ended or left.
+				m := members[i]
+				for _, o := range c.addrStreams[addrKey{group: g, node: m.Node, pid: m.Pid}] {
+					if os := c.streams[o]; !c.ended(os) && os.member {
+						return false
+					}
+				}
+				continue
 			}
 			rs := c.streams[r]
 			if c.ended(rs) {
@@ -607,17 +610,14 @@ func (c *checker) checkGhosts() {
 // process delivered in a view is delivered by every member of that view,
 // unless that member ended early (killed or finalized) or was cut apart
 // from the deliverer first (sawCut), even when the sender crashed (which
-// liveness does not judge). A SAFE message delivered in a regular view is
-// held by every node of it, so a partition right after should not excuse
-// it either; but a view change's flush delivers a SAFE message to the
-// survivors of a cut when only they hold it (Totem's transitional
-// configuration), and the records do not tell the two deliveries apart.
-// Except where the deliverer's node crashed (killed) with no confchg and no
-// totem confchg after the message: a view change delivers its flush, its
-// confchgs and its totem confchg in one step, so that delivery was a
-// regular one, made once every node of the view held the message, and
-// every member not ended that installed the ring is owed it whatever cut
-// came next.
+// liveness does not judge). actorcpg's SAFE promises that every node of
+// the view held the message when one delivered it, not that the survivors
+// of a later cut deliver it (their flush stops at the first event whose
+// origin they cannot show holds it), and a view change's flush delivers a
+// SAFE message to the survivors of a cut when only they hold it (Totem's
+// transitional configuration): so a cut excuses it as for liveness. That
+// every node held it is checked by the simulator, which sees every frame
+// (tests/sim/safe.go).
 func (c *checker) checkSafe() {
 	h := c.h
 	c.buildDeliverers()
@@ -634,20 +634,12 @@ func (c *checker) checkSafe() {
 			done[k] = true
 			res := c.resolve(s, ci)
 			c.markDeliverers(m)
-			regular := c.deliveredInRing(s, m)
 			for _, r := range res {
 				if r < 0 || r == s.idx {
 					continue
 				}
 				rs := c.streams[r]
-				if c.ended(rs) || c.mark[r] == m+1 {
-					continue
-				}
-				if regular {
-					if c.neverInstalled(rs, s, m) {
-						continue
-					}
-				} else if c.sawCut(rs, s, m, ci) {
+				if c.ended(rs) || c.mark[r] == m+1 || c.sawCut(rs, s, m, ci) {
 					continue
 				}
 				c.add(PropSafe, s.group, rs.proc, "never delivered the SAFE message %s, which %s delivered while both were members of its view",

@@ -54,6 +54,9 @@ func hasNonHeartbeat(msgs []cluster.Outbound) bool {
 // duplicated and delayed; a cut link drops it.
 func (w *World) sendAll(n *node, msgs []cluster.Outbound) {
 	for _, o := range msgs {
+		if ord, ok := o.Msg.(*wire.Ordered); ok {
+			w.safe.ordered(n.id, ord)
+		}
 		_, hb := o.Msg.(*wire.PeerHeartbeat)
 		if !hb {
 			w.lastData = w.now
@@ -166,6 +169,9 @@ func (w *World) step(n *node, p *packet) {
 	}
 	if w.opt.Trace != nil && (!p.hb || w.opt.TraceAll) {
 		w.tracef("n%d <- n%d %s", p.to, p.from, p.desc)
+	}
+	if o, ok := m.(*wire.Ordered); ok {
+		w.safe.ordered(p.to, o)
 	}
 	if o, ok := m.(*wire.Ordered); ok && !o.Retransmit {
 		for _, ev := range o.Events {
