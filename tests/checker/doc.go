@@ -106,7 +106,8 @@
 //  10. safe (opts.Quiet): a SAFE message that any process delivered in a
 //     view is delivered by every member of that view, with the exceptions
 //     of liveness taken against the deliverer (so a crashed sender excuses
-//     nothing).
+//     nothing). That every node held it when it was delivered is not
+//     visible in delivery records; the simulator checks it from the frames.
 //
 // Members of a view are matched to processes by the confchg instance they
 // delivered, and, for a merge's NODEUP confchg (each side sees its own),

@@ -53,16 +53,19 @@
 // # Checks
 //
 // checker.Check with Quiet, and FaultFree (no-loss) in every run without
-// Crash, Partition or Slow (Params.FaultFree): loss, duplication,
-// reordering and delay spikes are what the protocol masks, so no message
-// may go missing there (about 3 seeds in 10). Plus: every TRY_AGAIN was
-// resolved and every join, leave and large message completed; every
-// engine's member list of every group equals the live joined clients (no
-// ghosts in the engines); no member delivered a large message whose
-// sender got ErrInterrupt; a run that keeps its view (Params.KeepsView:
-// fault-free and without All, whose lost Joins, Installs and heartbeats
-// may make the nodes form the same view again) never leaves its first
-// full view; with Options.CheckSent, no message changed after its engine
+// Crash, Partition, Slow or All (Params.FaultFree): loss and duplication
+// of data messages, reordering and delay spikes are what the protocol
+// masks, so no message may go missing there; lost view traffic (All) may
+// make a node leave the view for a while, as a partition does. Plus: every
+// TRY_AGAIN was resolved and every join, leave and large message
+// completed; every engine's member list of every group equals the live
+// joined clients (no ghosts in the engines); no member delivered a large
+// message whose sender got ErrInterrupt; a fault-free run never leaves its
+// first full view (Params.KeepsView); a SAFE message delivered in a ring
+// (not in a view change's flush) was held by every node of that ring at
+// that moment, as the simulator sees from the Ordered frames each node
+// received or sent (safe.go); with Options.CheckSent, no message changed
+// after its engine
 // handed it out. Boundedness is checked from outside only (the settled
 // state implies no gap, nothing unordered, nothing unstable).
 //
