@@ -160,7 +160,8 @@ func (c *checker) checkLiveness() {
 // stream s before s's message m (delivered after s's confchg ci), so that
 // Extended Virtual Synchrony lets rs miss it: after the last point the two
 // shared in s's membership up to m (lastShared), the first view change
-// that rs went through separated it from s's node (cutAfter). The
+// that rs went through separated it from s's node (cutAfter), or took rs to
+// a ring that s's process never installed. The
 // exception is bounded to that one view change: a later removal excuses
 // nothing, and the gap check makes sure rs delivered no later message of
 // s in the same view. With no shared point at all, rs never installed a
@@ -183,7 +184,17 @@ func (c *checker) sawCut(rs, s *stream, m int32, ci int) bool {
 	}
 	cut, at := c.cutAfter(rs, p, s.self.Node)
 	if !cut {
-		return false
+		// The ring rs went to next listed s's node, but s's process never
+		// installed it (a lost Install): they were apart in it.
+		rt := c.tots[rs.proc]
+		ti := sortSearchT(rt, p+1)
+		if ti == len(rt) || len(c.tots[s.proc]) == 0 {
+			return false
+		}
+		if _, found := c.ringAt(s.proc, c.h.totems[rt[ti].id].ring); found {
+			return false
+		}
+		at = rt[ti].t
 	}
 	// A later message of the same membership of s that rs delivered
 	// before that view change: m is a hole, not cut off.
@@ -606,10 +617,30 @@ func (c *checker) checkGhosts() {
 	}
 }
 
+// cutFromOrigin reports whether, after the last point rs shared with s
+// (which delivered m, sent by another process), rs's first view change
+// separated it from m's origin node: a view change that skipped a hole
+// removes the other nodes' processes first (the transitional confchg),
+// and a message of theirs is then not delivered, even if s, on the other
+// side, delivered it.
+func (c *checker) cutFromOrigin(rs, s *stream, m int32, ci int) bool {
+	origin := c.h.procs[c.h.msgs[m].origin].proc
+	if origin.Node == s.self.Node {
+		return false
+	}
+	p, ok := c.lastShared(rs, s, m, ci)
+	if !ok {
+		return true
+	}
+	cut, _ := c.cutAfter(rs, p, origin.Node)
+	return cut
+}
+
 // checkSafe checks SAFE delivery: a message sent with CPG_TYPE_SAFE that any
 // process delivered in a view is delivered by every member of that view,
 // unless that member ended early (killed or finalized) or was cut apart
-// from the deliverer first (sawCut), even when the sender crashed (which
+// from the deliverer or from the sender first (sawCut, cutFromOrigin),
+// even when the sender crashed (which
 // liveness does not judge). actorcpg's SAFE promises that every node of
 // the view held the message when one delivered it, not that the survivors
 // of a later cut deliver it (their flush stops at the first event whose
@@ -639,7 +670,7 @@ func (c *checker) checkSafe() {
 					continue
 				}
 				rs := c.streams[r]
-				if c.ended(rs) || c.mark[r] == m+1 || c.sawCut(rs, s, m, ci) {
+				if c.ended(rs) || c.mark[r] == m+1 || c.sawCut(rs, s, m, ci) || c.cutFromOrigin(rs, s, m, ci) {
 					continue
 				}
 				c.add(PropSafe, s.group, rs.proc, "never delivered the SAFE message %s, which %s delivered while both were members of its view",
