@@ -28,7 +28,8 @@ type handleRef struct {
 
 // clientLease tracks an attached client process.
 type clientLease struct {
-	lastSeen time.Time
+	lastSeen time.Duration // on the node's awake clock (nodeActor.awake)
+	local    bool          // on this host: its open connection is its liveness
 	handles  map[groups.HandleID]bool
 }
 
@@ -52,6 +53,13 @@ type nodeActor struct {
 	stopTicker scheduler.CancelFunc
 	flushing   bool
 	lastLease  time.Time
+
+	// awake is the time the node was scheduled: it grows with each tick,
+	// by at most a few tick periods, so that a stall of the process (a
+	// long GC pause, SIGSTOP, swap) does not count as its clients'
+	// silence.
+	awake    time.Duration
+	lastTick time.Time
 }
 
 func newNodeActor(n *Node) *nodeActor {
@@ -139,8 +147,10 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	case *api.Heartbeat:
 		a.heartbeat(ctx, m)
 	case *wire.Tick:
+		now := time.Now()
+		a.advanceAwake(now)
 		a.eng.Tick(a.node.clock())
-		if now := time.Now(); now.Sub(a.lastLease) >= a.node.cfg.ClientHeartbeat {
+		if now.Sub(a.lastLease) >= a.node.cfg.ClientHeartbeat {
 			a.lastLease = now
 			a.expireClients(ctx)
 		}
@@ -285,11 +295,11 @@ func (a *nodeActor) initHandle(ctx actor.Context, m *api.InitRequest) {
 	if remoteClient {
 		l, ok := a.clients[client.Address]
 		if !ok {
-			l = &clientLease{handles: make(map[groups.HandleID]bool)}
+			l = &clientLease{handles: make(map[groups.HandleID]bool), local: isLocalAddr(client.Address)}
 			a.clients[client.Address] = l
 			ctx.Watch(client)
 		}
-		l.lastSeen = time.Now()
+		l.lastSeen = a.awake
 		l.handles[id] = true
 	}
 	ctx.Respond(&api.InitReply{
@@ -305,6 +315,7 @@ func (a *nodeActor) initHandle(ctx actor.Context, m *api.InitRequest) {
 		CreditBytes:     cfg.CreditBytes,
 		LinkFragment:    cfg.LinkFragment,
 		HeartbeatMs:     uint32(cfg.ClientHeartbeat.Milliseconds()),
+		PatienceMs:      uint32(min(cfg.ClientPatience().Milliseconds(), 1<<31)),
 	})
 }
 
@@ -347,7 +358,7 @@ func (a *nodeActor) iterate(ctx actor.Context, m *api.IterationRequest) {
 func (a *nodeActor) heartbeat(ctx actor.Context, m *api.Heartbeat) {
 	if c := pidOf(m.Client); c != nil {
 		if l, ok := a.clients[c.Address]; ok {
-			l.lastSeen = time.Now()
+			l.lastSeen = a.awake
 		}
 	}
 	if ctx.Sender() != nil {
@@ -355,13 +366,36 @@ func (a *nodeActor) heartbeat(ctx actor.Context, m *api.Heartbeat) {
 	}
 }
 
-// expireClients finalizes the handles of attached clients not heard from
-// within ClientTimeout: the link dropped without closing.
+// advanceAwake moves the awake clock to now. A tick that finds far more
+// time gone than its period means the node was not scheduled (Corosync
+// warns "not scheduled for N ms"): only a couple of periods count, since
+// the node could not hear its clients meanwhile and their heartbeats wait
+// in its mailbox.
+func (a *nodeActor) advanceAwake(now time.Time) {
+	if a.lastTick.IsZero() {
+		a.lastTick = now
+		return
+	}
+	gap := now.Sub(a.lastTick)
+	a.lastTick = now
+	every := a.node.tickEvery()
+	if gap > 4*every+50*time.Millisecond {
+		if gap > a.node.cfg.Token*4/5 {
+			a.log.Warn().Dur("gap", gap).Msg("not scheduled: the node's process was stopped or starved; its clients keep their handles")
+		}
+		gap = 2 * every
+	}
+	a.awake += gap
+}
+
+// expireClients finalizes the handles of attached clients on another host
+// not heard from within ClientTimeout of the node's awake time: the link
+// dropped without closing. A client on this host is kept while its
+// connection is open (actor.Terminated ends it at once).
 func (a *nodeActor) expireClients(ctx actor.Context) {
 	limit := a.node.cfg.ClientTimeout
-	now := time.Now()
 	for addr, l := range a.clients {
-		if now.Sub(l.lastSeen) > limit {
+		if !l.local && a.awake-l.lastSeen > limit {
 			a.log.Info().Str("client", addr).Msg("client silent: finalizing its handles")
 			a.dropClient(ctx, addr)
 		}

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"fmt"
+	"net"
 	"strconv"
 	"time"
 
@@ -25,3 +26,32 @@ func nilMessage(m any) bool {
 var resume = actor.NewOneForOneStrategy(10, time.Second, func(reason any) actor.Directive {
 	return actor.ResumeDirective
 })
+
+// isLocalAddr reports whether a remoting address ("host:port") is on this
+// host: a loopback address or one of this host's interface addresses.
+func isLocalAddr(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	if ip == nil {
+		return false
+	}
+	if ip.IsLoopback() {
+		return true
+	}
+	ifs, err := net.InterfaceAddrs()
+	if err != nil {
+		return false
+	}
+	for _, a := range ifs {
+		if n, ok := a.(*net.IPNet); ok && n.IP.Equal(ip) {
+			return true
+		}
+	}
+	return false
+}

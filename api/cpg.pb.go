@@ -802,7 +802,12 @@ type InitReply struct {
 	CreditBytes     uint64                 `protobuf:"varint,10,opt,name=credit_bytes,json=creditBytes,proto3" json:"credit_bytes,omitempty"`
 	LinkFragment    uint32                 `protobuf:"varint,11,opt,name=link_fragment,json=linkFragment,proto3" json:"link_fragment,omitempty"`
 	// heartbeat_ms is how often an attached client must send a Heartbeat.
-	HeartbeatMs   uint32 `protobuf:"varint,12,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
+	HeartbeatMs uint32 `protobuf:"varint,12,opt,name=heartbeat_ms,json=heartbeatMs,proto3" json:"heartbeat_ms,omitempty"`
+	// patience_ms is how long an attached client waits for its node to
+	// answer heartbeats before it declares the node gone (while the
+	// connection stays open): a stall of the node shorter than that costs the
+	// client nothing. The node derives it from its token.
+	PatienceMs    uint32 `protobuf:"varint,13,opt,name=patience_ms,json=patienceMs,proto3" json:"patience_ms,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -917,6 +922,13 @@ func (x *InitReply) GetLinkFragment() uint32 {
 func (x *InitReply) GetHeartbeatMs() uint32 {
 	if x != nil {
 		return x.HeartbeatMs
+	}
+	return 0
+}
+
+func (x *InitReply) GetPatienceMs() uint32 {
+	if x != nil {
+		return x.PatienceMs
 	}
 	return 0
 }
@@ -1797,7 +1809,7 @@ const file_api_cpg_proto_rawDesc = "" +
 	"\x03pid\x18\x03 \x01(\rR\x03pid\x12\x14\n" +
 	"\x05flags\x18\x04 \x01(\rR\x05flags\x12\x1f\n" +
 	"\vauto_credit\x18\x05 \x01(\bR\n" +
-	"autoCredit\"\x9c\x03\n" +
+	"autoCredit\"\xbd\x03\n" +
 	"\tInitReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x124\n" +
 	"\fhandle_actor\x18\x02 \x01(\v2\x11.actorcpg.api.PidR\vhandleActor\x12\x16\n" +
@@ -1814,7 +1826,9 @@ const file_api_cpg_proto_rawDesc = "" +
 	"\fcredit_bytes\x18\n" +
 	" \x01(\x04R\vcreditBytes\x12#\n" +
 	"\rlink_fragment\x18\v \x01(\rR\flinkFragment\x12!\n" +
-	"\fheartbeat_ms\x18\f \x01(\rR\vheartbeatMs\"Q\n" +
+	"\fheartbeat_ms\x18\f \x01(\rR\vheartbeatMs\x12\x1f\n" +
+	"\vpatience_ms\x18\r \x01(\rR\n" +
+	"patienceMs\"Q\n" +
 	"\vJoinRequest\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x12,\n" +
 	"\breply_to\x18\x02 \x01(\v2\x11.actorcpg.api.PidR\areplyTo\"R\n" +

@@ -81,7 +81,11 @@ type Config struct {
 	StallTimeout time.Duration
 
 	// ClientTimeout is how long a node keeps the handles of an attached
-	// client it no longer hears from; then they are finalized (PROCDOWN).
+	// client on another host it no longer hears from; then they are
+	// finalized (PROCDOWN). Only time the node itself was running counts
+	// (a stalled node does not blame its clients for its own stall), and a
+	// client on the node's own host is kept for as long as its connection
+	// stays open, as Corosync's local IPC clients are.
 	ClientTimeout time.Duration
 	// ClientHeartbeat is how often an attached client tells its node it is
 	// alive. Must be well below ClientTimeout.
@@ -250,6 +254,15 @@ func (c *Config) validateCluster() error {
 	}
 	return nil
 }
+
+// ClientPatience is how long an attached client waits for its node to
+// answer its heartbeats, its connection still open, before it declares the
+// node gone and its calls fail with CS_ERR_LIBRARY: 20 tokens (60 s with
+// the default token), and at least ClientTimeout. A node stall (a long GC
+// pause, a stopped or swapped-out process) shorter than that costs the
+// client nothing: its calls return CS_ERR_TRY_AGAIN meanwhile. A closed
+// connection is noticed at once.
+func (c *Config) ClientPatience() time.Duration { return max(c.ClientTimeout, 20*c.Token) }
 
 // Peers returns the node ids of the node list, this node included, in
 // ascending order; a cluster of one gives just NodeID.

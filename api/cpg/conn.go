@@ -195,19 +195,25 @@ func (c *conn) route(sc actor.SenderContext, m proto.Message) {
 }
 
 // startHeartbeat keeps an attached node aware that this process lives, and
-// declares the node gone when it stops answering.
-func (c *conn) startHeartbeat(every time.Duration) {
+// declares the node gone when it has not answered for patience (the
+// node's ClientPatience, derived from its token; an older node that does
+// not say gets 20 s) while the connection stays open. A closed connection
+// ends it at once (clientActor watches the node).
+func (c *conn) startHeartbeat(every, patience time.Duration) {
 	if !c.attached {
 		return
 	}
 	if every <= 0 {
 		every = remote.DefaultConfig().ClientHeartbeat
 	}
+	if patience <= 0 {
+		patience = 20 * time.Second
+	}
 	c.hbOnce.Do(func() {
 		go func() {
 			t := time.NewTicker(every)
 			defer t.Stop()
-			misses := 0
+			last := time.Now() // the node's last answer
 			hb := &api.Heartbeat{Client: actors.FromPID(c.client)}
 			for {
 				select {
@@ -217,11 +223,10 @@ func (c *conn) startHeartbeat(every time.Duration) {
 				}
 				_, err := c.system.Root.RequestFuture(c.node, hb, 4*every).Result()
 				if err == nil {
-					misses = 0
+					last = time.Now()
 					continue
 				}
-				misses++
-				if misses >= 3 {
+				if time.Since(last) > patience {
 					c.kill()
 					return
 				}
@@ -322,12 +327,18 @@ func (c *conn) send(pid *actor.PID, msg proto.Message) {
 	c.system.Root.Send(pid, msg)
 }
 
-// answer turns a future's outcome into a reply or an error.
+// answer turns a future's outcome into a reply or an error. An attached
+// node that does not answer in time, its connection open, is stalled or
+// busy: CS_ERR_TRY_AGAIN (the caller retries), until the heartbeat's
+// patience runs out and the conn dies (CS_ERR_LIBRARY from then on).
 func (c *conn) answer(res any, err error) (any, error) {
 	if err != nil {
 		if errors.Is(err, actor.ErrTimeout) {
 			if c.attached {
-				return nil, fmt.Errorf("cpg: node did not answer: %w", api.ErrLibrary)
+				if c.dead.Load() {
+					return nil, fmt.Errorf("cpg: node gone: %w", api.ErrLibrary)
+				}
+				return nil, fmt.Errorf("cpg: node did not answer in time: %w", api.ErrTryAgain)
 			}
 			return nil, api.ErrTimeout
 		}

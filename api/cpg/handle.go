@@ -204,7 +204,7 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	h.maxAtomic, h.maxMessage, h.linkFragment = r.MaxAtomic, r.MaxMessage, r.LinkFragment
 	h.sendWindow, h.sendBytes = int64(r.SendWindow), int64(r.SendWindowBytes)
 	h.creditEvents, h.creditBytes = r.CreditEvents, r.CreditBytes
-	c.startHeartbeat(time.Duration(r.HeartbeatMs) * time.Millisecond)
+	c.startHeartbeat(time.Duration(r.HeartbeatMs)*time.Millisecond, time.Duration(r.PatienceMs)*time.Millisecond)
 	return h, nil
 }
 

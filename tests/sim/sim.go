@@ -758,6 +758,21 @@ func (w *World) plan() {
 		}
 	}
 	if p.Features&Slow != 0 {
+		// One long stall of 2 to 10 tokens (a GC pause, SIGSTOP, swap):
+		// the others form a view without the node, which on resume must
+		// tell the same story to its clients (NODEDOWN, then NODEUP).
+		// Drawn from a source of its own, so the other draws stay put.
+		lr := rand.New(rand.NewSource(w.seed ^ 0x5a11))
+		if lr.Intn(2) == 0 {
+			id := uint32(1 + lr.Intn(p.Nodes))
+			t := time.Duration(lr.Int63n(int64(p.Active)))
+			d := time.Duration(2+lr.Intn(9)) * token
+			w.at(t, func() {
+				if w.active {
+					w.pause(w.node(id), d)
+				}
+			})
+		}
 		for range p.Pauses {
 			id := uint32(1 + r.Intn(p.Nodes))
 			t := span()
