@@ -251,6 +251,17 @@ var regressions = []regression{
 		opts:    Options{Clients: 1, Active: ms(154), Disable: Large | Churn | Congest | Safe},
 		symptom: hasProblem("fault-free run:"),
 	},
+	{
+		name: "totem-confchg-out-of-place",
+		bug: "engine, sim, node actor: in ring 3.4 the sequencer node 3 installs the ring and, in the same step, " +
+			"delivers the first events of the new ring (3/1001's JOIN); a Ready handed its deliveries first and its totem " +
+			"confchg after them, so 3/1001 got the JOIN before the totem confchg of 3.4 and 4/1001 (installing in a step " +
+			"of its own) after it: the same confchg in two rings, and the two members' confchg sequences of one ring " +
+			"disagreed (the checker's one-sequence-per-ring check). Fixed by Ready.TotemAt: the totem confchg at its place.",
+		fixed:   "ffa8b58",
+		seed:    312,
+		symptom: hasViolation(checker.PropConfchg),
+	},
 }
 
 // TestRegression replays the seeds of known bugs.
