@@ -93,6 +93,11 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("actors: spawn node actor: %w", err)
 	}
 	n.root = root
+	// A client's links closing (its process ended, however) finalizes the
+	// handles they served.
+	remote.WatchLinks(n.system, func(target string, open bool) {
+		n.system.Root.Send(root, &linkState{target: target, open: open})
+	})
 	n.log.Info().Str("listen", n.addr).Uint64("ring_seq", seq).Msg("node started")
 	return n, nil
 }
@@ -176,6 +181,7 @@ func (n *Node) Logger() zerolog.Logger { return n.log }
 // close) and its listener closes. Stopping twice does nothing more.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
+		remote.WatchLinks(n.system, nil)
 		if n.root != nil {
 			_ = n.system.Root.StopFuture(n.root).Wait()
 		}

@@ -29,8 +29,16 @@ type handleRef struct {
 // clientLease tracks an attached client process.
 type clientLease struct {
 	lastSeen time.Duration // on the node's awake clock (nodeActor.awake)
-	local    bool          // on this host: its open connection is its liveness
+	local    bool          // on this host: its open links are its liveness
+	links    int           // its open links to its handles
 	handles  map[groups.HandleID]bool
+}
+
+// linkState says that a link to a local actor (a handle actor: a client's
+// requests and multicasts) opened or closed (remote.WatchLinks).
+type linkState struct {
+	target string
+	open   bool
 }
 
 // nodeActor is the root of a node. It drives the node's protocol engine
@@ -156,6 +164,8 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Terminated:
 		a.terminated(ctx, m)
+	case *linkState:
+		a.linkChanged(ctx, m)
 	default:
 		a.log.Warn().Str("type", typeName(m)).Msg("unexpected message dropped")
 		return
@@ -388,14 +398,37 @@ func (a *nodeActor) advanceAwake(now time.Time) {
 	a.awake += gap
 }
 
-// expireClients finalizes the handles of attached clients on another host
-// not heard from within ClientTimeout of the node's awake time: the link
-// dropped without closing. A client on this host is kept while its
-// connection is open (actor.Terminated ends it at once).
+// linkChanged counts a client's open links; when the link to one of its
+// handles closes, the client process is gone (it exited, was killed, or its
+// connection broke): that handle is finalized (PROCDOWN to its groups),
+// behind everything the link carried.
+func (a *nodeActor) linkChanged(ctx actor.Context, m *linkState) {
+	id, ok := a.byActor[m.target]
+	if !ok {
+		return
+	}
+	ref := a.handles[id]
+	l := a.clients[ref.client]
+	if l == nil {
+		return
+	}
+	if m.open {
+		l.links++
+		return
+	}
+	l.links--
+	a.log.Info().Str("client", ref.client).Uint64("handle", uint64(id)).Msg("client link closed: finalizing the handle")
+	ctx.Send(ref.pid, &api.FinalizeRequest{}) // no sender: no reply
+}
+
+// expireClients finalizes the handles of attached clients not heard from
+// within ClientTimeout of the node's awake time: the link dropped without
+// closing. A client on this host is kept while one of its links is open:
+// they close when its process ends, however it ends.
 func (a *nodeActor) expireClients(ctx actor.Context) {
 	limit := a.node.cfg.ClientTimeout
 	for addr, l := range a.clients {
-		if !l.local && a.awake-l.lastSeen > limit {
+		if (!l.local || l.links == 0) && a.awake-l.lastSeen > limit {
 			a.log.Info().Str("client", addr).Msg("client silent: finalizing its handles")
 			a.dropClient(ctx, addr)
 		}

@@ -282,6 +282,10 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 	}
 	target := actor.NewPID(system.Address(), string(id))
 	direct := linkHandler(system, target.Id)
+	if watch := linkWatcher(system); watch != nil {
+		watch(target.Id, true)
+		defer watch(target.Id, false) // after flush (deferred later, run first)
+	}
 	var mcasts []*api.McastRequest
 	flush := func() {
 		if len(mcasts) > 0 {
@@ -383,6 +387,30 @@ func UnhandleLinks(system *actor.ActorSystem, id string) {
 func linkHandler(system *actor.ActorSystem, id string) func(proto.Message) {
 	if h, ok := handlers.Load(handlerKey{system, id}); ok {
 		return h.(func(proto.Message))
+	}
+	return nil
+}
+
+// watchers are the link watchers of each actor system (WatchLinks).
+var watchers sync.Map // *actor.ActorSystem -> func(target string, open bool)
+
+// WatchLinks makes system call fn when a link to one of its actors (named
+// by its id) opens and when it closes, in the link's reading goroutine,
+// after every message the link carried: a link from a client process
+// closes when the process exits or dies, however it ends, which protoactor
+// does not report for a clean close. fn must not block. A later call
+// replaces it; nil stops it.
+func WatchLinks(system *actor.ActorSystem, fn func(target string, open bool)) {
+	if fn == nil {
+		watchers.Delete(system)
+		return
+	}
+	watchers.Store(system, fn)
+}
+
+func linkWatcher(system *actor.ActorSystem) func(string, bool) {
+	if fn, ok := watchers.Load(system); ok {
+		return fn.(func(string, bool))
 	}
 	return nil
 }
