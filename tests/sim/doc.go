@@ -31,7 +31,10 @@
 //     with RingSeq = the last Ready.PersistSeq + 1 and a larger Incarnation.
 //     Partition cuts the network into two or three sides, or one link one
 //     way, or makes one node deaf, then heals. Slow stalls a node: no
-//     ticks, its inputs wait, then it wakes to a tick and its backlog.
+//     ticks, its inputs wait, then it wakes to a tick (its clock has
+//     jumped) and its backlog; half the runs with Slow also stall one node
+//     for 2 to 10 tokens (a GC pause, SIGSTOP), long enough for the others
+//     to form a view without it (drawn from a source of its own).
 //
 // Clients use the engine the way the handle API does: Join and Leave
 // answered CodeTryAgain are retried; a multicast is refused (TRY_AGAIN,
