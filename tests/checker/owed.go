@@ -91,6 +91,22 @@ func (c *checker) markDeliverers(m int32) {
 	}
 }
 
+// eachMissing calls fn for every member of the view of s's confchg ci,
+// other than s, that did not deliver m and did not end early (killed or
+// finalized): the candidates for a loss of m.
+func (c *checker) eachMissing(s *stream, ci int, m int32, fn func(rs *stream)) {
+	res := c.resolve(s, ci)
+	c.markDeliverers(m)
+	for _, r := range res {
+		if r < 0 || r == s.idx {
+			continue
+		}
+		if rs := c.streams[r]; !c.ended(rs) && c.mark[r] != m+1 {
+			fn(rs)
+		}
+	}
+}
+
 // walk calls fn for each message a stream delivered, with the index of the
 // confchg it was delivered after (-1: before any).
 func walk(s *stream, fn func(m int32, ci int)) {
@@ -129,19 +145,12 @@ func (c *checker) checkLiveness() {
 			if ci < 0 || !s.ccs[ci].member {
 				return
 			}
-			res := c.resolve(s, ci)
-			c.markDeliverers(m)
-			for _, r := range res {
-				if r < 0 || r == s.idx {
-					continue
+			c.eachMissing(s, ci, m, func(rs *stream) {
+				if !c.sawCut(rs, s, m, ci) {
+					c.add(PropLiveness, s.group, rs.proc, "never delivered %s, which %s delivered while %s was a member of its view, and no view change cut the two apart first",
+						c.msgName(m), h.procs[s.proc].proc, h.procs[rs.proc].proc)
 				}
-				rs := c.streams[r]
-				if c.ended(rs) || c.mark[r] == m+1 || c.sawCut(rs, s, m, ci) {
-					continue
-				}
-				c.add(PropLiveness, s.group, rs.proc, "never delivered %s, which %s delivered while %s was a member of its view, and no view change cut the two apart first",
-					c.msgName(m), h.procs[s.proc].proc, h.procs[rs.proc].proc)
-			}
+			})
 		})
 	}
 	for pi, p := range h.procs {
@@ -453,18 +462,9 @@ func (c *checker) checkNoLoss() {
 			if ref[m] != s.idx || ci < 0 || !s.ccs[ci].member {
 				return
 			}
-			res := c.resolve(s, ci)
-			c.markDeliverers(m)
-			for _, r := range res {
-				if r < 0 || r == s.idx {
-					continue
-				}
-				rs := c.streams[r]
-				if c.ended(rs) || c.mark[r] == m+1 {
-					continue
-				}
+			c.eachMissing(s, ci, m, func(rs *stream) {
 				c.add(PropNoLoss, s.group, rs.proc, "never delivered %s, which %s delivered while both were members", c.msgName(m), h.procs[s.proc].proc)
-			}
+			})
 		})
 	}
 	for m, mi := range h.msgs {
@@ -663,19 +663,12 @@ func (c *checker) checkSafe() {
 				return
 			}
 			done[k] = true
-			res := c.resolve(s, ci)
-			c.markDeliverers(m)
-			for _, r := range res {
-				if r < 0 || r == s.idx {
-					continue
+			c.eachMissing(s, ci, m, func(rs *stream) {
+				if !c.sawCut(rs, s, m, ci) && !c.cutFromOrigin(rs, s, m, ci) {
+					c.add(PropSafe, s.group, rs.proc, "never delivered the SAFE message %s, which %s delivered while both were members of its view",
+						c.msgName(m), h.procs[s.proc].proc)
 				}
-				rs := c.streams[r]
-				if c.ended(rs) || c.mark[r] == m+1 || c.sawCut(rs, s, m, ci) || c.cutFromOrigin(rs, s, m, ci) {
-					continue
-				}
-				c.add(PropSafe, s.group, rs.proc, "never delivered the SAFE message %s, which %s delivered while both were members of its view",
-					c.msgName(m), h.procs[s.proc].proc)
-			}
+			})
 		})
 	}
 }
