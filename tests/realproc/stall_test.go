@@ -107,8 +107,11 @@ func stallRun(t *testing.T, k int) {
 	// to it.
 	selfDelivery(t, recs)
 
-	// 5. The story each process saw.
+	// 5. The story each process saw, and which messages only the
+	// sender's side delivered (behind a NODEDOWN and NODEUP at the others:
+	// no violation, but worth seeing).
 	logConfchgs(t, recs)
+	logSideOnly(t, recs)
 
 	// 3. The confchgs: only where the views were the stall's own.
 	formed := formedWithout(c, stalledNode, paused, resumed)
@@ -248,28 +251,14 @@ func selfDelivery(t *testing.T, recs []checker.Record) {
 // named c<client><handle> (c3b: client 3's beta handle).
 func logConfchgs(t *testing.T, recs []checker.Record) {
 	t.Helper()
-	type key struct{ node, pid uint32 }
-	name := map[key]string{}
-	var procs []checker.Proc
-	for _, r := range recs {
-		k := key{r.Proc.Node, r.Proc.Pid}
-		if _, ok := name[k]; !ok {
-			name[k] = fmt.Sprintf("c%d%c", r.Proc.Inc/16, 'a'+byte(r.Proc.Inc%16))
-			procs = append(procs, r.Proc)
-		}
-	}
+	procs, name := procNames(recs)
 	names := func(ms []checker.Member) string {
 		var s []string
 		for _, m := range ms {
-			if n, ok := name[key{m.Node, m.Pid}]; ok {
-				s = append(s, n)
-			} else {
-				s = append(s, fmt.Sprintf("%d/%d", m.Node, m.Pid))
-			}
+			s = append(s, name(m.Node, m.Pid))
 		}
 		return strings.Join(s, " ")
 	}
-	slices.SortFunc(procs, func(a, b checker.Proc) int { return int(a.Inc) - int(b.Inc) })
 	var b strings.Builder
 	for _, p := range procs {
 		var events []string
@@ -311,9 +300,90 @@ func logConfchgs(t *testing.T, recs []checker.Record) {
 				}
 			}
 		}
-		fmt.Fprintf(&b, "\n%s (node %d, %s): %s", name[key{p.Node, p.Pid}], p.Node, group, strings.Join(events, " | "))
+		fmt.Fprintf(&b, "\n%s (node %d, %s): %s", name(p.Node, p.Pid), p.Node, group, strings.Join(events, " | "))
 	}
 	t.Logf("confchgs and totem confchgs at each process:%s", b.String())
+}
+
+// procNames returns the processes of recs, in client order, and their
+// short names: c<client><handle> (c3b: client 3's second handle).
+func procNames(recs []checker.Record) ([]checker.Proc, func(node, pid uint32) string) {
+	type key struct{ node, pid uint32 }
+	names := map[key]string{}
+	var procs []checker.Proc
+	for _, r := range recs {
+		k := key{r.Proc.Node, r.Proc.Pid}
+		if _, ok := names[k]; !ok {
+			names[k] = fmt.Sprintf("c%d%c", r.Proc.Inc/16, 'a'+byte(r.Proc.Inc%16))
+			procs = append(procs, r.Proc)
+		}
+	}
+	slices.SortFunc(procs, func(a, b checker.Proc) int { return int(a.Inc) - int(b.Inc) })
+	return procs, func(node, pid uint32) string {
+		if n, ok := names[key{node, pid}]; ok {
+			return n
+		}
+		return fmt.Sprintf("%d/%d", node, pid)
+	}
+}
+
+// logSideOnly logs, per sender, the messages it delivered to itself that
+// another process of its group skipped while delivering the sender's
+// messages before and after them: what only the sender's side of a view
+// change delivered.
+func logSideOnly(t *testing.T, recs []checker.Record) {
+	t.Helper()
+	procs, name := procNames(recs)
+	got := map[checker.Proc]map[checker.Proc][]uint64{} // receiver: origin: seqs
+	for _, r := range recs {
+		if r.Kind == checker.KindDeliver {
+			if got[r.Proc] == nil {
+				got[r.Proc] = map[checker.Proc][]uint64{}
+			}
+			got[r.Proc][r.From] = append(got[r.Proc][r.From], r.Seq)
+		}
+	}
+	var lines []string
+	for _, p := range procs {
+		own := got[p][p]
+		for _, q := range procs {
+			theirs := got[q][p]
+			if q == p || len(theirs) == 0 {
+				continue
+			}
+			lo, hi := slices.Min(theirs), slices.Max(theirs)
+			var missing []uint64
+			for _, s := range own {
+				if s > lo && s < hi && !slices.Contains(theirs, s) {
+					missing = append(missing, s)
+				}
+			}
+			if len(missing) > 0 {
+				lines = append(lines, fmt.Sprintf("%s's %s (%d) not at %s", name(p.Node, p.Pid), seqRanges(missing), len(missing), name(q.Node, q.Pid)))
+			}
+		}
+	}
+	if len(lines) > 0 {
+		t.Logf("delivered by the sender's side only: %s", strings.Join(lines, "; "))
+	}
+}
+
+// seqRanges writes sorted seqs as ranges: 3-7,9.
+func seqRanges(seqs []uint64) string {
+	var out []string
+	for i := 0; i < len(seqs); {
+		j := i
+		for j+1 < len(seqs) && seqs[j+1] == seqs[j]+1 {
+			j++
+		}
+		if j > i {
+			out = append(out, fmt.Sprintf("%d-%d", seqs[i], seqs[j]))
+		} else {
+			out = append(out, fmt.Sprint(seqs[i]))
+		}
+		i = j + 1
+	}
+	return strings.Join(out, ",")
 }
 
 // reasonOf returns the reasons of a confchg list, one if they all agree.
