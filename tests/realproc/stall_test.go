@@ -71,6 +71,7 @@ func stallRun(t *testing.T, k int) {
 	}
 
 	// 2. The property checker: the run healed and went quiet.
+	finish := time.Now()
 	_, recs := c.Finish(checker.Options{Quiet: true})
 
 	// 1, continued: they all ended cleanly, with no error reported.
@@ -112,6 +113,7 @@ func stallRun(t *testing.T, k int) {
 	// no violation, but worth seeing).
 	logConfchgs(t, recs)
 	logSideOnly(t, recs)
+	logNodeTimeline(t, c, paused, finish)
 
 	// 3. The confchgs: only where the views were the stall's own.
 	formed := formedWithout(c, stalledNode, paused, resumed)
@@ -303,6 +305,35 @@ func logConfchgs(t *testing.T, recs []checker.Record) {
 		fmt.Fprintf(&b, "\n%s (node %d, %s): %s", name(p.Node, p.Pid), p.Node, group, strings.Join(events, " | "))
 	}
 	t.Logf("confchgs and totem confchgs at each process:%s", b.String())
+}
+
+// logNodeTimeline logs, per node, its view changes, warnings, errors and
+// client ends between since and until (when the clients began to stop),
+// with the time since since.
+func logNodeTimeline(t *testing.T, c *proccluster.Cluster, since, until time.Time) {
+	t.Helper()
+	var b strings.Builder
+	for n := 1; n <= c.N(); n++ {
+		var events []string
+		for _, l := range c.ReadNodeLog(n) {
+			if l.Time.Before(since) || l.Time.After(until) {
+				continue
+			}
+			at := l.Time.Sub(since).Round(time.Millisecond)
+			switch {
+			case l.Message == proccluster.MsgViewChangeStarted:
+				events = append(events, fmt.Sprintf("%v change", at))
+			case l.Message == proccluster.MsgViewInstalled:
+				events = append(events, fmt.Sprintf("%v view %d/%d %v", at, l.RingNode, l.RingSeq, l.Members))
+			case strings.HasPrefix(l.Message, proccluster.MsgNotScheduled):
+				events = append(events, fmt.Sprintf("%v not scheduled for %v", at, time.Duration(l.Gap*float64(time.Millisecond)).Round(time.Millisecond)))
+			case l.Level == "warn" || l.Level == "error" || strings.HasPrefix(l.Message, "client"):
+				events = append(events, fmt.Sprintf("%v %s %q", at, l.Level, l.Message))
+			}
+		}
+		fmt.Fprintf(&b, "\nnode %d: %s", n, strings.Join(events, " | "))
+	}
+	t.Logf("the nodes since the stall began:%s", b.String())
 }
 
 // procNames returns the processes of recs, in client order, and their
