@@ -140,6 +140,7 @@ type Cluster struct {
 	dir   string
 	addrs []string
 	nodes []*exec.Cmd
+	pause []bool     // the node's process is stopped (PauseNode)
 	block [][]uint32 // what each node blocks (LinkControl), for restarts
 	stop  string     // the clients stop sending when it exists
 	end   string     // the clients end their drain when it exists
@@ -204,7 +205,7 @@ func New(t testing.TB, n int, o Options) *Cluster {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &Cluster{t: t, o: o, bin: bin, dir: dir, nodes: make([]*exec.Cmd, n), block: make([][]uint32, n)}
+	c := &Cluster{t: t, o: o, bin: bin, dir: dir, nodes: make([]*exec.Cmd, n), pause: make([]bool, n), block: make([][]uint32, n)}
 	c.stop = filepath.Join(c.dir, "stop")
 	c.end = filepath.Join(c.dir, "end")
 	t.Cleanup(c.shutdown)
@@ -249,8 +250,11 @@ func (c *Cluster) Dir() string { return c.dir }
 func (c *Cluster) Addr(k int) string { return c.addrs[k-1] }
 
 // Alive reports whether node k's process runs (started and not killed or
-// stopped by the test).
+// stopped by the test). A paused node (PauseNode) is alive.
 func (c *Cluster) Alive(k int) bool { return c.nodes[k-1] != nil }
+
+// Paused reports whether node k's process is stopped by PauseNode.
+func (c *Cluster) Paused(k int) bool { return c.pause[k-1] }
 
 // NodeLog is node k's log file (zerolog JSON lines; every incarnation
 // appends to it).
@@ -316,12 +320,62 @@ func (c *Cluster) KillNode(k int) time.Time {
 	cmd.Process.Signal(syscall.SIGKILL)
 	cmd.Wait()
 	c.nodes[k-1] = nil
+	c.pause[k-1] = false
+	return at
+}
+
+// PauseNode stops node k's process with SIGSTOP, as a long GC pause, swap
+// or an overloaded host would: its sockets stay open, it neither sends nor
+// reads. It returns, once the process is stopped (on Linux; elsewhere once
+// the signal is sent), when it was stopped. ResumeNode continues it; the
+// cluster's cleanup, StopNode and KillNode continue a paused node first.
+func (c *Cluster) PauseNode(k int) time.Time {
+	c.t.Helper()
+	cmd := c.nodes[k-1]
+	if cmd == nil {
+		c.t.Fatalf("node %d does not run", k)
+	}
+	if c.pause[k-1] {
+		c.t.Fatalf("node %d is already paused", k)
+	}
+	at := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGSTOP); err != nil {
+		c.t.Fatalf("SIGSTOP node %d: %v", k, err)
+	}
+	c.pause[k-1] = true
+	deadline := time.Now().Add(5 * time.Second)
+	for !processStopped(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			c.t.Fatalf("node %d (pid %d) did not stop after SIGSTOP", k, cmd.Process.Pid)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	return at
+}
+
+// ResumeNode continues node k's process, paused by PauseNode, with SIGCONT
+// and returns when it was sent.
+func (c *Cluster) ResumeNode(k int) time.Time {
+	c.t.Helper()
+	cmd := c.nodes[k-1]
+	if cmd == nil || !c.pause[k-1] {
+		c.t.Fatalf("node %d is not paused", k)
+	}
+	at := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGCONT); err != nil {
+		c.t.Fatalf("SIGCONT node %d: %v", k, err)
+	}
+	c.pause[k-1] = false
 	return at
 }
 
 // StopNode stops node k with SIGTERM (SIGKILL after 5 s).
 func (c *Cluster) StopNode(k int) {
 	if cmd := c.nodes[k-1]; cmd != nil {
+		if c.pause[k-1] { // a stopped process would hold SIGTERM
+			cmd.Process.Signal(syscall.SIGCONT)
+			c.pause[k-1] = false
+		}
 		terminate(cmd, 5*time.Second)
 		c.nodes[k-1] = nil
 	}
@@ -342,6 +396,12 @@ func terminate(cmd *exec.Cmd, grace time.Duration) {
 
 // shutdown ends every process; on failure it keeps the logs.
 func (c *Cluster) shutdown() {
+	for k, cmd := range c.nodes { // a paused node's clients could not end
+		if cmd != nil && c.pause[k] {
+			cmd.Process.Signal(syscall.SIGCONT)
+			c.pause[k] = false
+		}
+	}
 	os.WriteFile(c.stop, nil, 0o644)
 	os.WriteFile(c.end, nil, 0o644)
 	grace := time.After(3 * time.Second)
@@ -485,10 +545,15 @@ func (c *Cluster) Heal() { c.Partition() }
 // "view installed" lines.
 type LogLine struct {
 	Time     time.Time `json:"time"`
+	Level    string    `json:"level"`
 	Message  string    `json:"message"`
 	Members  []uint32  `json:"members"`
 	RingSeq  uint64    `json:"ring_seq"`
 	RingNode uint32    `json:"ring_node"`
+	// Gap is the time in ms a node was not scheduled (MsgNotScheduled).
+	Gap float64 `json:"gap"`
+	// Client is the client a node finalized (MsgClientSilent).
+	Client string `json:"client"`
 }
 
 // The messages of a node's log that tell about views.
@@ -496,6 +561,26 @@ const (
 	MsgViewChangeStarted = "view change started"
 	MsgViewInstalled     = "view installed"
 )
+
+// The beginnings of the messages a node logs when its process was not
+// scheduled for a while (a stall: SIGSTOP, a long GC pause) and when it
+// finalizes a client it no longer hears from.
+const (
+	MsgNotScheduled = "not scheduled"
+	MsgClientSilent = "client silent"
+)
+
+// NodeLogLines returns the lines of node k's log whose message begins with
+// prefix.
+func (c *Cluster) NodeLogLines(k int, prefix string) []LogLine {
+	var out []LogLine
+	for _, l := range c.ReadNodeLog(k) {
+		if strings.HasPrefix(l.Message, prefix) {
+			out = append(out, l)
+		}
+	}
+	return out
+}
 
 // ReadNodeLog returns the JSON lines of node k's log (every incarnation).
 func (c *Cluster) ReadNodeLog(k int) []LogLine {

@@ -3,8 +3,12 @@ package proccluster
 import (
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/tests/checker"
@@ -101,5 +105,34 @@ func TestParseHead(t *testing.T) {
 	}
 	if _, ok := parseHead([]byte(`{"kind":"end","proc":{"node":1,"pid":2,"inc":3}}`)); ok {
 		t.Error("another field order parsed")
+	}
+}
+
+func TestProcessStopped(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("only Linux tells")
+	}
+	cmd := exec.Command("sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Skip(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	if processStopped(cmd.Process.Pid) {
+		t.Fatal("a running process is stopped")
+	}
+	cmd.Process.Signal(syscall.SIGSTOP)
+	deadline := time.Now().Add(5 * time.Second)
+	for !processStopped(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGSTOP did not stop it")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cmd.Process.Signal(syscall.SIGCONT)
+	for processStopped(cmd.Process.Pid) {
+		if time.Now().After(deadline) {
+			t.Fatal("SIGCONT did not continue it")
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
