@@ -261,11 +261,26 @@ func (c *checker) scan() {
 			case evDeliver:
 				c.deliver(get(e.group), e, seen, fifoStamp, fifoLast, int32(ti))
 			case evTotem:
-				c.tots[pi] = append(c.tots[pi], totPos{t: int32(ti), id: e.id})
 				t := h.totems[e.id]
+				if haveRing && t.ring == lastRing {
+					// The same ring again: the initial totem confchg that
+					// follows each JOIN of a handle with
+					// CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF (rule 7), not a
+					// ring change.
+					continue
+				}
+				c.tots[pi] = append(c.tots[pi], totPos{t: int32(ti), id: e.id})
 				for _, s := range mine {
 					for i := len(s.ccs) - 1; i >= 0 && !s.ccs[i].hasNext; i-- {
 						s.ccs[i].next, s.ccs[i].hasNext = t.ring, true
+					}
+					if !haveRing {
+						// Its confchgs before its first totem confchg (the
+						// initial one, which follows its first JOIN and
+						// carries the ring it joined in) are of that ring.
+						for i := range s.ccs {
+							s.ccs[i].ring, s.ccs[i].hasRing = t.ring, true
+						}
 					}
 				}
 				if haveRing && t.ring.Seq < lastRing.Seq {

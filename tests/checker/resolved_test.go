@@ -104,3 +104,27 @@ func TestLivenessRingNeverInstalled(t *testing.T) {
 		t.Fatalf("want C's segment before A's LEAVE short of A:1:\n%s", rep)
 	}
 }
+
+// A churning handle with CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF gets the
+// current ring's totem confchg after each of its JOINs (rule 7), and the
+// first one only after its first JOIN: the same ring again is not a ring
+// change, and its first JOIN belongs to that ring (the multinode churn
+// test's shape: numbered without a ring, every later occurrence of B's
+// JOIN was one off and the sequences of one ring seemed to disagree).
+func TestInitialTotemAfterEachJoin(t *testing.T) {
+	ab := []Proc{pA, pB}
+	r := RingID{Node: 1, Seq: 2}
+	b := &builder{}
+	b.cc([]Proc{pA}, []Proc{pA}, nil, []Member{ent(pA, api.ReasonJoin)})
+	b.totem([]Proc{pA}, r, 1, 2)
+	for round := uint64(1); round <= 3; round++ {
+		b.cc(ab, ab, nil, []Member{ent(pB, api.ReasonJoin)})
+		b.totem([]Proc{pB}, r, 1, 2) // B's initial totem confchg, every time
+		b.mcast(pA, round, ab...)
+		b.cc(ab, []Proc{pA}, []Member{ent(pB, api.ReasonLeave)}, nil)
+	}
+	ends(b, ab...)
+	if rep := check(b.recs, Options{Quiet: true, FaultFree: true}); !rep.OK() {
+		t.Fatal(rep)
+	}
+}
