@@ -93,6 +93,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("actors: spawn node actor: %w", err)
 	}
 	n.root = root
+	remote.SetGuardLogger(n.log)
 	// A client's links closing (its process ended, however) finalizes the
 	// handles they served.
 	remote.WatchLinks(n.system, func(target string, open bool) {

@@ -53,12 +53,12 @@ func StartRemoting(system *actor.ActorSystem, listen string) (r *premote.Remote,
 	}
 	cfg := premote.Configure(host, port,
 		premote.WithEndpointWriterBatchSize(writerBatch),
-		premote.WithServerOptions(
+		premote.WithServerOptions(append(guardServerOptions(),
 			grpc.Creds(newLinkCreds(system)),
 			grpc.MaxRecvMsgSize(maxFrame), grpc.MaxSendMsgSize(maxFrame),
 			grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow),
 			grpc.WriteBufferSize(ioBuffer), grpc.ReadBufferSize(ioBuffer),
-		),
+		)...),
 		premote.WithDialOptions(
 			grpc.WithTransportCredentials(insecure.NewCredentials()),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxFrame), grpc.MaxCallSendMsgSize(maxFrame)),

@@ -260,6 +260,12 @@ func (c *conn) kill() {
 	}
 	if c.attached {
 		remote.UnhandleLinks(c.system, c.client.Id)
+		// Closing the links to the node's handle actors tells a node that
+		// is still there (it outlasted this client's patience) that these
+		// handles are gone: it finalizes them.
+		if c.links != nil {
+			c.links.DropAddr(c.node.Address)
+		}
 		c.system.Root.Stop(c.client)
 	}
 }
