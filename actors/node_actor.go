@@ -267,7 +267,9 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 
 func (a *nodeActor) initHandle(ctx actor.Context, m *api.InitRequest) {
 	client := pidOf(m.Client)
-	if client == nil || m.Flags&^api.ModelV1DeliverInitialTotemConf != 0 {
+	// A chosen pid (cpg.WithPid: a real process id) must stay below the
+	// pids the node assigns, or it could take one a later handle gets.
+	if client == nil || m.Flags&^api.ModelV1DeliverInitialTotemConf != 0 || m.Pid >= firstAssignedPid {
 		ctx.Respond(&api.InitReply{Code: int32(api.CodeInvalidParam)})
 		return
 	}

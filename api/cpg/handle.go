@@ -64,7 +64,9 @@ func WithAddress(addr string) Option { return func(o *options) { o.address = add
 // WithPid makes the handle's member address (nodeid, pid) use pid, for
 // example os.Getpid() as Corosync's libcpg does. Two handles with the same
 // pid then cannot join the same group (ErrExist). By default the node gives
-// each handle a pid unique on the node, above any real process id.
+// each handle a pid unique on the node, above any real process id; a
+// chosen pid must be below those (at most 4194304, Linux's largest
+// pid_max), or Initialize returns ErrInvalidParam.
 func WithPid(pid uint32) Option { return func(o *options) { o.pid = pid } }
 
 // WithTimeout bounds each call to the node (default 10 s).

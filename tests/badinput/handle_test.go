@@ -2,6 +2,7 @@ package badinput
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -682,4 +683,19 @@ func TestJoinRacingFinalize(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
+}
+
+// Issue 14: a client may not choose (WithPid) a pid from the range the
+// node assigns, or a later handle given that pid could not join.
+func TestHostileWithPidInTheAssignedRange(t *testing.T) {
+	node := startNode(t, nil)
+	_, err := cpg.Initialize(&cpg.Callbacks{}, cpg.WithNode(node), cpg.WithPid(1<<22+1))
+	if !errors.Is(err, api.ErrInvalidParam) {
+		t.Fatalf("Initialize with pid 4194305: %v, want ErrInvalidParam", err)
+	}
+	h, err := cpg.Initialize(&cpg.Callbacks{}, cpg.WithNode(node), cpg.WithPid(1<<22))
+	if err != nil {
+		t.Fatalf("Initialize with pid 4194304 (pid_max): %v", err)
+	}
+	h.Finalize()
 }
