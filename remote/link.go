@@ -5,13 +5,17 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"fmt"
 	"io"
 	"net"
+	"os"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/rs/zerolog"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
@@ -43,9 +47,17 @@ import (
 // preface "PRI * HTTP/2.0...", so the two never mix.
 const linkMagic = "CPGLINK1"
 
-// maxLinkFrame bounds one frame: a whole message (Config.MaxMessageSize is
-// at most 1 GiB) and its headers.
-const maxLinkFrame = 1<<30 + 1<<20
+// maxLinkFrame is the ceiling of every frame: the largest frame a node
+// configured with Validate's largest sizes (MaxMessageSize 1 GiB,
+// LinkFragment 4 MiB) can legitimately send (frameBound).
+const maxLinkFrame = 1<<30 + 4*(4<<20) + frameSlack
+
+// maxTargetID bounds the target id of a link's opening.
+const maxTargetID = 1024
+
+// linkHelloTimeout bounds how long a new connection may take to say what
+// it is (linkMagic and its target id): a sender writes both at once.
+const linkHelloTimeout = 10 * time.Second
 
 // smallBody: bodies up to this size are copied into the write buffer;
 // larger ones are written from where they are (writev).
@@ -227,12 +239,16 @@ func listenLocalLinks(system *actor.ActorSystem, addr string) net.Listener {
 			}
 			go func() {
 				var head [len(linkMagic)]byte
-				_ = conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+				_ = conn.SetReadDeadline(time.Now().Add(linkHelloTimeout))
 				if _, err := io.ReadFull(conn, head[:]); err != nil || string(head[:]) != linkMagic {
+					if err == nil {
+						guardOf(system).drop(dropHello, conn, "not a link")
+					} else {
+						guardOf(system).dropStalled(conn, err)
+					}
 					conn.Close()
 					return
 				}
-				_ = conn.SetReadDeadline(time.Time{})
 				serveLink(system, conn)
 			}()
 		}
@@ -260,26 +276,47 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 // to that actor of system. A request carrying reply_to is sent as if from
 // that PID (its answer, or protoactor's dead-letter response, goes there).
 // Multicasts read back to back are handed over as one McastBatch.
+//
+// Whoever can reach the port can open a link, so the reader trusts no
+// size it is told (each is checked against the system's LinkLimits before
+// anything is allocated for it, and a body's buffer grows as its bytes
+// arrive: readBody), closes a connection that sends anything malformed,
+// and closes the connection, not the process, if reading or handing over
+// a frame panics. Each such drop is counted and logged at most once a
+// second per reason (linkGuard).
 func serveLink(system *actor.ActorSystem, conn net.Conn) {
 	if !trackLink(system, conn, true) {
 		conn.Close()
 		return
 	}
+	g := guardOf(system)
 	defer trackLink(system, conn, false)
 	defer conn.Close()
-	r := bufio.NewReaderSize(conn, 64<<10)
+	defer func() { // deferred before the rest: it runs after them
+		if p := recover(); p != nil {
+			g.drop(dropPanic, conn, fmt.Sprint(p))
+		}
+	}()
+	// The opening is read straight from conn, with a deadline, before a
+	// read buffer is given to the connection.
 	var hdr [5]byte
-	if _, err := io.ReadFull(r, hdr[:4]); err != nil {
+	_ = conn.SetReadDeadline(time.Now().Add(linkHelloTimeout))
+	if _, err := io.ReadFull(conn, hdr[:4]); err != nil {
+		g.dropStalled(conn, err)
 		return
 	}
 	n := binary.LittleEndian.Uint32(hdr[:4])
-	if n == 0 || n > 1024 {
+	if n == 0 || n > maxTargetID {
+		g.drop(dropHello, conn, "target id of "+strconv.FormatUint(uint64(n), 10)+" bytes")
 		return
 	}
 	id := make([]byte, n)
-	if _, err := io.ReadFull(r, id); err != nil {
+	if _, err := io.ReadFull(conn, id); err != nil {
+		g.dropStalled(conn, err)
 		return
 	}
+	_ = conn.SetReadDeadline(time.Time{})
+	r := bufio.NewReaderSize(conn, 64<<10)
 	target := actor.NewPID(system.Address(), string(id))
 	direct := linkHandler(system, target.Id)
 	if watch := linkWatcher(system); watch != nil {
@@ -295,6 +332,7 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 	}
 	defer flush()
 	var buf []byte
+	trust := 0 // the largest body this connection has delivered in full
 	for {
 		if r.Buffered() == 0 {
 			flush() // nothing more at hand: do not hold multicasts back
@@ -303,36 +341,48 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 			return
 		}
 		n := binary.LittleEndian.Uint32(hdr[:4])
-		linkBytes.Add(uint64(n) + 5)
 		kind := int(hdr[4] &^ kindDetached)
-		if n > maxLinkFrame || kind == 0 || kind >= len(linkKinds) || linkKinds[kind] == nil {
+		if kind == 0 || kind >= len(linkKinds) || linkKinds[kind] == nil {
+			g.drop(dropKind, conn, "kind "+strconv.Itoa(int(hdr[4])))
+			return
+		}
+		lim := g.limits.Load()
+		bound := lim.MaxFrame
+		if kind < firstClientKind {
+			bound = lim.MaxPeerFrame
+		}
+		if uint64(n) > bound {
+			g.drop(dropSize, conn, strconv.FormatUint(uint64(n), 10)+" bytes announced, kind "+
+				strconv.Itoa(kind)+", limit "+strconv.FormatUint(bound, 10))
 			return
 		}
 		m := linkKinds[kind]()
 		if hdr[4]&kindDetached != 0 {
 			// Its payloads will point into body: a buffer of its own.
-			body := make([]byte, n)
-			if _, err := io.ReadFull(r, body); err != nil {
+			body, err := readBody(r, nil, int(n), trust)
+			if err != nil {
 				return
 			}
 			if err := attach(body, m); err != nil {
+				g.drop(dropBody, conn, "kind "+strconv.Itoa(kind)+" detached: "+err.Error())
 				return
 			}
 		} else {
-			if cap(buf) < int(n) {
-				buf = make([]byte, n)
-			}
-			body := buf[:n]
-			if _, err := io.ReadFull(r, body); err != nil {
+			body, err := readBody(r, buf, int(n), trust)
+			if err != nil {
 				return
 			}
+			buf = body
 			if err := proto.Unmarshal(body, m); err != nil {
+				g.drop(dropBody, conn, "kind "+strconv.Itoa(kind)+": "+err.Error())
 				return
 			}
 			if cap(buf) > 4<<20 {
 				buf = nil // do not keep a rare large buffer
 			}
 		}
+		trust = max(trust, int(n))
+		linkBytes.Add(uint64(n) + 5)
 		if direct != nil {
 			direct(m)
 			continue
@@ -351,6 +401,249 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 			continue
 		}
 		system.Root.Send(target, m)
+	}
+}
+
+// linkChunk is what a frame header alone can make a link reader allocate:
+// a larger body's buffer grows as its bytes arrive (readBody).
+const linkChunk = 64 << 10
+
+// readBody reads an n-byte frame body, into buf when it has room (the
+// common case: no allocation). Otherwise it allocates, as bytes arrive: at
+// first min(n, max(linkChunk, trust)) bytes, trust being the largest body
+// the connection has already delivered in full, then twice as much
+// (capped at n) each time the buffer fills. A header announcing a large
+// body thus costs linkChunk, a stalled sender holds at most twice what it
+// sent of the frame (or what it sent in one earlier frame), and a link
+// that keeps carrying large frames reads each into one buffer of its exact
+// size with no copy.
+func readBody(r io.Reader, buf []byte, n, trust int) ([]byte, error) {
+	if n <= cap(buf) {
+		b := buf[:n]
+		_, err := io.ReadFull(r, b)
+		return b, err
+	}
+	b := make([]byte, min(n, max(linkChunk, trust)))
+	got := 0
+	for {
+		k, err := io.ReadFull(r, b[got:])
+		got += k
+		if err != nil {
+			return nil, err
+		}
+		if got == n {
+			return b, nil
+		}
+		nb := make([]byte, min(n, 2*len(b)))
+		copy(nb, b)
+		b = nb
+	}
+}
+
+// LinkLimits bound what the link reader of an actor system accepts from
+// the other end of a connection, before it trusts any of it: anyone who
+// can reach the node's port (or, on its host, its abstract Unix socket)
+// can open a link. A frame announcing more than its bound closes its
+// connection, and is counted (LinkDrops); no frame header makes the reader
+// allocate more than a small chunk before the bytes arrive (readBody).
+type LinkLimits struct {
+	// MaxFrame bounds one frame of the kinds a client and its node
+	// exchange (event batches, controls, multicasts, join, leave,
+	// finalize, credits): LinkLimitsFor derives it from the node's
+	// message sizes; 0 is the ceiling of any configuration.
+	MaxFrame uint64
+	// MaxPeerFrame bounds one frame of the node-to-node kinds
+	// (heartbeats, views, Submit, Ordered, Ack, Nack). Their size grows
+	// with the number of groups and their unstable messages (a ViewState
+	// carries every group's held messages, an Ack and a ViewInstall a
+	// line per group), which no setting bounds; 0 is the ceiling.
+	MaxPeerFrame uint64
+	// Log receives one line per second at most for each reason input is
+	// dropped (the connection closed), saying how many were dropped since
+	// the last line. The zero Logger logs nothing; LinkDrops counts all.
+	Log zerolog.Logger
+}
+
+// frameSlack is the headroom of frameBound for headers: the frame's own
+// fields, a detached frame's payload table, and the one event of a batch
+// that is not a delivery (a confchg of tens of thousands of members).
+const frameSlack = 1 << 20
+
+// frameBound is the largest client-kind frame a node with these sizes
+// sends or accepts:
+//
+//   - A client's multicast (McastRequest) goes whole on its link: its data
+//     is at most maxMessage (the client refuses more, and so does the
+//     handle), plus a few fields.
+//   - An event batch to a client is cut once its events (as
+//     api.EventSize counts them: data + 64 bytes each) reach fragment;
+//     the event that reaches it may be a whole delivery of maxMessage
+//     (links carry deliveries whole). An event's encoding exceeds its
+//     count by its group name (up to 128 bytes) and field tags: at most
+//     2.5 times the count for an empty one, plus 4 bytes of the detached
+//     payload table: below 4 * fragment in all.
+//   - Controls, credits, join, leave, finalize are a few hundred bytes.
+//
+// Node-to-node frames are not bounded by these sizes (LinkLimits).
+func frameBound(maxMessage uint64, fragment uint32) uint64 {
+	return maxMessage + 4*uint64(fragment) + frameSlack
+}
+
+// firstClientKind is the first kind of the client-node messages; the
+// kinds below it travel between nodes.
+const firstClientKind = 10
+
+// DefaultLinkLimits are the limits of a system nobody set them for: the
+// ceiling of any valid configuration, so that a process that does not
+// know its peers' settings (a client before its node answers) refuses no
+// legitimate frame. Memory stays bounded by what is sent, not announced.
+func DefaultLinkLimits() LinkLimits {
+	return LinkLimits{MaxFrame: maxLinkFrame, MaxPeerFrame: maxLinkFrame}
+}
+
+// LinkLimitsFor returns the limits of a node configured by c (zero sizes
+// count as DefaultConfig's): client-kind frames bounded by its
+// MaxMessageSize and LinkFragment (frameBound: 69 MiB with the
+// defaults), node-to-node frames by the ceiling.
+func LinkLimitsFor(c *Config) LinkLimits {
+	d := DefaultConfig()
+	msg, frag := c.MaxMessageSize, c.LinkFragment
+	if msg == 0 {
+		msg = d.MaxMessageSize
+	}
+	if frag == 0 {
+		frag = d.LinkFragment
+	}
+	return LinkLimits{MaxFrame: min(frameBound(msg, frag), maxLinkFrame), MaxPeerFrame: maxLinkFrame}
+}
+
+// SetLinkLimits sets the limits of the links system reads, the open ones
+// included (zero bounds are the ceiling), until its remoting is shut down
+// (Shutdown).
+func SetLinkLimits(system *actor.ActorSystem, l LinkLimits) {
+	if l.MaxFrame == 0 {
+		l.MaxFrame = maxLinkFrame
+	}
+	if l.MaxPeerFrame == 0 {
+		l.MaxPeerFrame = maxLinkFrame
+	}
+	guardOf(system).limits.Store(&l)
+}
+
+// LinkDrops returns how many link connections system has closed so far
+// for each reason (a name, as the log lines give it).
+func LinkDrops(system *actor.ActorSystem) map[string]uint64 {
+	g := guardOf(system)
+	out := make(map[string]uint64, nDropReasons)
+	for i := range g.drops {
+		out[dropNames[i]] = g.drops[i].total.Load()
+	}
+	return out
+}
+
+// Why a link reader closes a connection.
+type dropReason int
+
+const (
+	dropHello dropReason = iota // the opening is malformed or stalls
+	dropSize                    // a frame announces more than its bound
+	dropKind                    // a frame of no known kind
+	dropBody                    // a body that does not decode
+	dropPanic                   // reading or handing over a frame panicked
+	nDropReasons
+)
+
+var dropNames = [nDropReasons]string{"bad opening", "frame too large", "unknown kind", "bad body", "panic"}
+
+// linkGuard holds an actor system's link limits and counts what its
+// readers drop.
+type linkGuard struct {
+	limits atomic.Pointer[LinkLimits]
+	drops  [nDropReasons]dropCount
+}
+
+// dropCount counts the drops of one reason and rate-limits their log.
+type dropCount struct {
+	total atomic.Uint64
+
+	mu     sync.Mutex
+	since  uint64    // dropped and not reported yet
+	last   time.Time // when the last line was written
+	armed  bool      // a line is due when a second has passed
+	peer   string    // the last drop's peer and detail, for the next line
+	detail string
+}
+
+// dropEvery is the least time between two log lines of one reason.
+const dropEvery = time.Second
+
+var guards sync.Map // *actor.ActorSystem -> *linkGuard
+
+func guardOf(system *actor.ActorSystem) *linkGuard {
+	if g, ok := guards.Load(system); ok {
+		return g.(*linkGuard)
+	}
+	g := &linkGuard{}
+	def := DefaultLinkLimits()
+	g.limits.Store(&def)
+	v, _ := guards.LoadOrStore(system, g)
+	return v.(*linkGuard)
+}
+
+// drop counts a connection closed for reason, and logs it unless a line
+// for the reason was written less than dropEvery ago; then the next line,
+// due dropEvery after the last, reports it.
+func (g *linkGuard) drop(reason dropReason, conn net.Conn, detail string) {
+	d := &g.drops[reason]
+	d.total.Add(1)
+	peer := ""
+	if a := conn.RemoteAddr(); a != nil {
+		peer = a.Network() + ":" + a.String()
+	}
+	d.mu.Lock()
+	d.since++
+	d.peer, d.detail = peer, detail
+	d.mu.Unlock()
+	g.report(reason)
+}
+
+// report writes the line of reason's drops not reported yet, if there are
+// any and the last line is dropEvery old; otherwise it makes sure a later
+// call will.
+func (g *linkGuard) report(reason dropReason) {
+	d := &g.drops[reason]
+	now := time.Now()
+	d.mu.Lock()
+	if d.since == 0 {
+		d.mu.Unlock()
+		return
+	}
+	if wait := d.last.Add(dropEvery).Sub(now); wait > 0 {
+		if !d.armed {
+			d.armed = true
+			time.AfterFunc(wait, func() {
+				d.mu.Lock()
+				d.armed = false
+				d.mu.Unlock()
+				g.report(reason)
+			})
+		}
+		d.mu.Unlock()
+		return
+	}
+	n, peer, detail := d.since, d.peer, d.detail
+	d.since, d.last = 0, now
+	d.mu.Unlock()
+	log := &g.limits.Load().Log
+	log.Warn().Str("reason", dropNames[reason]).Uint64("dropped", n).Uint64("total", d.total.Load()).
+		Str("last_peer", peer).Str("last", detail).Msg("link input dropped, connections closed")
+}
+
+// dropStalled counts an opening that did not come in time; a connection
+// that just closes is not counted.
+func (g *linkGuard) dropStalled(conn net.Conn, err error) {
+	if errors.Is(err, os.ErrDeadlineExceeded) {
+		g.drop(dropHello, conn, "no opening within "+linkHelloTimeout.String())
 	}
 }
 
@@ -462,6 +755,7 @@ func doneServed(system *actor.ActorSystem) {
 	served.Lock()
 	delete(served.closed, system)
 	served.Unlock()
+	guards.Delete(system)
 }
 
 // Links sends frames on outgoing links, one per (address, target actor).
