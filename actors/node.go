@@ -82,6 +82,10 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		n.remote, n.addr = r, addr
 		n.links = remote.NewLinks()
 		n.peers = remote.NewPeerLinks()
+		// Frames from clients are bounded by this node's message sizes.
+		lim := remote.LinkLimitsFor(&cfg)
+		lim.Log = n.log
+		remote.SetLinkLimits(n.system, lim)
 	}
 	// A priority mailbox: heartbeats, the clock and the view protocol go
 	// ahead of the data backlog (see wire.PeerHeartbeat.GetPriority).
