@@ -520,6 +520,9 @@ func setTime(dst *time.Duration, key, s string) error {
 	} else {
 		var err error
 		if d, err = time.ParseDuration(s); err != nil {
+			if isLongDuration(s) {
+				return fmt.Errorf("%q is above %s", s, fmtDuration(timeBounds[key][1]))
+			}
 			return fmt.Errorf("%q is not a number of milliseconds or a duration such as 1.5s", s)
 		}
 	}
@@ -528,6 +531,21 @@ func setTime(dst *time.Duration, key, s string) error {
 	}
 	*dst = d
 	return nil
+}
+
+// isLongDuration reports whether s, which time.ParseDuration refused, is
+// a number and one unit that is too long for a time.Duration, such as
+// "9999999999h".
+func isLongDuration(s string) bool {
+	for _, unit := range []string{"ns", "us", "µs", "μs", "ms", "s", "m", "h"} {
+		num, ok := strings.CutSuffix(s, unit)
+		if !ok {
+			continue
+		}
+		whole, frac, _ := strings.Cut(num, ".")
+		return isDigits(whole) && (frac == "" || isDigits(frac))
+	}
+	return false
 }
 
 // checkAddr checks that s is host:port with a numeric port; port 0 (any
