@@ -6,8 +6,10 @@ package remote
 import (
 	"errors"
 	"fmt"
+	"math"
 	"net"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/actorcpg/actorcpg/api"
@@ -96,6 +98,10 @@ type Config struct {
 	// TestLinkControl lets anyone who can reach the node cut its links to
 	// other nodes with a wire.LinkControl message. For fault tests only.
 	TestLinkControl bool
+
+	// origins maps a field (its key in the configuration file) to where
+	// its value comes from, for Validate's errors (see SetOrigin).
+	origins map[string]origin
 }
 
 // NodeAddr is one entry of the node list: a node id and the host:port its
@@ -132,50 +138,84 @@ func DefaultConfig() Config {
 }
 
 // Validate fills zero fields from DefaultConfig and reports the first bad
-// field by name.
+// field by name: each value within its bounds (see ParseConfig), then the
+// values against each other (heartbeat at most a third of token, join at
+// most token, consensus at least token, client_heartbeat below half of
+// client_timeout, max_message_size at least max_atomic_msgsize,
+// queue_limit_bytes at least queue_high_bytes), then the node list.
+//
+// An error is one line, "config: field: what is wrong"; a field whose
+// origin is known (ParseConfig records the file and line of each value it
+// reads, SetOrigin a command-line flag) is named by its origin instead, as
+// in "node.conf:12: limits.client_heartbeat: 1s must be below half of
+// limits.client_timeout 1.5s (line 11)" or "-token: ...".
 func (c *Config) Validate() error {
 	d := DefaultConfig()
-	if c.MaxAtomicMsgsize == 0 {
-		c.MaxAtomicMsgsize = d.MaxAtomicMsgsize
+	fill32 := func(v *uint32, def uint32) {
+		if *v == 0 {
+			*v = def
+		}
 	}
-	if c.MaxMessageSize == 0 {
-		c.MaxMessageSize = d.MaxMessageSize
+	fill64 := func(v *uint64, def uint64) {
+		if *v == 0 {
+			*v = def
+		}
 	}
-	if c.LinkFragment == 0 {
-		c.LinkFragment = d.LinkFragment
+	fillTime := func(v *time.Duration, def time.Duration) {
+		if *v == 0 {
+			*v = def
+		}
 	}
-	if c.SendWindow == 0 {
-		c.SendWindow = d.SendWindow
+	fill32(&c.MaxAtomicMsgsize, d.MaxAtomicMsgsize)
+	fill64(&c.MaxMessageSize, d.MaxMessageSize)
+	fill32(&c.LinkFragment, d.LinkFragment)
+	fill32(&c.SendWindow, d.SendWindow)
+	fill64(&c.SendWindowBytes, d.SendWindowBytes)
+	fill32(&c.CreditEvents, d.CreditEvents)
+	fill64(&c.CreditBytes, d.CreditBytes)
+	fill64(&c.QueueHighBytes, d.QueueHighBytes)
+	fill64(&c.QueueLimitBytes, d.QueueLimitBytes)
+	fillTime(&c.StallTimeout, d.StallTimeout)
+	fillTime(&c.ClientTimeout, d.ClientTimeout)
+	fillTime(&c.ClientHeartbeat, d.ClientHeartbeat)
+	fillTime(&c.RequestTimeout, d.RequestTimeout)
+	fillTime(&c.Token, d.Token)
+	if c.NodeID == 0 {
+		return c.errorf("nodeid", "must be > 0")
 	}
-	if c.SendWindowBytes == 0 {
-		c.SendWindowBytes = d.SendWindowBytes
+	// Each value alone, before anything is derived from it.
+	for _, f := range []struct {
+		key string
+		v   time.Duration
+	}{
+		{"token", c.Token}, {"heartbeat", c.Heartbeat}, {"join", c.Join}, {"consensus", c.Consensus},
+		{"sequencer_handoff", c.SequencerHandoff}, {"stall_timeout", c.StallTimeout},
+		{"client_timeout", c.ClientTimeout}, {"client_heartbeat", c.ClientHeartbeat},
+		{"request_timeout", c.RequestTimeout},
+	} {
+		if f.v == 0 || f.key == "sequencer_handoff" && f.v < 0 {
+			continue // derived below, or the engine's default; a negative handoff is "never"
+		}
+		if err := checkTime(f.key, f.v, fmtDuration(f.v)); err != nil {
+			return c.errorf(f.key, "%v", err)
+		}
 	}
-	if c.CreditEvents == 0 {
-		c.CreditEvents = d.CreditEvents
-	}
-	if c.CreditBytes == 0 {
-		c.CreditBytes = d.CreditBytes
-	}
-	if c.QueueHighBytes == 0 {
-		c.QueueHighBytes = d.QueueHighBytes
-	}
-	if c.QueueLimitBytes == 0 {
-		c.QueueLimitBytes = d.QueueLimitBytes
-	}
-	if c.StallTimeout == 0 {
-		c.StallTimeout = d.StallTimeout
-	}
-	if c.ClientTimeout == 0 {
-		c.ClientTimeout = d.ClientTimeout
-	}
-	if c.ClientHeartbeat == 0 {
-		c.ClientHeartbeat = d.ClientHeartbeat
-	}
-	if c.RequestTimeout == 0 {
-		c.RequestTimeout = d.RequestTimeout
-	}
-	if c.Token == 0 {
-		c.Token = d.Token
+	for _, f := range []struct {
+		key string
+		v   uint64
+	}{
+		{"max_atomic_msgsize", uint64(c.MaxAtomicMsgsize)}, {"max_message_size", c.MaxMessageSize},
+		{"link_fragment", uint64(c.LinkFragment)}, {"group_window", c.GroupWindow},
+		{"send_window", uint64(c.SendWindow)}, {"send_window_bytes", c.SendWindowBytes},
+		{"credit_events", uint64(c.CreditEvents)}, {"credit_bytes", c.CreditBytes},
+		{"queue_high_bytes", c.QueueHighBytes}, {"queue_limit_bytes", c.QueueLimitBytes},
+	} {
+		if f.v == 0 {
+			continue // group_window 0 is the engine's default
+		}
+		if err := checkSize(f.key, f.v, strconv.FormatUint(f.v, 10)); err != nil {
+			return c.errorf(f.key, "%v", err)
+		}
 	}
 	if c.Heartbeat == 0 {
 		c.Heartbeat = min(d.Heartbeat, c.Token/4)
@@ -186,43 +226,242 @@ func (c *Config) Validate() error {
 	if c.Consensus == 0 {
 		c.Consensus = c.Token * 6 / 5
 	}
+	sizes := func(v uint64) string { return strconv.FormatUint(v, 10) }
 	switch {
-	case c.NodeID == 0:
-		return errors.New("config: nodeid: must be > 0")
-	case c.MaxAtomicMsgsize < 1024:
-		return fmt.Errorf("config: max_atomic_msgsize: %d is below 1024", c.MaxAtomicMsgsize)
 	case c.MaxMessageSize < uint64(c.MaxAtomicMsgsize):
-		return fmt.Errorf("config: max_message_size: %d is below max_atomic_msgsize %d", c.MaxMessageSize, c.MaxAtomicMsgsize)
-	case c.MaxMessageSize > 1<<30:
-		return fmt.Errorf("config: max_message_size: %d is above 1 GiB", c.MaxMessageSize)
-	case c.LinkFragment < 4096 || c.LinkFragment > 4<<20:
-		return fmt.Errorf("config: link_fragment: %d is outside 4 KiB..4 MiB", c.LinkFragment)
-	case c.GroupWindow > 1<<40:
-		return fmt.Errorf("config: group_window: %d is above 1 TiB", c.GroupWindow)
+		return c.relation("max_message_size", sizes(c.MaxMessageSize), "is below",
+			"max_atomic_msgsize", sizes(uint64(c.MaxAtomicMsgsize)), "is above")
 	case c.QueueLimitBytes < c.QueueHighBytes:
-		return fmt.Errorf("config: queue_limit_bytes: %d is below queue_high_bytes %d", c.QueueLimitBytes, c.QueueHighBytes)
-	case c.ClientHeartbeat*2 > c.ClientTimeout:
-		return fmt.Errorf("config: client_heartbeat: %v must be at most half of client_timeout %v", c.ClientHeartbeat, c.ClientTimeout)
+		return c.relation("queue_limit_bytes", sizes(c.QueueLimitBytes), "is below",
+			"queue_high_bytes", sizes(c.QueueHighBytes), "is above")
+	case c.ClientHeartbeat >= c.ClientTimeout/2:
+		return c.relation("client_heartbeat", fmtDuration(c.ClientHeartbeat), "must be below half of",
+			"client_timeout", fmtDuration(c.ClientTimeout), "must be above twice")
+	case c.Heartbeat > c.Token/3:
+		return c.relation("heartbeat", fmtDuration(c.Heartbeat), "must be at most a third of",
+			"token", fmtDuration(c.Token), "must be at least three times")
+	case c.Join > c.Token:
+		return c.relation("join", fmtDuration(c.Join), "must be at most",
+			"token", fmtDuration(c.Token), "is below")
+	case c.Consensus < c.Token:
+		return c.relation("consensus", fmtDuration(c.Consensus), "is below",
+			"token", fmtDuration(c.Token), "is above")
 	}
 	if c.Listen != "" {
 		if _, _, err := net.SplitHostPort(c.Listen); err != nil {
-			return fmt.Errorf("config: listen: %q: %v", c.Listen, err)
+			return c.errorf("listen", "%q: %v", c.Listen, err)
 		}
 	}
 	return c.validateCluster()
 }
 
-func (c *Config) validateCluster() error {
+// Bounds of the settings, checked by ParseConfig, Validate, CheckTime and
+// CheckSize.
+const (
+	// MinTime and MaxTime bound every time setting; a shorter one could
+	// not be told to a client (which is told its heartbeat in whole
+	// milliseconds) nor kept by a node (which ticks every millisecond at
+	// most), a longer one is a mistake, and derived times (consensus = 1.2
+	// x token, ClientPatience = 20 x token) must not overflow.
+	MinTime = time.Millisecond
+	MaxTime = time.Hour
+	// MinToken is the shortest token: the protocol needs a few exchanges
+	// of heartbeats within it.
+	MinToken = 10 * time.Millisecond
+	// MaxConsensus is the longest consensus: 1.2 x the longest token.
+	MaxConsensus = MaxTime * 6 / 5
+	// MaxBytes bounds the byte sizes that have no narrower bound: a
+	// window, a credit or a queue level of more than 1 TiB is a mistake
+	// (and must not turn negative as a signed count).
+	MaxBytes = 1 << 40
+)
+
+// timeBounds gives each time setting's bounds, by its key in the file.
+var timeBounds = map[string][2]time.Duration{
+	"token": {MinToken, MaxTime}, "heartbeat": {MinTime, MaxTime}, "join": {MinTime, MaxTime},
+	"consensus": {MinTime, MaxConsensus}, "sequencer_handoff": {MinTime, MaxTime},
+	"stall_timeout": {MinTime, MaxTime}, "client_timeout": {MinTime, MaxTime},
+	"client_heartbeat": {MinTime, MaxTime}, "request_timeout": {MinTime, MaxTime},
+}
+
+// sizeBounds gives each size or count setting's bounds, by its key in the
+// file.
+var sizeBounds = map[string][2]uint64{
+	"max_atomic_msgsize": {1 << 10, 1 << 30},
+	"max_message_size":   {1, 1 << 30},
+	"link_fragment":      {4 << 10, 4 << 20},
+	"group_window":       {1, MaxBytes},
+	"send_window":        {1, math.MaxUint32},
+	"send_window_bytes":  {1, MaxBytes},
+	"credit_events":      {1, math.MaxUint32},
+	"credit_bytes":       {1, MaxBytes},
+	"queue_high_bytes":   {1, MaxBytes},
+	"queue_limit_bytes":  {1, MaxBytes},
+}
+
+// CheckTime reports whether d is within the bounds of the time setting key
+// (a key of the configuration file without its section, such as "token"
+// or "client_heartbeat"); its error names no key. An unknown key is an
+// error.
+func CheckTime(key string, d time.Duration) error { return checkTime(key, d, fmtDuration(d)) }
+
+// CheckSize reports whether n is within the bounds of the size or count
+// setting key (such as "max_message_size"); its error names no key.
+func CheckSize(key string, n uint64) error {
+	return checkSize(key, n, strconv.FormatUint(n, 10))
+}
+
+// checkTime is CheckTime with d shown as shown.
+func checkTime(key string, d time.Duration, shown string) error {
+	b, ok := timeBounds[key]
 	switch {
-	case c.Token < 10*time.Millisecond:
-		return fmt.Errorf("config: token: %v is below 10ms", c.Token)
-	case c.Heartbeat <= 0 || c.Heartbeat*3 > c.Token:
-		return fmt.Errorf("config: heartbeat: %v must be above 0 and at most a third of token %v", c.Heartbeat, c.Token)
-	case c.Join <= 0 || c.Join > c.Token:
-		return fmt.Errorf("config: join: %v must be above 0 and at most token %v", c.Join, c.Token)
-	case c.Consensus < c.Token:
-		return fmt.Errorf("config: consensus: %v is below token %v", c.Consensus, c.Token)
+	case !ok:
+		return fmt.Errorf("%s is not a time setting", key)
+	case d <= 0:
+		return fmt.Errorf("%s must be above 0", shown)
+	case d < b[0]:
+		return fmt.Errorf("%s is below %s", shown, fmtDuration(b[0]))
+	case d > b[1]:
+		return fmt.Errorf("%s is above %s", shown, fmtDuration(b[1]))
+	case key == "client_heartbeat" && d%time.Millisecond != 0:
+		return fmt.Errorf("%s is not a whole number of milliseconds (clients are told it in milliseconds)", shown)
 	}
+	return nil
+}
+
+// checkSize is CheckSize with n shown as shown.
+func checkSize(key string, n uint64, shown string) error {
+	b, ok := sizeBounds[key]
+	switch {
+	case !ok:
+		return fmt.Errorf("%s is not a size setting", key)
+	case n == 0:
+		return fmt.Errorf("%s must be above 0", shown)
+	case n < b[0]:
+		return fmt.Errorf("%s is below %s", shown, fmtBytes(b[0]))
+	case n > b[1]:
+		return fmt.Errorf("%s is above %s", shown, fmtBytes(b[1]))
+	}
+	return nil
+}
+
+// fmtDuration is d as a Go duration, without the zero minutes and seconds
+// of a whole number of hours or minutes ("1h", "72m", not "1h0m0s").
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d != 0 && d%time.Hour == 0:
+		return strconv.FormatInt(int64(d/time.Hour), 10) + "h"
+	case d != 0 && d%time.Minute == 0:
+		return strconv.FormatInt(int64(d/time.Minute), 10) + "m"
+	}
+	return d.String()
+}
+
+// fmtBytes is n in KiB, MiB, GiB or TiB when it is a whole number of
+// them.
+func fmtBytes(n uint64) string {
+	for _, u := range []struct {
+		name  string
+		shift uint
+	}{{"TiB", 40}, {"GiB", 30}, {"MiB", 20}, {"KiB", 10}} {
+		if n != 0 && n%(1<<u.shift) == 0 {
+			return fmt.Sprintf("%d %s", n>>u.shift, u.name)
+		}
+	}
+	return strconv.FormatUint(n, 10)
+}
+
+// origin is where a field's value comes from: a line of a configuration
+// file (file, line and the key with its section), or a command-line flag
+// (name only).
+type origin struct {
+	file string
+	line int
+	name string
+}
+
+// String is how an error starts that is about the field.
+func (o origin) String() string {
+	if o.file == "" {
+		return o.name
+	}
+	return fmt.Sprintf("%s:%d: %s", o.file, o.line, o.name)
+}
+
+// SetOrigin records where the value of field comes from, so that
+// Validate's errors about it name that origin instead of "config: field".
+// field is a key of the configuration file without its section ("token",
+// "client_heartbeat", "max_message_size", "listen", ...); origin is what
+// an error about it starts with, such as "-token" for a command-line flag;
+// "" forgets the field's origin. ParseConfig records the file, line and
+// key of every value the file gives.
+func (c *Config) SetOrigin(field, o string) {
+	if o == "" {
+		c.setOrigin(field, nil)
+		return
+	}
+	c.setOrigin(field, &origin{name: o})
+}
+
+// setOrigin sets (or with nil, forgets) the origin of field. The map is
+// copied first: copies of a Config share it.
+func (c *Config) setOrigin(field string, o *origin) {
+	if _, had := c.origins[field]; !had && o == nil {
+		return
+	}
+	m := make(map[string]origin, len(c.origins)+1)
+	for k, v := range c.origins {
+		m[k] = v
+	}
+	if o == nil {
+		delete(m, field)
+	} else {
+		m[field] = *o
+	}
+	if len(m) == 0 {
+		m = nil
+	}
+	c.origins = m
+}
+
+// errorf is an error about field: "config: field: ..." or, when its
+// origin is known, "origin: ...".
+func (c *Config) errorf(field, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if o, ok := c.origins[field]; ok {
+		return fmt.Errorf("%s: %s", o, msg)
+	}
+	return fmt.Errorf("config: %s: %s", field, msg)
+}
+
+// relation is the error for fields a and b (shown with values av and bv)
+// that do not agree: "a: av aRel b bv", or, when only b's origin is
+// known, "b: bv bRel a av", so that the error names a value someone gave.
+func (c *Config) relation(a, av, aRel, b, bv, bRel string) error {
+	_, aKnown := c.origins[a]
+	_, bKnown := c.origins[b]
+	if !aKnown && bKnown {
+		a, av, aRel, b, bv = b, bv, bRel, a, av
+	}
+	return c.errorf(a, "%s %s %s", av, aRel, c.ref(a, b, bv))
+}
+
+// ref names field other (with value v) in an error about field subject:
+// by its origin, with the file's line (and the file, if not subject's).
+func (c *Config) ref(subject, other, v string) string {
+	o, ok := c.origins[other]
+	switch {
+	case !ok:
+		return other + " " + v
+	case o.file == "":
+		return o.name + " " + v
+	case c.origins[subject].file == o.file:
+		return fmt.Sprintf("%s %s (line %d)", o.name, v, o.line)
+	}
+	return fmt.Sprintf("%s %s (%s:%d)", o.name, v, o.file, o.line)
+}
+
+func (c *Config) validateCluster() error {
 	if len(c.Nodes) == 0 {
 		return nil
 	}

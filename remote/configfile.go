@@ -67,6 +67,27 @@ import (
 // bytes); times are integer milliseconds above 0 or a Go duration such as
 // "1.5s" or "250ms". Addresses are host:port.
 //
+// Each value must lie within its bounds (MinTime, MaxTime and the others):
+//
+//	token                   10ms .. 1h
+//	consensus               1ms .. 72m (1.2 x the longest token)
+//	every other time        1ms .. 1h; client_heartbeat in whole
+//	                        milliseconds (clients are told it in them)
+//	max_atomic_msgsize      1 KiB .. 1 GiB
+//	max_message_size        1 .. 1 GiB
+//	link_fragment           4 KiB .. 4 MiB
+//	send_window             1 .. 4294967295 (a uint32 on the wire)
+//	credit_events           1 .. 4294967295 (a uint32 on the wire)
+//	other sizes             1 .. 1 TiB (MaxBytes)
+//
+// so that nothing derived from them overflows (consensus = 1.2 x token,
+// retransmit = token/4, ClientPatience = 20 x token, the node's tick
+// period) and nothing is sent to clients as 0. Validate then checks the
+// values against each other: heartbeat at most a third of token, join at
+// most token, consensus at least token, client_heartbeat below half of
+// client_timeout, max_message_size at least max_atomic_msgsize and
+// queue_limit_bytes at least queue_high_bytes.
+//
 // A nodelist replaces base.Nodes. When the file has a nodelist but no
 // local.listen, Listen is left empty so that Validate sets it to this
 // node's ring0_addr. As in Corosync, heartbeat, join and consensus that the
@@ -75,12 +96,18 @@ import (
 // it, consensus is 1.2 times it.
 //
 // Any mistake (an unknown section or key, a key or section given twice, a
-// bad value, a line that is none of the three forms, an unbalanced brace, a
-// node without nodeid or ring0_addr, an empty nodelist, two nodes with the
-// same nodeid or address) is an error of one line naming the file, the line
-// and the field, such as
+// bad value or one out of bounds, a line that is none of the three forms,
+// an unbalanced brace, a node without nodeid or ring0_addr, an empty
+// nodelist, two nodes with the same nodeid or address) is an error of one
+// line naming the file, the line and the field, such as
 //
-//	node.conf:7: totem.token: "abc" is not a number of milliseconds
+//	node.conf:7: totem.token: "abc" is not a number of milliseconds or a duration such as 1.5s
+//	node.conf:7: totem.token: "9223372036854775807" is above 1h
+//
+// The returned Config remembers where each value came from, so that
+// Validate's error about values that do not agree names them the same way:
+//
+//	node.conf:3: totem.heartbeat: 500ms must be at most a third of totem.token 1s (line 2)
 func ParseConfig(r io.Reader, name string, base Config) (Config, error) {
 	p := &cfgParser{name: name, cfg: base, seen: map[string]int{}}
 	sc := bufio.NewScanner(r)
@@ -290,6 +317,10 @@ func (p *cfgParser) set(key, value string) error {
 		return p.errorf("%s: %v", field, err)
 	}
 	seen[field] = p.line
+	if p.node == nil {
+		// Validate names the value by where it was given.
+		p.cfg.setOrigin(key, &origin{file: p.name, line: p.line, name: field})
+	}
 	return nil
 }
 
@@ -298,51 +329,51 @@ func (p *cfgParser) apply(field, value string) error {
 	c := &p.cfg
 	switch field {
 	case "totem.token":
-		return setMillis(&c.Token, value)
+		return setTime(&c.Token, "token", value)
 	case "totem.heartbeat":
-		return setMillis(&c.Heartbeat, value)
+		return setTime(&c.Heartbeat, "heartbeat", value)
 	case "totem.join":
-		return setMillis(&c.Join, value)
+		return setTime(&c.Join, "join", value)
 	case "totem.consensus":
-		return setMillis(&c.Consensus, value)
+		return setTime(&c.Consensus, "consensus", value)
 	case "totem.send_window":
-		return setUint32(&c.SendWindow, value, "number")
+		return setUint32(&c.SendWindow, "send_window", value, "number")
 	case "totem.send_window_bytes":
-		return setUint64(&c.SendWindowBytes, value)
+		return setUint64(&c.SendWindowBytes, "send_window_bytes", value)
 	case "totem.max_message_size":
-		return setUint64(&c.MaxMessageSize, value)
+		return setUint64(&c.MaxMessageSize, "max_message_size", value)
 	case "totem.max_atomic_msgsize":
-		return setUint32(&c.MaxAtomicMsgsize, value, "number of bytes")
+		return setUint32(&c.MaxAtomicMsgsize, "max_atomic_msgsize", value, "number of bytes")
 	case "totem.link_fragment":
-		return setUint32(&c.LinkFragment, value, "number of bytes")
+		return setUint32(&c.LinkFragment, "link_fragment", value, "number of bytes")
 	case "totem.group_window":
-		return setUint64(&c.GroupWindow, value)
+		return setUint64(&c.GroupWindow, "group_window", value)
 	case "totem.sequencer_handoff":
 		if value == "off" {
 			c.SequencerHandoff = -1
 			return nil
 		}
-		return setMillis(&c.SequencerHandoff, value)
+		return setTime(&c.SequencerHandoff, "sequencer_handoff", value)
 
 	case "limits.queue_high_bytes":
-		return setUint64(&c.QueueHighBytes, value)
+		return setUint64(&c.QueueHighBytes, "queue_high_bytes", value)
 	case "limits.queue_limit_bytes":
-		return setUint64(&c.QueueLimitBytes, value)
+		return setUint64(&c.QueueLimitBytes, "queue_limit_bytes", value)
 	case "limits.stall_timeout":
-		return setMillis(&c.StallTimeout, value)
+		return setTime(&c.StallTimeout, "stall_timeout", value)
 	case "limits.credit_events":
-		return setUint32(&c.CreditEvents, value, "number")
+		return setUint32(&c.CreditEvents, "credit_events", value, "number")
 	case "limits.credit_bytes":
-		return setUint64(&c.CreditBytes, value)
+		return setUint64(&c.CreditBytes, "credit_bytes", value)
 	case "limits.client_timeout":
-		return setMillis(&c.ClientTimeout, value)
+		return setTime(&c.ClientTimeout, "client_timeout", value)
 	case "limits.client_heartbeat":
-		return setMillis(&c.ClientHeartbeat, value)
+		return setTime(&c.ClientHeartbeat, "client_heartbeat", value)
 	case "limits.request_timeout":
-		return setMillis(&c.RequestTimeout, value)
+		return setTime(&c.RequestTimeout, "request_timeout", value)
 
 	case "local.nodeid":
-		return setUint32(&c.NodeID, value, "number")
+		return setUint32(&c.NodeID, "", value, "number")
 	case "local.state_dir":
 		c.StateDir = value
 		return nil
@@ -355,7 +386,7 @@ func (p *cfgParser) apply(field, value string) error {
 
 	case "nodelist.node.nodeid":
 		var id uint32
-		if err := setUint32(&id, value, "number"); err != nil {
+		if err := setUint32(&id, "", value, "number"); err != nil {
 			return err
 		}
 		for _, o := range p.nodes {
@@ -414,6 +445,7 @@ func (p *cfgParser) finish() Config {
 		} {
 			if _, given := p.seen[key]; !given {
 				*d = 0
+				c.setOrigin(strings.TrimPrefix(key, "totem."), nil)
 			}
 		}
 	}
@@ -447,44 +479,73 @@ func parsePositive(s string, bits int, what string) (uint64, error) {
 	return v, nil
 }
 
-func setUint32(dst *uint32, s, what string) error {
+// setUint32 parses a count or size into dst, within key's bounds unless
+// key is "".
+func setUint32(dst *uint32, key, s, what string) error {
 	v, err := parsePositive(s, 32, what)
+	if err == nil && key != "" {
+		err = checkSize(key, v, strconv.Quote(s))
+	}
 	if err == nil {
 		*dst = uint32(v)
 	}
 	return err
 }
 
-func setUint64(dst *uint64, s string) error {
+// setUint64 parses a size into dst, within key's bounds.
+func setUint64(dst *uint64, key, s string) error {
 	v, err := parsePositive(s, 64, "number of bytes")
+	if err == nil {
+		err = checkSize(key, v, strconv.Quote(s))
+	}
 	if err == nil {
 		*dst = v
 	}
 	return err
 }
 
-// setMillis parses integer milliseconds or a Go duration.
-func setMillis(dst *time.Duration, s string) error {
+// setTime parses integer milliseconds or a Go duration into dst, within
+// key's bounds.
+func setTime(dst *time.Duration, key, s string) error {
+	var d time.Duration
 	if isDigits(s) {
 		ms, err := parsePositive(s, 64, "number of milliseconds")
 		if err != nil {
 			return err
 		}
 		if ms > math.MaxInt64/uint64(time.Millisecond) {
-			return fmt.Errorf("%q milliseconds is too long", s)
+			return fmt.Errorf("%q is above %s", s, fmtDuration(timeBounds[key][1]))
 		}
-		*dst = time.Duration(ms) * time.Millisecond
-		return nil
+		d = time.Duration(ms) * time.Millisecond
+	} else {
+		var err error
+		if d, err = time.ParseDuration(s); err != nil {
+			if isLongDuration(s) {
+				return fmt.Errorf("%q is above %s", s, fmtDuration(timeBounds[key][1]))
+			}
+			return fmt.Errorf("%q is not a number of milliseconds or a duration such as 1.5s", s)
+		}
 	}
-	d, err := time.ParseDuration(s)
-	if err != nil {
-		return fmt.Errorf("%q is not a number of milliseconds or a duration such as 1.5s", s)
-	}
-	if d <= 0 {
-		return fmt.Errorf("%q must be above 0", s)
+	if err := checkTime(key, d, strconv.Quote(s)); err != nil {
+		return err
 	}
 	*dst = d
 	return nil
+}
+
+// isLongDuration reports whether s, which time.ParseDuration refused, is
+// a number and one unit that is too long for a time.Duration, such as
+// "9999999999h".
+func isLongDuration(s string) bool {
+	for _, unit := range []string{"ns", "us", "µs", "μs", "ms", "s", "m", "h"} {
+		num, ok := strings.CutSuffix(s, unit)
+		if !ok {
+			continue
+		}
+		whole, frac, _ := strings.Cut(num, ".")
+		return isDigits(whole) && (frac == "" || isDigits(frac))
+	}
+	return false
 }
 
 // checkAddr checks that s is host:port with a numeric port; port 0 (any

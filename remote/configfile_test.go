@@ -84,12 +84,21 @@ func TestParseConfigFullFile(t *testing.T) {
 	want.NodeID = 2
 	want.StateDir = "/var/lib/actor#cpg"
 	want.Listen = "0.0.0.0:7102"
-	if !reflect.DeepEqual(got, want) {
+	if !reflect.DeepEqual(sansOrigins(got), want) {
 		t.Fatalf("parsed\n %+v\nwant\n %+v", got, want)
+	}
+	if o := got.origins["client_heartbeat"]; o != (origin{"full.conf", 23, "limits.client_heartbeat"}) {
+		t.Fatalf("client_heartbeat's origin = %+v, want full.conf:23 limits.client_heartbeat", o)
 	}
 	if err := got.Validate(); err != nil {
 		t.Fatalf("parsed config does not validate: %v", err)
 	}
+}
+
+// sansOrigins is c without the origins of its values.
+func sansOrigins(c Config) Config {
+	c.origins = nil
+	return c
 }
 
 func TestParseConfigKeepsBase(t *testing.T) {
@@ -110,7 +119,7 @@ func TestParseConfigKeepsBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	base.SendWindow = 9
-	if !reflect.DeepEqual(got, base) {
+	if !reflect.DeepEqual(sansOrigins(got), base) {
 		t.Fatalf("got\n %+v\nwant\n %+v", got, base)
 	}
 }
@@ -200,7 +209,7 @@ func TestParseConfigErrors(t *testing.T) {
 		{"zero milliseconds", "totem {\n join: 0\n}\n",
 			`c.conf:2: totem.join: "0" must be above 0`},
 		{"milliseconds overflow", "limits {\n request_timeout: 99999999999999999\n}\n",
-			`c.conf:2: limits.request_timeout: "99999999999999999" milliseconds is too long`},
+			`c.conf:2: limits.request_timeout: "99999999999999999" is above 1h`},
 		{"bad size", "totem {\n send_window_bytes: 16M\n}\n",
 			`c.conf:2: totem.send_window_bytes: "16M" is not a number of bytes`},
 		{"size with sign", "limits {\n credit_bytes: +5\n}\n",
@@ -284,26 +293,257 @@ func TestParseConfigReadError(t *testing.T) {
 	}
 }
 
-func TestParsedBadValueFailsValidate(t *testing.T) {
-	cases := []struct{ in, field string }{
-		{"totem {\n token: 300\n heartbeat: 200\n}\n", "heartbeat"},
-		{"totem {\n token: 1000\n consensus: 500\n}\n", "consensus"},
-		{"totem {\n token: 5\n}\n", "token"},
-		{"totem {\n link_fragment: 100\n}\n", "link_fragment"},
-		{"totem {\n max_atomic_msgsize: 512\n}\n", "max_atomic_msgsize"},
-		{"limits {\n queue_high_bytes: 2000\n queue_limit_bytes: 1000\n}\n", "queue_limit_bytes"},
-		{"limits {\n client_timeout: 1000\n client_heartbeat: 900\n}\n", "client_heartbeat"},
-		{"nodelist {\n node {\n  nodeid: 2\n  ring0_addr: 127.0.0.1:7102\n }\n}\nlocal {\n nodeid: 1\n}\n", "nodelist"},
+// TestParseConfigBounds: every time and size key, past each of its bounds,
+// is refused by the parser with one line naming file, line and key.
+func TestParseConfigBounds(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		// The token: an overflowing one gave a negative consensus.
+		{"token overflows int64 ms", "totem {\n token: 9223372036854775807\n}\n",
+			`c.conf:2: totem.token: "9223372036854775807" is above 1h`},
+		{"token overflows consensus", "totem {\n token: 9223372036854\n}\n",
+			`c.conf:2: totem.token: "9223372036854" is above 1h`},
+		{"token as a huge duration", "totem {\n token: 2562047h\n}\n",
+			`c.conf:2: totem.token: "2562047h" is above 1h`},
+		{"token above 1h", "totem {\n token: 3600001\n}\n",
+			`c.conf:2: totem.token: "3600001" is above 1h`},
+		{"token below 10ms", "totem {\n token: 5\n}\n",
+			`c.conf:2: totem.token: "5" is below 10ms`},
+		{"token zero duration", "totem {\n token: 0s\n}\n",
+			`c.conf:2: totem.token: "0s" must be above 0`},
+		{"token beyond a Go duration", "totem {\n token: 9999999999h\n}\n",
+			`c.conf:2: totem.token: "9999999999h" is above 1h`},
+		{"stall_timeout beyond a Go duration", "limits {\n stall_timeout: 99999999999999999999.5ns\n}\n",
+			`c.conf:2: limits.stall_timeout: "99999999999999999999.5ns" is above 1h`},
+		{"consensus beyond a Go duration", "totem {\n consensus: 9223372036855s\n}\n",
+			`c.conf:2: totem.consensus: "9223372036855s" is above 72m`},
+		{"token of two units", "totem {\n token: 1h1h\n}\n",
+			`c.conf:2: totem.token: "1h1h" is above 1h`},
+		{"token with no unit", "totem {\n token: 1.5\n}\n",
+			`c.conf:2: totem.token: "1.5" is not a number of milliseconds or a duration such as 1.5s`},
+		{"heartbeat below 1ms", "totem {\n heartbeat: 500us\n}\n",
+			`c.conf:2: totem.heartbeat: "500us" is below 1ms`},
+		{"heartbeat above 1h", "totem {\n heartbeat: 2h\n}\n",
+			`c.conf:2: totem.heartbeat: "2h" is above 1h`},
+		{"join below 1ms", "totem {\n join: 10ns\n}\n",
+			`c.conf:2: totem.join: "10ns" is below 1ms`},
+		{"join above 1h", "totem {\n join: 61m\n}\n",
+			`c.conf:2: totem.join: "61m" is above 1h`},
+		{"consensus below 1ms", "totem {\n consensus: 0.9ms\n}\n",
+			`c.conf:2: totem.consensus: "0.9ms" is below 1ms`},
+		{"consensus above 72m", "totem {\n consensus: 4320001\n}\n",
+			`c.conf:2: totem.consensus: "4320001" is above 72m`},
+		{"sequencer_handoff below 1ms", "totem {\n sequencer_handoff: 1us\n}\n",
+			`c.conf:2: totem.sequencer_handoff: "1us" is below 1ms`},
+		{"sequencer_handoff above 1h", "totem {\n sequencer_handoff: 2h\n}\n",
+			`c.conf:2: totem.sequencer_handoff: "2h" is above 1h`},
+		{"sequencer_handoff negative", "totem {\n sequencer_handoff: -1s\n}\n",
+			`c.conf:2: totem.sequencer_handoff: "-1s" must be above 0`},
+		{"stall_timeout below 1ms", "limits {\n stall_timeout: 100us\n}\n",
+			`c.conf:2: limits.stall_timeout: "100us" is below 1ms`},
+		{"stall_timeout above 1h", "limits {\n stall_timeout: 86400000\n}\n",
+			`c.conf:2: limits.stall_timeout: "86400000" is above 1h`},
+		{"client_timeout below 1ms", "limits {\n client_timeout: 0.5ms\n}\n",
+			`c.conf:2: limits.client_timeout: "0.5ms" is below 1ms`},
+		{"client_timeout above 1h", "limits {\n client_timeout: 3h\n}\n",
+			`c.conf:2: limits.client_timeout: "3h" is above 1h`},
+		// A sub-millisecond client heartbeat was sent to clients as 0.
+		{"client_heartbeat below 1ms", "limits {\n client_heartbeat: 0.5ms\n}\n",
+			`c.conf:2: limits.client_heartbeat: "0.5ms" is below 1ms`},
+		{"client_heartbeat not whole ms", "limits {\n client_heartbeat: 1.5ms\n}\n",
+			`c.conf:2: limits.client_heartbeat: "1.5ms" is not a whole number of milliseconds (clients are told it in milliseconds)`},
+		{"client_heartbeat above 1h", "limits {\n client_heartbeat: 3600001\n}\n",
+			`c.conf:2: limits.client_heartbeat: "3600001" is above 1h`},
+		{"request_timeout below 1ms", "limits {\n request_timeout: 999us\n}\n",
+			`c.conf:2: limits.request_timeout: "999us" is below 1ms`},
+		{"request_timeout above 1h", "limits {\n request_timeout: 1h0m1s\n}\n",
+			`c.conf:2: limits.request_timeout: "1h0m1s" is above 1h`},
+
+		{"max_atomic_msgsize below 1 KiB", "totem {\n max_atomic_msgsize: 512\n}\n",
+			`c.conf:2: totem.max_atomic_msgsize: "512" is below 1 KiB`},
+		{"max_atomic_msgsize above 1 GiB", "totem {\n max_atomic_msgsize: 1073741825\n}\n",
+			`c.conf:2: totem.max_atomic_msgsize: "1073741825" is above 1 GiB`},
+		{"max_atomic_msgsize above uint32", "totem {\n max_atomic_msgsize: 4294967296\n}\n",
+			`c.conf:2: totem.max_atomic_msgsize: "4294967296" is too large (at most 4294967295)`},
+		{"max_message_size above 1 GiB", "totem {\n max_message_size: 1073741825\n}\n",
+			`c.conf:2: totem.max_message_size: "1073741825" is above 1 GiB`},
+		{"link_fragment below 4 KiB", "totem {\n link_fragment: 100\n}\n",
+			`c.conf:2: totem.link_fragment: "100" is below 4 KiB`},
+		{"link_fragment above 4 MiB", "totem {\n link_fragment: 4194305\n}\n",
+			`c.conf:2: totem.link_fragment: "4194305" is above 4 MiB`},
+		{"group_window above 1 TiB", "totem {\n group_window: 1099511627777\n}\n",
+			`c.conf:2: totem.group_window: "1099511627777" is above 1 TiB`},
+		{"send_window above uint32", "totem {\n send_window: 4294967296\n}\n",
+			`c.conf:2: totem.send_window: "4294967296" is too large (at most 4294967295)`},
+		{"send_window_bytes above int64", "totem {\n send_window_bytes: 9223372036854775808\n}\n",
+			`c.conf:2: totem.send_window_bytes: "9223372036854775808" is above 1 TiB`},
+		{"credit_events above uint32", "limits {\n credit_events: 99999999999\n}\n",
+			`c.conf:2: limits.credit_events: "99999999999" is too large (at most 4294967295)`},
+		{"credit_bytes above 1 TiB", "limits {\n credit_bytes: 18446744073709551615\n}\n",
+			`c.conf:2: limits.credit_bytes: "18446744073709551615" is above 1 TiB`},
+		{"queue_high_bytes above 1 TiB", "limits {\n queue_high_bytes: 2199023255552\n}\n",
+			`c.conf:2: limits.queue_high_bytes: "2199023255552" is above 1 TiB`},
+		{"queue_limit_bytes above 1 TiB", "limits {\n queue_limit_bytes: 1099511627777\n}\n",
+			`c.conf:2: limits.queue_limit_bytes: "1099511627777" is above 1 TiB`},
+		{"zero size", "totem {\n max_message_size: 0\n}\n",
+			`c.conf:2: totem.max_message_size: "0" must be above 0`},
 	}
 	for _, tc := range cases {
-		c, err := ParseConfig(strings.NewReader(tc.in), "v.conf", DefaultConfig())
+		t.Run(tc.name, func(t *testing.T) {
+			base := DefaultConfig()
+			got, err := ParseConfig(strings.NewReader(tc.in), "c.conf", base)
+			if err == nil {
+				t.Fatalf("no error; want %s", tc.want)
+			}
+			if err.Error() != tc.want {
+				t.Fatalf("error\n %s\nwant\n %s", err, tc.want)
+			}
+			if !reflect.DeepEqual(got, base) {
+				t.Fatalf("on error ParseConfig returned %+v, want the base", got)
+			}
+		})
+	}
+}
+
+// TestParseConfigBoundsAccepted: the bounds themselves are accepted, and a
+// config at them validates with nothing derived overflowing.
+func TestParseConfigBoundsAccepted(t *testing.T) {
+	for _, in := range []string{
+		"totem {\n token: 1h\n heartbeat: 20m\n join: 3600000\n consensus: 72m\n}\nlimits {\n client_timeout: 1h\n client_heartbeat: 29m\n request_timeout: 1h\n stall_timeout: 1h\n}\n",
+		"totem {\n token: 1h\n}\n", // consensus derived: 72m
+		"totem {\n token: 10ms\n heartbeat: 1ms\n join: 1ms\n consensus: 10ms\n sequencer_handoff: 1ms\n}\nlimits {\n client_timeout: 3ms\n client_heartbeat: 1ms\n request_timeout: 1ms\n stall_timeout: 1ms\n}\n",
+		"totem {\n max_atomic_msgsize: 1024\n max_message_size: 1073741824\n link_fragment: 4096\n group_window: 1099511627776\n send_window: 4294967295\n send_window_bytes: 1099511627776\n}\nlimits {\n credit_events: 4294967295\n credit_bytes: 1099511627776\n queue_high_bytes: 1099511627776\n queue_limit_bytes: 1099511627776\n}\n",
+		"totem {\n link_fragment: 4194304\n max_atomic_msgsize: 1073741824\n max_message_size: 1073741824\n}\n",
+	} {
+		c, err := ParseConfig(strings.NewReader(in), "b.conf", DefaultConfig())
 		if err != nil {
-			t.Fatalf("%s: the parser must accept it (Validate judges it): %v", tc.field, err)
+			t.Fatalf("%q: %v", in, err)
 		}
-		err = c.Validate()
-		if err == nil || !strings.HasPrefix(err.Error(), "config: "+tc.field+":") {
-			t.Errorf("%s: Validate = %v, want an error naming the field", tc.field, err)
+		if err := c.Validate(); err != nil {
+			t.Fatalf("%q: %v", in, err)
 		}
+		if c.Consensus < c.Token || c.Consensus > MaxConsensus || c.ClientPatience() <= 0 || c.ClientPatience() > 20*MaxTime {
+			t.Fatalf("%q: consensus %v patience %v", in, c.Consensus, c.ClientPatience())
+		}
+		if ms := c.ClientHeartbeat.Milliseconds(); ms < 1 || ms > 1<<31 {
+			t.Fatalf("%q: client heartbeat %d ms on the wire", in, ms)
+		}
+	}
+}
+
+// TestParseConfigValidateErrors: values of a file that are each within
+// bounds but do not agree fail Validate, in one line naming the file, the
+// line and the key of a value the file gave.
+func TestParseConfigValidateErrors(t *testing.T) {
+	cases := []struct {
+		name, in, want string
+	}{
+		{"heartbeat above token/3", "totem {\n token: 300\n heartbeat: 200\n}\n",
+			`v.conf:3: totem.heartbeat: 200ms must be at most a third of totem.token 300ms (line 2)`},
+		{"heartbeat against the base token", "totem {\n heartbeat: 1500\n}\n",
+			`v.conf:2: totem.heartbeat: 1.5s must be at most a third of token 3s`},
+		{"token below three heartbeats of the base", "totem {\n token: 300\n heartbeat: 150\n}\n",
+			`v.conf:3: totem.heartbeat: 150ms must be at most a third of totem.token 300ms (line 2)`},
+		{"join above token", "totem {\n token: 100\n join: 200\n}\n",
+			`v.conf:3: totem.join: 200ms must be at most totem.token 100ms (line 2)`},
+		{"consensus below token", "totem {\n token: 1000\n consensus: 500\n}\n",
+			`v.conf:3: totem.consensus: 500ms is below totem.token 1s (line 2)`},
+		{"consensus below the base token", "totem {\n consensus: 2s\n}\n",
+			`v.conf:2: totem.consensus: 2s is below token 3s`},
+		{"client_heartbeat half of client_timeout", "limits {\n client_timeout: 1000\n client_heartbeat: 500\n}\n",
+			`v.conf:3: limits.client_heartbeat: 500ms must be below half of limits.client_timeout 1s (line 2)`},
+		{"client_heartbeat above half of client_timeout", "limits {\n client_heartbeat: 900\n client_timeout: 1000\n}\n",
+			`v.conf:2: limits.client_heartbeat: 900ms must be below half of limits.client_timeout 1s (line 3)`},
+		{"client_timeout against the base heartbeat", "limits {\n client_timeout: 400ms\n}\n",
+			`v.conf:2: limits.client_timeout: 400ms must be above twice client_heartbeat 250ms`},
+		{"client_heartbeat against the base timeout", "limits {\n client_heartbeat: 1s\n}\n",
+			`v.conf:2: limits.client_heartbeat: 1s must be below half of client_timeout 2s`},
+		{"max_message_size below max_atomic_msgsize", "totem {\n max_message_size: 4096\n max_atomic_msgsize: 8192\n}\n",
+			`v.conf:2: totem.max_message_size: 4096 is below totem.max_atomic_msgsize 8192 (line 3)`},
+		{"max_atomic_msgsize above the base max_message_size", "totem {\n max_atomic_msgsize: 134217728\n}\n",
+			`v.conf:2: totem.max_atomic_msgsize: 134217728 is above max_message_size 67108864`},
+		{"queue_limit_bytes below queue_high_bytes", "limits {\n queue_high_bytes: 2000\n queue_limit_bytes: 1000\n}\n",
+			`v.conf:3: limits.queue_limit_bytes: 1000 is below limits.queue_high_bytes 2000 (line 2)`},
+		{"node not listed", "nodelist {\n node {\n  nodeid: 2\n  ring0_addr: 127.0.0.1:7102\n }\n}\nlocal {\n nodeid: 1\n}\n",
+			`config: nodelist: this node's nodeid 1 is not listed`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := ParseConfig(strings.NewReader(tc.in), "v.conf", DefaultConfig())
+			if err != nil {
+				t.Fatalf("the parser must accept it (Validate judges it): %v", err)
+			}
+			err = c.Validate()
+			if err == nil || err.Error() != tc.want {
+				t.Fatalf("Validate =\n %v\nwant\n %s", err, tc.want)
+			}
+		})
+	}
+}
+
+// TestSetOrigin: a value set after the file (as cpgnode's flags do) is
+// named by the origin its setter gives, and another file value by its line.
+func TestSetOrigin(t *testing.T) {
+	c, err := ParseConfig(strings.NewReader("limits {\n client_timeout: 1000\n}\n"), "o.conf", DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	flagged := c
+	flagged.ClientHeartbeat = 600 * time.Millisecond
+	flagged.SetOrigin("client_heartbeat", "-client-heartbeat")
+	want := `-client-heartbeat: 600ms must be below half of limits.client_timeout 1s (o.conf:2)`
+	if err := flagged.Validate(); err == nil || err.Error() != want {
+		t.Fatalf("Validate = %v, want %s", err, want)
+	}
+	// The flag overrides the file's value: its origin replaces the line.
+	flagged.ClientTimeout = time.Second
+	flagged.SetOrigin("client_timeout", "-client-timeout")
+	want = `-client-heartbeat: 600ms must be below half of -client-timeout 1s`
+	if err := flagged.Validate(); err == nil || err.Error() != want {
+		t.Fatalf("Validate = %v, want %s", err, want)
+	}
+	// The copy taken before SetOrigin keeps its own origins.
+	c.ClientHeartbeat = 600 * time.Millisecond
+	want = `o.conf:2: limits.client_timeout: 1s must be above twice client_heartbeat 600ms`
+	if err := c.Validate(); err == nil || err.Error() != want {
+		t.Fatalf("Validate = %v, want %s", err, want)
+	}
+	// Forgotten: the field is named as without a file.
+	flagged.SetOrigin("client_heartbeat", "")
+	flagged.SetOrigin("client_timeout", "")
+	want = `config: client_heartbeat: 600ms must be below half of client_timeout 1s`
+	if err := flagged.Validate(); err == nil || err.Error() != want {
+		t.Fatalf("Validate = %v, want %s", err, want)
+	}
+}
+
+// TestCheckTimeAndSize: the checks cpgnode's flags use.
+func TestCheckTimeAndSize(t *testing.T) {
+	for _, tc := range []struct {
+		err  error
+		want string
+	}{
+		{CheckTime("token", 9223372036854775807), "2562047h47m16.854775807s is above 1h"},
+		{CheckTime("token", time.Millisecond), "1ms is below 10ms"},
+		{CheckTime("token", -time.Second), "-1s must be above 0"},
+		{CheckTime("client_heartbeat", 500*time.Microsecond), "500µs is below 1ms"},
+		{CheckTime("client_heartbeat", 2500*time.Microsecond), "2.5ms is not a whole number of milliseconds (clients are told it in milliseconds)"},
+		{CheckTime("consensus", 2*time.Hour), "2h is above 72m"},
+		{CheckTime("nosuch", time.Second), "nosuch is not a time setting"},
+		{CheckSize("max_message_size", 1<<31), "2147483648 is above 1 GiB"},
+		{CheckSize("max_message_size", 0), "0 must be above 0"},
+		{CheckSize("nosuch", 1), "nosuch is not a size setting"},
+	} {
+		if tc.err == nil || tc.err.Error() != tc.want {
+			t.Errorf("got %v, want %s", tc.err, tc.want)
+		}
+	}
+	if err := CheckTime("token", time.Hour); err != nil {
+		t.Error(err)
+	}
+	if err := CheckSize("send_window", 4294967295); err != nil {
+		t.Error(err)
 	}
 }
 

@@ -19,8 +19,12 @@
 //	go run ./examples/cpgnode -id 2 -listen 127.0.0.1:7102 -peers 1=127.0.0.1:7101,3=127.0.0.1:7103
 //
 // Flags given explicitly override the file; -peers adds to its nodelist.
-// A bad flag exits with status 2, a bad configuration with status 1, each
-// after one line "cpgnode: <error>" on stderr.
+// A time or size flag must lie within the bounds the file's key has (see
+// remote.ParseConfig: -token 10ms..1h, -client-heartbeat in whole
+// milliseconds, -max-message at most 1 GiB, ...). A bad flag exits with
+// status 2, a bad configuration with status 1, each after one line
+// "cpgnode: <error>" on stderr naming the flag, or the file, line and key,
+// of the bad value.
 //
 // With ACTORCPG_PPROF=127.0.0.1:6060 set it serves net/http/pprof there,
 // for profiling benchmarks.
@@ -134,13 +138,18 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.UintVar(&o.id, "id", 0, "this node's `id` (default: the file's local.nodeid, else 1)")
 	fs.StringVar(&o.listen, "listen", "", "`host:port` to listen on for clients and other nodes (default "+defaultListen+"; with -c: local.listen, else this node's ring0_addr)")
 	fs.StringVar(&o.state, "state", "", "`dir` that keeps the ring sequence across restarts")
-	fs.DurationVar(&o.clientTimeout, "client-timeout", d.ClientTimeout, "finalize the handles of a client silent this long")
-	fs.DurationVar(&o.clientHeartbeat, "client-heartbeat", d.ClientHeartbeat, "how often clients must send a heartbeat")
-	fs.Uint64Var(&o.maxMessage, "max-message", d.MaxMessageSize, "largest multicast in `bytes`")
-	fs.DurationVar(&o.token, "token", d.Token, "failure-detection timeout; heartbeat, join and consensus not given as flags are derived from it")
-	fs.DurationVar(&o.heartbeat, "heartbeat", d.Heartbeat, "how often a node tells the others it is alive (at most token/3)")
-	fs.DurationVar(&o.join, "join", d.Join, "how long a view change waits for the reachable nodes to settle")
-	fs.DurationVar(&o.consensus, "consensus", d.Consensus, "bound on one view-change attempt (at least token)")
+	timeVar := func(dst *time.Duration, name string, def time.Duration, usage string) {
+		*dst = def
+		fs.Var(timeFlag{dst, flagFields[name]}, name, usage)
+	}
+	timeVar(&o.clientTimeout, "client-timeout", d.ClientTimeout, "finalize the handles of a client silent this `duration` (at most 1h)")
+	timeVar(&o.clientHeartbeat, "client-heartbeat", d.ClientHeartbeat, "how often clients must send a heartbeat: a `duration` of whole ms, below client-timeout/2")
+	o.maxMessage = d.MaxMessageSize
+	fs.Var(sizeFlag{&o.maxMessage, flagFields["max-message"]}, "max-message", "largest multicast in `bytes` (at most 1 GiB)")
+	timeVar(&o.token, "token", d.Token, "failure-detection timeout: a `duration` of 10ms..1h; heartbeat, join and consensus not given as flags are derived from it")
+	timeVar(&o.heartbeat, "heartbeat", d.Heartbeat, "how often a node tells the others it is alive: a `duration` of at most token/3")
+	timeVar(&o.join, "join", d.Join, "how long a view change waits for the reachable nodes to settle: a `duration` of at most token")
+	timeVar(&o.consensus, "consensus", d.Consensus, "bound on one view-change attempt: a `duration` of at least token, at most 72m")
 	fs.Var(&o.peers, "peers", "other nodes as `id=host:port,...`, added to the file's nodelist")
 	fs.Var(&o.level, "log", "log `level` (debug, info, warn, error)")
 	fs.BoolVar(&o.testLinks, "test-link-control", false, "obey wire.LinkControl messages that cut links to other nodes (fault tests only)")
@@ -175,6 +184,11 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 			return remote.Config{}, 0, err
 		}
 	}
+	for name, field := range flagFields {
+		if set[name] {
+			cfg.SetOrigin(field, "-"+name)
+		}
+	}
 	for name, apply := range map[string]func(){
 		"id":                func() { cfg.NodeID = uint32(o.id) },
 		"listen":            func() { cfg.Listen = o.listen },
@@ -197,6 +211,7 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 		for name, d := range map[string]*time.Duration{"heartbeat": &cfg.Heartbeat, "join": &cfg.Join, "consensus": &cfg.Consensus} {
 			if !set[name] {
 				*d = 0
+				cfg.SetOrigin(name, "") // derived from -token
 			}
 		}
 	}
@@ -234,6 +249,67 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 		return remote.Config{}, 0, err
 	}
 	return cfg, zerolog.Level(o.level), nil
+}
+
+// flagFields maps the flags that set one configuration value to its key
+// in the configuration file, by which remote.Config.Validate names it.
+var flagFields = map[string]string{
+	"id": "nodeid", "listen": "listen", "state": "state_dir",
+	"client-timeout": "client_timeout", "client-heartbeat": "client_heartbeat",
+	"max-message": "max_message_size", "token": "token", "heartbeat": "heartbeat",
+	"join": "join", "consensus": "consensus",
+}
+
+// timeFlag is a flag of a time setting: a Go duration within the bounds of
+// the configuration file's key (remote.CheckTime).
+type timeFlag struct {
+	d   *time.Duration
+	key string
+}
+
+func (f timeFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f timeFlag) Set(s string) error {
+	d, err := time.ParseDuration(s)
+	if err != nil {
+		return errors.New("not a duration such as 1.5s or 250ms")
+	}
+	if err := remote.CheckTime(f.key, d); err != nil {
+		return err
+	}
+	*f.d = d
+	return nil
+}
+
+// sizeFlag is a flag of a size setting: decimal bytes within the bounds of
+// the configuration file's key (remote.CheckSize).
+type sizeFlag struct {
+	n   *uint64
+	key string
+}
+
+func (f sizeFlag) String() string {
+	if f.n == nil {
+		return ""
+	}
+	return strconv.FormatUint(*f.n, 10)
+}
+
+func (f sizeFlag) Set(s string) error {
+	n, err := strconv.ParseUint(s, 10, 64)
+	if err != nil {
+		return errors.New("not a number of bytes")
+	}
+	if err := remote.CheckSize(f.key, n); err != nil {
+		return err
+	}
+	*f.n = n
+	return nil
 }
 
 // peerList is the -peers flag: id=host:port entries, comma-separated; the

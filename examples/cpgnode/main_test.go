@@ -165,6 +165,8 @@ func TestConfigurePeersAddToFile(t *testing.T) {
 func TestConfigureErrors(t *testing.T) {
 	bad := writeConf(t, "totem {\n token: abc\n}\n")
 	slow := writeConf(t, "totem {\n token: 1000\n heartbeat: 500\n}\n")
+	limits := writeConf(t, "limits {\n client_heartbeat: 500\n}\n")
+	overflow := writeConf(t, "totem {\n token: 9223372036854775807\n}\n")
 	cases := []struct {
 		name string
 		args []string
@@ -172,7 +174,24 @@ func TestConfigureErrors(t *testing.T) {
 		code int
 	}{
 		{"unknown flag", []string{"-nosuch"}, "flag provided but not defined: -nosuch", 2},
-		{"bad duration", []string{"-token", "abc"}, `invalid value "abc" for flag -token: parse error`, 2},
+		{"bad duration", []string{"-token", "abc"}, `invalid value "abc" for flag -token: not a duration such as 1.5s or 250ms`, 2},
+		{"token overflows", []string{"-token", "9223372036854775807ns"}, `invalid value "9223372036854775807ns" for flag -token: 2562047h47m16.854775807s is above 1h`, 2},
+		{"token beyond a duration", []string{"-token", "9223372036854775807ms"}, `invalid value "9223372036854775807ms" for flag -token: not a duration such as 1.5s or 250ms`, 2},
+		{"token above 1h", []string{"-token", "61m"}, `invalid value "61m" for flag -token: 61m is above 1h`, 2},
+		{"token below 10ms", []string{"-token", "5ms"}, `invalid value "5ms" for flag -token: 5ms is below 10ms`, 2},
+		{"token zero", []string{"-token", "0"}, `invalid value "0" for flag -token: 0s must be above 0`, 2},
+		{"token negative", []string{"-token", "-1s"}, `invalid value "-1s" for flag -token: -1s must be above 0`, 2},
+		{"heartbeat below 1ms", []string{"-heartbeat", "999us"}, `invalid value "999us" for flag -heartbeat: 999µs is below 1ms`, 2},
+		{"join above 1h", []string{"-join", "2h"}, `invalid value "2h" for flag -join: 2h is above 1h`, 2},
+		{"consensus above 72m", []string{"-consensus", "73m"}, `invalid value "73m" for flag -consensus: 73m is above 72m`, 2},
+		{"client heartbeat below 1ms", []string{"-client-heartbeat", "0.5ms"}, `invalid value "0.5ms" for flag -client-heartbeat: 500µs is below 1ms`, 2},
+		{"client heartbeat zero", []string{"-client-heartbeat", "0s"}, `invalid value "0s" for flag -client-heartbeat: 0s must be above 0`, 2},
+		{"client heartbeat not whole ms", []string{"-client-heartbeat", "1500us"}, `invalid value "1500us" for flag -client-heartbeat: 1.5ms is not a whole number of milliseconds (clients are told it in milliseconds)`, 2},
+		{"client timeout above 1h", []string{"-client-timeout", "25h"}, `invalid value "25h" for flag -client-timeout: 25h is above 1h`, 2},
+		{"max message above 1 GiB", []string{"-max-message", "1073741825"}, `invalid value "1073741825" for flag -max-message: 1073741825 is above 1 GiB`, 2},
+		{"max message zero", []string{"-max-message", "0"}, `invalid value "0" for flag -max-message: 0 must be above 0`, 2},
+		{"max message above uint64", []string{"-max-message", "18446744073709551616"}, `invalid value "18446744073709551616" for flag -max-message: not a number of bytes`, 2},
+		{"max message negative", []string{"-max-message", "-1"}, `invalid value "-1" for flag -max-message: not a number of bytes`, 2},
 		{"bad log level", []string{"-log", "loud"}, `invalid value "loud" for flag -log: unknown level (want trace, debug, info, warn, error, fatal, panic or disabled)`, 2},
 		{"argument", []string{"-id", "2", "extra"}, `unexpected argument "extra"`, 2},
 		{"id 0", []string{"-id", "0"}, "invalid value 0 for flag -id: want 1..4294967295", 2},
@@ -193,11 +212,18 @@ func TestConfigureErrors(t *testing.T) {
 		{"peers share an address", []string{"-peers", "2=127.0.0.1:7102,3=127.0.0.1:7102"}, "-peers: node 3: 127.0.0.1:7102 is already node 2's address", 1},
 		{"listen is a peer's", []string{"-listen", "127.0.0.1:7102", "-peers", "2=127.0.0.1:7102"}, "-listen: 127.0.0.1:7102 is already node 2's address", 1},
 		{"node not listed", []string{"-c", example, "-id", "4"}, "config: nodelist: this node's nodeid 4 is not listed", 1},
-		{"heartbeat flag too slow", []string{"-heartbeat", "2s"}, "config: heartbeat: 2s must be above 0 and at most a third of token 3s", 1},
-		{"heartbeat file too slow", []string{"-c", slow}, "config: heartbeat: 500ms must be above 0 and at most a third of token 1s", 1},
-		{"client heartbeat", []string{"-client-heartbeat", "1.5s"}, "config: client_heartbeat: 1.5s must be at most half of client_timeout 2s", 1},
-		{"bad listen", []string{"-listen", "nowhere"}, `config: listen: "nowhere": address nowhere: missing port in address`, 1},
-		{"max message", []string{"-max-message", "2048"}, "config: max_message_size: 2048 is below max_atomic_msgsize 1047552", 1},
+		{"heartbeat flag too slow", []string{"-heartbeat", "2s"}, "-heartbeat: 2s must be at most a third of token 3s", 1},
+		{"heartbeat file too slow", []string{"-c", slow}, slow + ":3: totem.heartbeat: 500ms must be at most a third of totem.token 1s (line 2)", 1},
+		{"token flag below the file's heartbeat", []string{"-c", slow, "-token", "1s", "-heartbeat", "400ms"}, "-heartbeat: 400ms must be at most a third of -token 1s", 1},
+		{"heartbeat flag above the file's token", []string{"-c", slow, "-heartbeat", "400ms"}, "-heartbeat: 400ms must be at most a third of totem.token 1s (" + slow + ":2)", 1},
+		{"client heartbeat", []string{"-client-heartbeat", "1.5s"}, "-client-heartbeat: 1.5s must be below half of client_timeout 2s", 1},
+		{"client heartbeat half of timeout", []string{"-client-heartbeat", "1s", "-client-timeout", "2s"}, "-client-heartbeat: 1s must be below half of -client-timeout 2s", 1},
+		{"client timeout against the file", []string{"-c", limits, "-client-timeout", "1s"}, limits + ":2: limits.client_heartbeat: 500ms must be below half of -client-timeout 1s", 1},
+		{"join flag above token", []string{"-token", "100ms", "-join", "200ms"}, "-join: 200ms must be at most -token 100ms", 1},
+		{"consensus flag below token", []string{"-consensus", "2s"}, "-consensus: 2s is below token 3s", 1},
+		{"bad listen", []string{"-listen", "nowhere"}, `-listen: "nowhere": address nowhere: missing port in address`, 1},
+		{"max message", []string{"-max-message", "2048"}, "-max-message: 2048 is below max_atomic_msgsize 1047552", 1},
+		{"file bound", []string{"-c", overflow}, overflow + `:2: totem.token: "9223372036854775807" is above 1h`, 1},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
