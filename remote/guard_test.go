@@ -43,7 +43,7 @@ func rogue(t *testing.T) (addr string, sys *actor.ActorSystem, pid *actor.PID, g
 	if err != nil {
 		t.Fatal(err)
 	}
-	conn, err := grpc.Dial(addr, grpc.WithTransportCredentials(insecure.NewCredentials())) //nolint:staticcheck // grpc.NewClient once gRPC is upgraded
+	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
 		t.Fatal(err)
 	}
