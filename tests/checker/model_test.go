@@ -299,7 +299,11 @@ func TestModelMutations(t *testing.T) {
 		}
 	}
 	t.Logf("caught %d of %d dropped deliveries", caught, total)
-	if caught < total*6/10 {
+	// What a history cannot show: the last deliveries of a process killed
+	// right after, a drop just before a cut, a process alone in its view
+	// (about one drop in seven): it catches 84-88% (the model's merges
+	// follow map order, so the count varies from run to run).
+	if caught < total*8/10 {
 		t.Errorf("caught only %d of %d dropped deliveries", caught, total)
 	}
 }
