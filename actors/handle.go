@@ -110,7 +110,7 @@ func (a *handleActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Started, *actor.Stopped, *actor.Restarting:
 	default:
-		a.node.log.Warn().Str("type", typeName(m)).Uint64("handle", uint64(a.id)).Msg("handle: unexpected message dropped")
+		unexpected.drop(a.node.log, "handle: unexpected messages dropped", m)
 	}
 }
 

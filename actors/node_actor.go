@@ -167,7 +167,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	case *linkState:
 		a.linkChanged(ctx, m)
 	default:
-		a.log.Warn().Str("type", typeName(m)).Msg("unexpected message dropped")
+		unexpected.drop(a.log, "unexpected messages dropped", m)
 		return
 	}
 	a.carryOut(ctx)
