@@ -296,7 +296,11 @@ func (a *nodeActor) initHandle(ctx actor.Context, m *api.InitRequest) {
 		autoCredit:   m.AutoCredit,
 		remoteClient: remoteClient,
 	}
-	hpid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return h }), "h-"+itoa(uint64(id)))
+	// The handle actor's name holds 128 random bits: its PID is a
+	// capability that only the client that created the handle learns (in
+	// the InitReply), so a stranger cannot name it to multicast, leave or
+	// finalize in that handle's name.
+	hpid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return h }), "h-"+itoa(uint64(id))+"-"+randomName())
 	if err != nil {
 		a.log.Error().Err(err).Msg("spawn handle actor")
 		ctx.Respond(&api.InitReply{Code: int32(api.CodeNoResources)})

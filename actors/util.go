@@ -1,6 +1,8 @@
 package actors
 
 import (
+	"crypto/rand"
+	"encoding/hex"
 	"fmt"
 	"net"
 	"strconv"
@@ -54,4 +56,14 @@ func isLocalAddr(addr string) bool {
 		}
 	}
 	return false
+}
+
+// randomName returns 128 random bits in hex, for actor names that must
+// not be guessed.
+func randomName() string {
+	var b [16]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		panic("actors: no randomness: " + err.Error())
+	}
+	return hex.EncodeToString(b[:])
 }

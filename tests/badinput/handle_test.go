@@ -2,6 +2,7 @@ package badinput
 
 import (
 	"bytes"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strings"
@@ -698,4 +699,31 @@ func TestHostileWithPidInTheAssignedRange(t *testing.T) {
 		t.Fatalf("Initialize with pid 4194304 (pid_max): %v", err)
 	}
 	h.Finalize()
+}
+
+// Issue 14: a handle actor's PID is a capability: its name carries 128
+// random bits, so a stranger who can reach the node cannot name another
+// client's handle to multicast, leave or finalize in its name.
+func TestHostileHandleActorNamesAreUnguessable(t *testing.T) {
+	node := startNode(t, nil)
+	seen := map[string]bool{}
+	for range 2 {
+		h, err := cpg.Initialize(&cpg.Callbacks{}, cpg.WithNode(node))
+		if err != nil {
+			t.Fatal(err)
+		}
+		id := h.ActorPID().Id
+		i := strings.LastIndexByte(id, '-')
+		if i < 0 || len(id)-i-1 != 32 {
+			t.Fatalf("handle actor %q: want a 128-bit random suffix", id)
+		}
+		if _, err := hex.DecodeString(id[i+1:]); err != nil {
+			t.Fatalf("handle actor %q: suffix not hex", id)
+		}
+		if seen[id[i+1:]] {
+			t.Fatalf("handle actor %q: suffix repeated", id)
+		}
+		seen[id[i+1:]] = true
+		h.Finalize()
+	}
 }
