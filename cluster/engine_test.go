@@ -19,7 +19,7 @@ import (
 // step delivers the queued messages (unless the link is cut), flushes and
 // advances the clock by one tick.
 type testNet struct {
-	t       *testing.T
+	t       testing.TB
 	nodes   map[uint32]*Engine
 	down    map[uint32]bool
 	cut     map[[2]uint32]bool
@@ -51,7 +51,7 @@ func testConfig(id uint32, nodes []uint32) Config {
 	}
 }
 
-func newTestNet(t *testing.T, n int) *testNet {
+func newTestNet(t testing.TB, n int) *testNet {
 	tn := &testNet{t: t, nodes: map[uint32]*Engine{}, down: map[uint32]bool{}, cut: map[[2]uint32]bool{},
 		events: map[uint32]map[groups.HandleID][]string{}, totems: map[uint32][]string{}, persist: map[uint32]uint64{},
 		flows: map[uint32][]FlowChange{}}
