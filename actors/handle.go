@@ -110,7 +110,7 @@ func (a *handleActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Started, *actor.Stopped, *actor.Restarting:
 	default:
-		unexpected.drop(a.node.log, "handle: unexpected messages dropped", m)
+		unexpected.Drop(a.node.log, "handle: unexpected messages dropped", typeName(m))
 	}
 }
 

@@ -2,9 +2,8 @@ package actors
 
 import (
 	"log/slog"
-	"sync"
-	"time"
 
+	"github.com/actorcpg/actorcpg/remote"
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
 )
@@ -24,24 +23,6 @@ func SystemConfig(logger zerolog.Logger) *actor.Config {
 	)
 }
 
-// dropLog reports dropped input (messages an actor does not take) at most
-// once a second, with how many were dropped since the last line: anyone
-// who can reach a node could otherwise fill its log, one line a message.
-type dropLog struct {
-	mu    sync.Mutex
-	last  time.Time
-	since uint64
-}
-
-func (d *dropLog) drop(log zerolog.Logger, what string, m any) {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	d.since++
-	if now := time.Now(); now.Sub(d.last) >= time.Second {
-		log.Warn().Str("type", typeName(m)).Uint64("dropped", d.since).Msg(what)
-		d.last, d.since = now, 0
-	}
-}
-
-// unexpected counts the messages the node's actors drop as unexpected.
-var unexpected dropLog
+// unexpected reports the messages the node's actors do not take, at most
+// once a second with a count (remote.DropLog).
+var unexpected remote.DropLog

@@ -167,7 +167,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	case *linkState:
 		a.linkChanged(ctx, m)
 	default:
-		unexpected.drop(a.log, "unexpected messages dropped", m)
+		unexpected.Drop(a.log, "unexpected messages dropped", typeName(m))
 		return
 	}
 	a.carryOut(ctx)
@@ -213,21 +213,11 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 				ctx.Send(pid, o.Msg)
 			}
 		}
-		totemAt := len(rd.Deliveries)
-		if rd.Totem != nil {
-			totemAt = min(rd.TotemAt, totemAt)
-		}
-		for i, d := range rd.Deliveries {
-			if i == totemAt {
-				a.installView(ctx, rd.Totem)
-			}
+		rd.InOrder(func(d *groups.Delivery, _ bool) {
 			if ref, ok := a.handles[d.Handle]; ok {
 				ctx.Send(ref.pid, &wire.LocalEvents{Events: d.Events})
 			}
-		}
-		if rd.Totem != nil && totemAt == len(rd.Deliveries) {
-			a.installView(ctx, rd.Totem)
-		}
+		}, func(t *api.TotemConfchg) { a.installView(ctx, t) })
 		for _, l := range rd.Left {
 			if ref, ok := a.handles[l.Handle]; ok {
 				ctx.Send(ref.pid, &wire.MemberLeft{Reason: uint32(l.Reason)})

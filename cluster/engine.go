@@ -155,10 +155,31 @@ type Ready struct {
 	// that the same step delivered), so that every member of a ring gets
 	// the ring's totem confchg at the same place (CPG-SPEC 4.4, rule 26).
 	Totem *api.TotemConfchg
-	// TotemAt is the place of Totem among Deliveries.
+	// TotemAt is the place of Totem among Deliveries (see InOrder).
 	TotemAt int
 	// SyncChanged says Syncing() changed.
 	SyncChanged bool
+}
+
+// InOrder hands out a Ready's deliveries and its totem confchg in the one
+// order every member must see them: deliver for each of Deliveries, with
+// flush true for those a view change delivers before its totem confchg
+// (the old view's cut and the view change's group confchgs), and totem,
+// if there is one, at its place among them.
+func (r *Ready) InOrder(deliver func(d *groups.Delivery, flush bool), totem func(t *api.TotemConfchg)) {
+	at := len(r.Deliveries)
+	if r.Totem != nil {
+		at = min(r.TotemAt, at)
+	}
+	for i, d := range r.Deliveries {
+		if i == at {
+			totem(r.Totem)
+		}
+		deliver(d, i < at && r.Totem != nil)
+	}
+	if r.Totem != nil && at == len(r.Deliveries) {
+		totem(r.Totem)
+	}
 }
 
 type ringID struct {

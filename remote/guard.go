@@ -4,7 +4,6 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
-	"time"
 
 	premote "github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
@@ -49,9 +48,9 @@ func GuardDropped() uint64 { return guardDropped.Load() }
 var guardLog = struct {
 	sync.Mutex
 	logger zerolog.Logger
-	last   time.Time
-	since  uint64
 }{logger: zerolog.Nop()}
+
+var guardDrops DropLog
 
 // SetGuardLogger sets where the guard reports dropped input (at most one
 // line a second, with counts).
@@ -64,13 +63,9 @@ func SetGuardLogger(l zerolog.Logger) {
 func guardDrop(why string) {
 	guardDropped.Add(1)
 	guardLog.Lock()
-	defer guardLog.Unlock()
-	guardLog.since++
-	if now := time.Now(); now.Sub(guardLog.last) >= time.Second {
-		guardLog.logger.Warn().Str("why", why).Uint64("dropped", guardLog.since).
-			Msg("remoting guard: dropped input from a peer")
-		guardLog.last, guardLog.since = now, 0
-	}
+	l := guardLog.logger
+	guardLog.Unlock()
+	guardDrops.Drop(l, "remoting guard: dropped input from a peer", why)
 }
 
 func guardServerOptions() []grpc.ServerOption {

@@ -2,6 +2,7 @@ package checker
 
 import (
 	"cmp"
+	"maps"
 	"slices"
 
 	"github.com/actorcpg/actorcpg/api"
@@ -562,12 +563,7 @@ func (c *checker) checkGhosts() {
 			byGroup[s.group] = append(byGroup[s.group], s)
 		}
 	}
-	groups := make([]int32, 0, len(byGroup))
-	for g := range byGroup {
-		groups = append(groups, g)
-	}
-	slices.Sort(groups)
-	for _, g := range groups {
+	for _, g := range slices.Sorted(maps.Keys(byGroup)) {
 		ss := byGroup[g]
 		final := func(s *stream) int32 { return s.ccs[len(s.ccs)-1].content }
 		votes := map[int32]int{}

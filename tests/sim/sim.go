@@ -494,15 +494,8 @@ func (w *World) carryOut(n *node, cause string) {
 			n.persist = rd.PersistSeq
 		}
 		w.sendAll(n, rd.Messages)
-		totemAt := len(rd.Deliveries)
-		if rd.Totem != nil {
-			totemAt = min(rd.TotemAt, totemAt)
-		}
-		for i, d := range rd.Deliveries {
-			if i == totemAt {
-				w.totem(n, rd.Totem)
-			}
-			if rd.Totem == nil || i >= totemAt {
+		rd.InOrder(func(d *groups.Delivery, flush bool) {
+			if !flush {
 				w.safeDelivered(n, d.Events)
 			}
 			if c := n.client(d.Handle); c != nil {
@@ -510,10 +503,7 @@ func (w *World) carryOut(n *node, cause string) {
 			} else {
 				w.tracef("n%d h%d: %d events for no live client", n.id, d.Handle, len(d.Events))
 			}
-		}
-		if rd.Totem != nil && totemAt == len(rd.Deliveries) {
-			w.totem(n, rd.Totem)
-		}
+		}, func(t *api.TotemConfchg) { w.totem(n, t) })
 		for _, l := range rd.Left {
 			if c := n.client(l.Handle); c != nil {
 				c.left(l.Reason)

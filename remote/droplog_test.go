@@ -1,4 +1,4 @@
-package actors
+package remote
 
 import (
 	"bytes"
@@ -7,8 +7,6 @@ import (
 	"testing"
 
 	"github.com/rs/zerolog"
-
-	"github.com/actorcpg/actorcpg/api"
 )
 
 // Issue 14: a flood of messages an actor does not take writes a bounded
@@ -16,10 +14,10 @@ import (
 func TestHostileDroppedInputLogIsRateLimited(t *testing.T) {
 	var buf bytes.Buffer
 	log := zerolog.New(&buf)
-	var d dropLog
+	var d DropLog
 	const n = 100_000
 	for range n {
-		d.drop(log, "unexpected messages dropped", &api.Heartbeat{})
+		d.Drop(log, "unexpected messages dropped", "*api.Heartbeat")
 	}
 	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
 	if len(lines) > 3 {
@@ -33,7 +31,7 @@ func TestHostileDroppedInputLogIsRateLimited(t *testing.T) {
 		}
 		logged += e.Dropped
 	}
-	if logged+d.since != n {
-		t.Errorf("lines count %d drops and %d are pending, want %d in all", logged, d.since, n)
+	if logged+d.Pending() != n {
+		t.Errorf("lines count %d drops and %d are pending, want %d in all", logged, d.Pending(), n)
 	}
 }
