@@ -58,5 +58,21 @@ if [ "$status" -ne 0 ]; then
 	exit "$status"
 fi
 
+# Every fuzz target runs briefly on top of its seed corpus (which the
+# plain runs above and below already replay): ACTORCPG_FUZZTIME each
+# (default 10s; 0 skips). Longer runs: go test -run '^$' -fuzz '^FuzzX$'
+# -fuzztime 10m ./pkg. A finding is written under the package's
+# testdata/fuzz and fails the run.
+fuzztime=${ACTORCPG_FUZZTIME:-10s}
+if [ "$fuzztime" != 0 ]; then
+	go list -f '{{.ImportPath}} {{.Dir}}' ./... | while read -r pkg dir; do
+		for target in $(grep -ho '^func Fuzz[A-Za-z0-9_]*' "$dir"/*_test.go 2>/dev/null | sed 's/^func //'); do
+			echo "fuzz: $target ($pkg, $fuzztime)"
+			go test -count=1 -run '^$' -fuzz "^$target\$" -fuzztime "$fuzztime" "$pkg" >"$logdir/fuzz-$target.log" 2>&1 ||
+				{ cat "$logdir/fuzz-$target.log"; echo "test.sh: fuzz target $target failed"; exit 1; }
+		done
+	done
+fi
+
 go test -count=1 -race -p 1 -timeout 15m ./api/cpg/... ./actors/... ./examples/... \
 	$(go list ./tests/... | grep -v -e /tests/multinode -e /tests/checker -e /tests/sim -e /tests/chaos)

@@ -574,6 +574,11 @@ func (e *Engine) onSubmit(from uint32, m *wire.Submit) {
 	if e.syncing || ringOf(m.Ring) != e.ring || m.From != from || api.CheckName(m.Group) != nil {
 		return
 	}
+	for _, ev := range m.Events {
+		if ev != nil && !validSubmitted(ev) {
+			return
+		}
+	}
 	gr := e.group(m.Group)
 	if gr.owner != e.cfg.NodeID {
 		// The sender has not seen a handoff (its frame may be lost):
@@ -602,8 +607,41 @@ func (e *Engine) onOrdered(from uint32, m *wire.Ordered) {
 	if !slices.Contains(e.members, from) {
 		return
 	}
+	for _, ev := range m.Events {
+		if ev != nil && !validOrdered(ev, e.members) {
+			return // malformed: none of the frame is taken
+		}
+	}
 	gr := e.group(m.Group)
 	e.receive(gr, m.Events, m.Stable, m.High)
+}
+
+// validOrdered: ev could have been ordered in a view of members: a kind
+// the protocol has, from a node of the view. An event from no member
+// would wait forever for its origin to hold it (deliver), and the real
+// event of its seq would be taken for a copy: a peer's bug must not
+// stall the group.
+func validOrdered(ev *wire.GroupEvent, members []uint32) bool {
+	switch ev.Kind {
+	case wire.Kind_KIND_JOIN, wire.Kind_KIND_LEAVE, wire.Kind_KIND_MCAST:
+	case wire.Kind_KIND_HANDOFF:
+		if ev.Handoff == nil {
+			return false
+		}
+	default:
+		return false
+	}
+	return slices.Contains(members, ev.Nodeid)
+}
+
+// validSubmitted: ev is what a node submits for ordering: a join, leave
+// or multicast (a handoff is the sequencer's own).
+func validSubmitted(ev *wire.GroupEvent) bool {
+	switch ev.Kind {
+	case wire.Kind_KIND_JOIN, wire.Kind_KIND_LEAVE, wire.Kind_KIND_MCAST:
+		return true
+	}
+	return false
 }
 
 func (e *Engine) onAck(from uint32, m *wire.Ack) {
