@@ -98,7 +98,7 @@ func TestLinkDelivers(t *testing.T) {
 func startSink(t *testing.T) (*actor.ActorSystem, string, *actor.PID, *collector) {
 	t.Helper()
 	sys := quietSystem()
-	r, addr, err := StartRemoting(sys, "127.0.0.1:0")
+	r, addr, err := StartRemoting(sys, "127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -165,7 +165,7 @@ func benchLink(b *testing.B, size int, det bool) {
 	noDetach = !det
 	defer func() { noDetach = false }()
 	sys := quietSystem()
-	r, addr, err := StartRemoting(sys, "127.0.0.1:0")
+	r, addr, err := StartRemoting(sys, "127.0.0.1:0", nil)
 	if err != nil {
 		b.Fatal(err)
 	}
