@@ -437,7 +437,7 @@ var knownKeys = map[string]bool{
 	"totem.send_window": true, "totem.send_window_bytes": true, "totem.max_message_size": true,
 	"totem.max_atomic_msgsize": true, "totem.link_fragment": true, "totem.group_window": true,
 	"totem.sequencer_handoff": true,
-	"totem.crypto_ca": true, "totem.crypto_cert": true, "totem.crypto_key": true,
+	"totem.crypto_ca":         true, "totem.crypto_cert": true, "totem.crypto_key": true,
 	"limits.queue_high_bytes": true, "limits.queue_limit_bytes": true, "limits.stall_timeout": true,
 	"limits.credit_events": true, "limits.credit_bytes": true, "limits.client_timeout": true,
 	"limits.client_heartbeat": true, "limits.request_timeout": true,

@@ -544,15 +544,15 @@ func LinkDrops(system *actor.ActorSystem) map[string]uint64 {
 type dropReason int
 
 const (
-	dropHello dropReason = iota // the opening is malformed or stalls
-	dropSize                    // a frame announces more than its bound
-	dropKind                    // a frame of no known kind
-	dropBody                    // a body that does not decode
-	dropPanic                   // reading or handing over a frame panicked
-	dropNotTLS                  // a plain opening where TLS is required
-	dropAuth                    // no certificate the cluster accepts here
-	dropForged                  // a peer frame whose From is not the certificate's node
-	dropBusy                    // too many connections in their opening
+	dropHello  dropReason = iota // the opening is malformed or stalls
+	dropSize                     // a frame announces more than its bound
+	dropKind                     // a frame of no known kind
+	dropBody                     // a body that does not decode
+	dropPanic                    // reading or handing over a frame panicked
+	dropNotTLS                   // a plain opening where TLS is required
+	dropAuth                     // no certificate the cluster accepts here
+	dropForged                   // a peer frame whose From is not the certificate's node
+	dropBusy                     // too many connections in their opening
 	nDropReasons
 )
 
@@ -860,7 +860,7 @@ type outLink struct {
 	sec    *Security
 	nodeOf func(addr string) uint32
 	wake   chan struct{}
-	done chan struct{}
+	done   chan struct{}
 
 	mu     sync.Mutex
 	q      []*Frame
