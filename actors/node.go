@@ -9,6 +9,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -74,14 +75,19 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	n.view.Store(&api.TotemConfchg{RingId: &api.RingId{Nodeid: cfg.NodeID, Seq: seq}, Members: []uint32{cfg.NodeID}})
 	n.system = actor.NewActorSystemWithConfig(SystemConfig(n.log))
 	if cfg.Listen != "" {
-		r, addr, err := remote.StartRemoting(n.system, cfg.Listen)
+		sec := cfg.Security()
+		r, addr, err := remote.StartRemoting(n.system, cfg.Listen, sec)
 		if err != nil {
 			n.system.Shutdown()
 			return nil, err
 		}
 		n.remote, n.addr = r, addr
 		n.links = remote.NewLinks()
-		n.peers = remote.NewPeerLinks()
+		n.peers = remote.NewPeerLinks(sec, n.nodeAt)
+		if sec == nil && !isLoopbackListen(cfg.Listen) {
+			n.log.Warn().Str("listen", cfg.Listen).Msg("node-to-node traffic is unauthenticated and unencrypted: " +
+				"anyone who reaches this port can speak as any node; give totem.crypto_ca, crypto_cert and crypto_key (cpgkeygen)")
+		}
 		// Frames from clients are bounded by this node's message sizes.
 		lim := remote.LinkLimitsFor(&cfg)
 		lim.Log = n.log
@@ -105,6 +111,30 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	})
 	n.log.Info().Str("listen", n.addr).Uint64("ring_seq", seq).Msg("node started")
 	return n, nil
+}
+
+// nodeAt returns the id of the node of the node list at addr, or 0.
+func (n *Node) nodeAt(addr string) uint32 {
+	for _, na := range n.cfg.Nodes {
+		if na.Addr == addr {
+			return na.NodeID
+		}
+	}
+	return 0
+}
+
+// isLoopbackListen reports whether the listen address host:port is on
+// the loopback interface only ("" and unspecified hosts are not).
+func isLoopbackListen(listen string) bool {
+	host, _, err := net.SplitHostPort(listen)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // PID returns the node actor, where InitRequest, MembershipRequest,

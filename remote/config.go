@@ -10,6 +10,7 @@ import (
 	"net"
 	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/actorcpg/actorcpg/api"
@@ -95,9 +96,22 @@ type Config struct {
 	// RequestTimeout bounds a call from a client to its node.
 	RequestTimeout time.Duration
 
+	// CryptoCA, CryptoCert and CryptoKey are PEM files: the cluster CA,
+	// this node's certificate (naming NodeID: actorcpg://node/<id>) and
+	// its key, as cpgkeygen writes them (config file: totem.crypto_ca,
+	// totem.crypto_cert, totem.crypto_key). All three or none. With them,
+	// node-to-node traffic is mutual TLS 1.3 and only the nodes of the
+	// node list may link to this node; without them (the zero value) it
+	// is plain TCP, unauthenticated: anyone who can reach the port can
+	// speak as any node.
+	CryptoCA, CryptoCert, CryptoKey string
+
 	// TestLinkControl lets anyone who can reach the node cut its links to
 	// other nodes with a wire.LinkControl message. For fault tests only.
 	TestLinkControl bool
+
+	// sec is the TLS material Validate loaded from the Crypto files.
+	sec *Security
 
 	// origins maps a field (its key in the configuration file) to where
 	// its value comes from, for Validate's errors (see SetOrigin).
@@ -252,8 +266,47 @@ func (c *Config) Validate() error {
 			return c.errorf("listen", "%q: %v", c.Listen, err)
 		}
 	}
-	return c.validateCluster()
+	if err := c.validateCluster(); err != nil {
+		return err
+	}
+	return c.loadSecurity()
 }
+
+// loadSecurity checks that the Crypto files are given all three or not
+// at all, loads them, and checks that the certificate names this node.
+func (c *Config) loadSecurity() error {
+	c.sec = nil
+	files := []struct{ key, path string }{
+		{"crypto_ca", c.CryptoCA}, {"crypto_cert", c.CryptoCert}, {"crypto_key", c.CryptoKey},
+	}
+	var given, missing []string
+	for _, f := range files {
+		if f.path != "" {
+			given = append(given, f.key)
+		} else {
+			missing = append(missing, f.key)
+		}
+	}
+	switch {
+	case len(given) == 0:
+		return nil
+	case len(missing) > 0:
+		return c.errorf(given[0], "needs %s too (all of crypto_ca, crypto_cert and crypto_key, or none)", strings.Join(missing, " and "))
+	}
+	sec, err := LoadSecurity(c.CryptoCA, c.CryptoCert, c.CryptoKey)
+	if err != nil {
+		return c.errorf("crypto_cert", "%v", err)
+	}
+	if self := sec.Self(); self.Node != c.NodeID {
+		return c.errorf("crypto_cert", "%s names %s, not this node (nodeid %d)", c.CryptoCert, self, c.NodeID)
+	}
+	c.sec = sec.WithNodes(c.Peers())
+	return nil
+}
+
+// Security returns the TLS material Validate loaded (nil: no TLS, the
+// insecure mode), accepting the nodes of the node list only.
+func (c *Config) Security() *Security { return c.sec }
 
 // Bounds of the settings, checked by ParseConfig, Validate, CheckTime and
 // CheckSize.

@@ -33,6 +33,9 @@ import (
 //	    link_fragment: 1048576      # bytes (Config.LinkFragment)
 //	    group_window: 8388608       # bytes (Config.GroupWindow)
 //	    sequencer_handoff: 50       # ms, or off (Config.SequencerHandoff)
+//	    crypto_ca: /etc/actorcpg/pki/ca.pem          # (Config.CryptoCA)
+//	    crypto_cert: /etc/actorcpg/pki/node-1.pem    # (Config.CryptoCert)
+//	    crypto_key: /etc/actorcpg/pki/node-1-key.pem # (Config.CryptoKey)
 //	}
 //	limits {
 //	    queue_high_bytes: 67108864  # bytes (Config.QueueHighBytes)
@@ -59,6 +62,10 @@ import (
 //	    state_dir: /var/lib/actorcpg # Config.StateDir
 //	    listen: 127.0.0.1:7101      # Config.Listen
 //	}
+//
+// The crypto keys (all three or none; cpgkeygen makes the files) turn on
+// mutual TLS 1.3 between nodes. Corosync's crypto_cipher and crypto_hash
+// are refused: the TLS handshake chooses the cipher.
 //
 // Each line holds one item: "name {", "}" or "key: value"; a node's keys go
 // on lines of their own too. Every section and every key is optional, but
@@ -300,6 +307,9 @@ func (p *cfgParser) set(key, value string) error {
 	if len(p.stack) == 0 {
 		return p.errorf("%s: key outside a section", key)
 	}
+	if field == "totem.crypto_cipher" || field == "totem.crypto_hash" {
+		return p.errorf("%s: not supported: actorcpg encrypts with TLS 1.3; give totem.crypto_ca, totem.crypto_cert and totem.crypto_key (see cpgkeygen)", field)
+	}
 	if !knownKeys[field] {
 		return p.errorf("%s: unknown key", field)
 	}
@@ -354,6 +364,16 @@ func (p *cfgParser) apply(field, value string) error {
 			return nil
 		}
 		return setTime(&c.SequencerHandoff, "sequencer_handoff", value)
+
+	case "totem.crypto_ca":
+		c.CryptoCA = value
+		return nil
+	case "totem.crypto_cert":
+		c.CryptoCert = value
+		return nil
+	case "totem.crypto_key":
+		c.CryptoKey = value
+		return nil
 
 	case "limits.queue_high_bytes":
 		return setUint64(&c.QueueHighBytes, "queue_high_bytes", value)
@@ -417,6 +437,7 @@ var knownKeys = map[string]bool{
 	"totem.send_window": true, "totem.send_window_bytes": true, "totem.max_message_size": true,
 	"totem.max_atomic_msgsize": true, "totem.link_fragment": true, "totem.group_window": true,
 	"totem.sequencer_handoff": true,
+	"totem.crypto_ca":         true, "totem.crypto_cert": true, "totem.crypto_key": true,
 	"limits.queue_high_bytes": true, "limits.queue_limit_bytes": true, "limits.stall_timeout": true,
 	"limits.credit_events": true, "limits.credit_bytes": true, "limits.client_timeout": true,
 	"limits.client_heartbeat": true, "limits.request_timeout": true,

@@ -9,7 +9,12 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/peer"
 	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/actorcpg/actorcpg/api/wire"
 )
 
 // The guard stands between protoactor remoting's gRPC endpoint and anyone
@@ -25,19 +30,40 @@ import (
 //     codes.Unimplemented;
 //   - drops, from every MessageBatch, the envelopes whose indexes are out
 //     of range and those carrying a message no peer of actorcpg ever sends
-//     (Stop, PoisonPill, Terminated: an actor's end is learned from the
-//     link or the connection closing, never from a stranger's word).
+//     through remoting (deniedTypes: Stop, PoisonPill, Terminated, Watch,
+//     Unwatch, since an actor's end is learned from the link or the
+//     connection closing, never from a stranger's word; a node's own
+//     messages to its actors; the peer protocol, which travels on links,
+//     where the sender is bound to the connection);
+//   - with TLS, refuses every call and stream whose peer's certificate
+//     does not name a node of the cluster (codes.Unauthenticated).
 //
 // Dropped input is counted (GuardDropped) and logged at most once a second.
-// Authentication of peers is not the guard's job.
 type guard struct{}
 
-// deniedTypes are the protoactor messages a remote peer may not send.
-var deniedTypes = map[string]bool{
-	"actor.Stop":       true,
-	"actor.PoisonPill": true,
-	"actor.Terminated": true,
-}
+// deniedTypes are the messages (by the type name protoactor remoting
+// gives them) a remote peer may not send through remoting.
+var deniedTypes = func() map[string]bool {
+	m := map[string]bool{
+		"actor.Stop":       true,
+		"actor.PoisonPill": true,
+		"actor.Terminated": true,
+		"actor.Watch":      true,
+		"actor.Unwatch":    true,
+	}
+	for _, msg := range []proto.Message{
+		// A node's messages to itself and its actors.
+		&wire.Tick{}, &wire.Flush{}, &wire.HandleMcast{}, &wire.JoinGroup{}, &wire.LeaveGroup{},
+		&wire.Congestion{}, &wire.LocalEvents{}, &wire.MemberLeft{}, &wire.McastRejected{},
+		&wire.FlowControl{}, &wire.McastInterrupted{},
+		// The peer protocol: links only.
+		&wire.PeerHeartbeat{}, &wire.ViewPropose{}, &wire.ViewReject{}, &wire.ViewState{},
+		&wire.ViewInstall{}, &wire.Submit{}, &wire.Ordered{}, &wire.Ack{}, &wire.Nack{},
+	} {
+		m[string(proto.MessageName(msg))] = true
+	}
+	return m
+}()
 
 var guardDropped atomic.Uint64
 
@@ -68,11 +94,51 @@ func guardDrop(why string) {
 	guardDrops.Drop(l, "remoting guard: dropped input from a peer", why)
 }
 
-func guardServerOptions() []grpc.ServerOption {
-	return []grpc.ServerOption{
-		grpc.ChainUnaryInterceptor(guardUnary),
-		grpc.ChainStreamInterceptor(guardStream),
+// guardServerOptions are the guard's interceptors; with sec, they admit
+// the cluster's nodes only.
+func guardServerOptions(sec *Security) []grpc.ServerOption {
+	unary := guardUnary
+	stream := guardStream
+	if sec != nil {
+		unary = func(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (any, error) {
+			if err := guardPeer(ctx, sec); err != nil {
+				return nil, err
+			}
+			return guardUnary(ctx, req, info, h)
+		}
+		stream = func(srv any, ss grpc.ServerStream, info *grpc.StreamServerInfo, h grpc.StreamHandler) error {
+			if err := guardPeer(ss.Context(), sec); err != nil {
+				return err
+			}
+			return guardStream(srv, ss, info, h)
+		}
 	}
+	return []grpc.ServerOption{
+		grpc.ChainUnaryInterceptor(unary),
+		grpc.ChainStreamInterceptor(stream),
+	}
+}
+
+// guardPeer admits a call or stream whose peer presented a certificate
+// naming a node of the cluster (the TLS handshake verified it against
+// the CA).
+func guardPeer(ctx context.Context, sec *Security) error {
+	p, ok := peer.FromContext(ctx)
+	if !ok {
+		guardDrop("no peer")
+		return status.Error(codes.Unauthenticated, "not a node of the cluster")
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok {
+		guardDrop("peer without TLS")
+		return status.Error(codes.Unauthenticated, "not a node of the cluster")
+	}
+	id, err := peerIdentity(ti.State)
+	if err != nil || !sec.isMember(id) {
+		guardDrop("peer not a node of the cluster")
+		return status.Error(codes.Unauthenticated, "not a node of the cluster")
+	}
+	return nil
 }
 
 func guardUnary(ctx context.Context, req any, info *grpc.UnaryServerInfo, h grpc.UnaryHandler) (res any, err error) {

@@ -33,7 +33,7 @@ func (v *victim) Receive(ctx actor.Context) {
 func rogue(t *testing.T) (addr string, sys *actor.ActorSystem, pid *actor.PID, got chan *api.Heartbeat, cli premote.RemotingClient) {
 	t.Helper()
 	sys = actor.NewActorSystem()
-	r, addr, err := StartRemoting(sys, "127.0.0.1:0")
+	r, addr, err := StartRemoting(sys, "127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -3,6 +3,7 @@ package remote
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -164,36 +165,33 @@ func (f *Frame) encode() error {
 	return f.err
 }
 
-// linkCreds are insecure transport credentials for protoactor's gRPC
-// server that hand link connections to serveLink.
+// linkCreds are the transport credentials of protoactor's gRPC server:
+// they run the opening of every connection (openConn), hand links and
+// client connections to their servers, and give gRPC the rest.
 type linkCreds struct {
 	credentials.TransportCredentials
 	system *actor.ActorSystem
+	sec    *Security // nil: plain
 }
 
-func newLinkCreds(system *actor.ActorSystem) *linkCreds {
-	return &linkCreds{TransportCredentials: insecure.NewCredentials(), system: system}
+func newLinkCreds(system *actor.ActorSystem, sec *Security) *linkCreds {
+	return &linkCreds{TransportCredentials: insecure.NewCredentials(), system: system, sec: sec}
 }
 
 func (c *linkCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	var head [len(linkMagic)]byte
-	n, err := io.ReadFull(raw, head[:])
-	if err != nil {
-		if n == 0 {
-			return nil, nil, io.EOF
-		}
-		return nil, nil, err
+	return openConn(c.system, c.sec, raw, true)
+}
+
+func (c *linkCreds) Info() credentials.ProtocolInfo {
+	info := c.TransportCredentials.Info()
+	if c.sec != nil {
+		info.SecurityProtocol = "tls"
 	}
-	if string(head[:]) == linkMagic {
-		_ = raw.SetDeadline(time.Time{})
-		go serveLink(c.system, raw)
-		return nil, nil, credentials.ErrConnDispatched
-	}
-	return c.TransportCredentials.ServerHandshake(&prefixConn{Conn: raw, head: head[:]})
+	return info
 }
 
 func (c *linkCreds) Clone() credentials.TransportCredentials {
-	return &linkCreds{TransportCredentials: c.TransportCredentials.Clone(), system: c.system}
+	return &linkCreds{TransportCredentials: c.TransportCredentials.Clone(), system: c.system, sec: c.sec}
 }
 
 // Links to an address on this host go on a Unix socket in the abstract
@@ -220,9 +218,10 @@ func localLinkName(addr string) string {
 	return "@actorcpg-link/" + addr
 }
 
-// listenLocalLinks accepts links on the Unix socket of addr; nil if addr
-// is not a loopback address or the socket cannot be had.
-func listenLocalLinks(system *actor.ActorSystem, addr string) net.Listener {
+// listenLocalLinks accepts links on the Unix socket of addr, with the
+// opening of the remoting port (openConn: TLS with sec) but no gRPC; nil
+// if addr is not a loopback address or the socket cannot be had.
+func listenLocalLinks(system *actor.ActorSystem, addr string, sec *Security) net.Listener {
 	name := localLinkName(addr)
 	if name == "" {
 		return nil
@@ -237,20 +236,7 @@ func listenLocalLinks(system *actor.ActorSystem, addr string) net.Listener {
 			if err != nil {
 				return
 			}
-			go func() {
-				var head [len(linkMagic)]byte
-				_ = conn.SetReadDeadline(time.Now().Add(linkHelloTimeout))
-				if _, err := io.ReadFull(conn, head[:]); err != nil || string(head[:]) != linkMagic {
-					if err == nil {
-						guardOf(system).drop(dropHello, conn, "not a link")
-					} else {
-						guardOf(system).dropStalled(conn, err)
-					}
-					conn.Close()
-					return
-				}
-				serveLink(system, conn)
-			}()
+			go func() { _, _, _ = openConn(system, sec, conn, false) }()
 		}
 	}()
 	return ln
@@ -284,7 +270,13 @@ func (c *prefixConn) Read(p []byte) (int, error) {
 // and closes the connection, not the process, if reading or handing over
 // a frame panics. Each such drop is counted and logged at most once a
 // second per reason (linkGuard).
-func serveLink(system *actor.ActorSystem, conn net.Conn) {
+//
+// The sender is the certificate: with an authenticated peer (TLS), a
+// peer-protocol frame (a kind below firstClientKind) must carry the node
+// id the peer's certificate names as its From, and a peer that is not a
+// node may send none; otherwise the connection is closed ("forged
+// sender"). Without TLS (id zero, the insecure mode) From is believed.
+func serveLink(system *actor.ActorSystem, conn net.Conn, id Identity) {
 	if !trackLink(system, conn, true) {
 		conn.Close()
 		return
@@ -310,14 +302,14 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 		g.drop(dropHello, conn, "target id of "+strconv.FormatUint(uint64(n), 10)+" bytes")
 		return
 	}
-	id := make([]byte, n)
-	if _, err := io.ReadFull(conn, id); err != nil {
+	tid := make([]byte, n)
+	if _, err := io.ReadFull(conn, tid); err != nil {
 		g.dropStalled(conn, err)
 		return
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	r := bufio.NewReaderSize(conn, 64<<10)
-	target := actor.NewPID(system.Address(), string(id))
+	target := actor.NewPID(system.Address(), string(tid))
 	direct := linkHandler(system, target.Id)
 	if watch := linkWatcher(system); watch != nil {
 		watch(target.Id, true)
@@ -379,6 +371,13 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 			}
 			if cap(buf) > 4<<20 {
 				buf = nil // do not keep a rare large buffer
+			}
+		}
+		if id.Authenticated && kind < firstClientKind {
+			if from := m.(interface{ GetFrom() uint32 }).GetFrom(); id.Node == 0 || from != id.Node {
+				g.drop(dropForged, conn, "kind "+strconv.Itoa(kind)+" from "+
+					strconv.FormatUint(uint64(from), 10)+" on a link of "+id.String())
+				return
 			}
 		}
 		trust = max(trust, int(n))
@@ -545,21 +544,27 @@ func LinkDrops(system *actor.ActorSystem) map[string]uint64 {
 type dropReason int
 
 const (
-	dropHello dropReason = iota // the opening is malformed or stalls
-	dropSize                    // a frame announces more than its bound
-	dropKind                    // a frame of no known kind
-	dropBody                    // a body that does not decode
-	dropPanic                   // reading or handing over a frame panicked
+	dropHello  dropReason = iota // the opening is malformed or stalls
+	dropSize                     // a frame announces more than its bound
+	dropKind                     // a frame of no known kind
+	dropBody                     // a body that does not decode
+	dropPanic                    // reading or handing over a frame panicked
+	dropNotTLS                   // a plain opening where TLS is required
+	dropAuth                     // no certificate the cluster accepts here
+	dropForged                   // a peer frame whose From is not the certificate's node
+	dropBusy                     // too many connections in their opening
 	nDropReasons
 )
 
-var dropNames = [nDropReasons]string{"bad opening", "frame too large", "unknown kind", "bad body", "panic"}
+var dropNames = [nDropReasons]string{"bad opening", "frame too large", "unknown kind", "bad body", "panic",
+	"not TLS", "not authenticated", "forged sender", "too many openings"}
 
 // linkGuard holds an actor system's link limits and counts what its
 // readers drop.
 type linkGuard struct {
-	limits atomic.Pointer[LinkLimits]
-	drops  [nDropReasons]dropCount
+	limits   atomic.Pointer[LinkLimits]
+	drops    [nDropReasons]dropCount
+	openings atomic.Int64 // connections in their opening (openConn)
 }
 
 // dropCount counts the drops of one reason and rate-limits their log.
@@ -764,6 +769,8 @@ type Links struct {
 	out    map[linkKey]*outLink
 	closed bool
 	tcp    bool // never a local Unix socket (NewPeerLinks)
+	sec    *Security
+	nodeOf func(addr string) uint32
 }
 
 type linkKey struct{ addr, target string }
@@ -777,7 +784,15 @@ func NewLinks() *Links { return &Links{out: make(map[linkKey]*outLink)} }
 // TCP: links between nodes, which run on separate hosts in a real
 // cluster, so that nodes run side by side on one host for tests and
 // benchmarks pay what a network link costs.
-func NewPeerLinks() *Links { return &Links{out: make(map[linkKey]*outLink), tcp: true} }
+//
+// With sec nil links are plain TCP (the insecure mode). With sec, each
+// link is TLS 1.3 with sec's certificate (ALPN "cpg-link"), and the server
+// must present a certificate of sec's CA naming the node nodeOf(addr)
+// says listens there: a link to an address nodeOf does not know (0), or
+// to a server that is another node, fails its handshake.
+func NewPeerLinks(sec *Security, nodeOf func(addr string) uint32) *Links {
+	return &Links{out: make(map[linkKey]*outLink), tcp: true, sec: sec, nodeOf: nodeOf}
+}
 
 // Send queues f for the actor target at the remoting address addr. It
 // never blocks; a link that cannot be dialed drops what is queued.
@@ -790,7 +805,7 @@ func (l *Links) Send(addr, target string, f *Frame) {
 	}
 	o, ok := l.out[k]
 	if !ok {
-		o = &outLink{key: k, tcp: l.tcp, wake: make(chan struct{}, 1), done: make(chan struct{})}
+		o = &outLink{key: k, tcp: l.tcp, sec: l.sec, nodeOf: l.nodeOf, wake: make(chan struct{}, 1), done: make(chan struct{})}
 		l.out[k] = o
 		go o.run()
 	}
@@ -840,10 +855,12 @@ func (l *Links) Close() {
 }
 
 type outLink struct {
-	key  linkKey
-	tcp  bool
-	wake chan struct{}
-	done chan struct{}
+	key    linkKey
+	tcp    bool
+	sec    *Security
+	nodeOf func(addr string) uint32
+	wake   chan struct{}
+	done   chan struct{}
 
 	mu     sync.Mutex
 	q      []*Frame
@@ -888,6 +905,7 @@ func (o *outLink) take(spare []*Frame) []*Frame {
 // run dials when there is something to send, and writes what is queued.
 func (o *outLink) run() {
 	var conn net.Conn
+	var bw *bufio.Writer // with TLS: small pieces go in one record
 	defer func() {
 		if conn != nil {
 			conn.Close()
@@ -910,7 +928,13 @@ func (o *outLink) run() {
 			}
 			if conn == nil {
 				var err error
-				if conn, err = o.dial(); err != nil {
+				if conn, err = o.dial(); err == nil && o.sec != nil {
+					if bw == nil {
+						bw = bufio.NewWriterSize(conn, 64<<10)
+					}
+					bw.Reset(conn)
+				}
+				if err != nil {
 					clear(q)
 					spare = q[:0]
 					// Drop what comes during a short back-off too: the
@@ -927,8 +951,7 @@ func (o *outLink) run() {
 			bufs, scratch = encodeFrames(q, bufs[:0], scratch[:0])
 			clear(q)
 			spare = q[:0]
-			w := bufs // WriteTo consumes its receiver
-			n, err := w.WriteTo(conn)
+			n, err := writeBuffers(conn, bw, bufs)
 			linkBytes.Add(uint64(n))
 			if err != nil {
 				conn.Close()
@@ -940,6 +963,24 @@ func (o *outLink) run() {
 			}
 		}
 	}
+}
+
+// writeBuffers writes bufs to conn: with writev, or through bw when it is
+// not nil.
+func writeBuffers(conn net.Conn, bw *bufio.Writer, bufs net.Buffers) (int64, error) {
+	if bw == nil {
+		w := bufs // WriteTo consumes its receiver
+		return w.WriteTo(conn)
+	}
+	var n int64
+	for _, b := range bufs {
+		m, err := bw.Write(b)
+		n += int64(m)
+		if err != nil {
+			return n, err
+		}
+	}
+	return n, bw.Flush()
 }
 
 func (o *outLink) dial() (net.Conn, error) {
@@ -963,8 +1004,25 @@ func (o *outLink) dial() (net.Conn, error) {
 	case *net.UnixConn:
 		_ = c.SetWriteBuffer(4 << 20)
 	}
+	if o.sec != nil {
+		var expect uint32
+		if o.nodeOf != nil {
+			if expect = o.nodeOf(o.key.addr); expect == 0 {
+				conn.Close()
+				return nil, fmt.Errorf("remote: link to %s: no node of the cluster listens there", o.key.addr)
+			}
+		}
+		tc := tls.Client(conn, o.sec.clientConfig(ALPNLink, expect))
+		if err := tc.HandshakeContext(ctx); err != nil {
+			conn.Close()
+			return nil, fmt.Errorf("remote: link to %s: %w", o.key.addr, err)
+		}
+		conn = tc
+	}
 	hello := make([]byte, 0, len(linkMagic)+4+len(o.key.target))
-	hello = append(hello, linkMagic...)
+	if o.sec == nil {
+		hello = append(hello, linkMagic...)
+	}
 	hello = binary.LittleEndian.AppendUint32(hello, uint32(len(o.key.target)))
 	hello = append(hello, o.key.target...)
 	if _, err := conn.Write(hello); err != nil {

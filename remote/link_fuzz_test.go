@@ -79,7 +79,7 @@ func FuzzLinkFrame(f *testing.F) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			serveLink(sys, &memConn{r: bytes.NewReader(data)})
+			serveLink(sys, &memConn{r: bytes.NewReader(data)}, Identity{})
 		}()
 		select {
 		case <-done:
@@ -109,7 +109,7 @@ func TestHostileReaderReturnsAtTheEndOfItsInput(t *testing.T) {
 		done := make(chan struct{})
 		go func() {
 			defer close(done)
-			serveLink(sys, &memConn{r: bytes.NewReader(full[:cut])})
+			serveLink(sys, &memConn{r: bytes.NewReader(full[:cut])}, Identity{})
 		}()
 		select {
 		case <-done:

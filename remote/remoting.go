@@ -10,6 +10,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	premote "github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
@@ -34,7 +35,14 @@ const ioBuffer = 1 << 20
 // StartRemoting starts protoactor remoting for system on listen
 // ("host:port"; port 0 picks a free port) and returns it with the address
 // it listens on. Errors from the listener are returned, not panicked.
-func StartRemoting(system *actor.ActorSystem, listen string) (r *premote.Remote, addr string, err error) {
+//
+// sec nil is plain TCP, the insecure mode: whoever reaches the port may
+// call protoactor remoting, open links and claim any sender. With sec,
+// the port (and the local link socket) speaks TLS 1.3 only, with a
+// certificate of sec's CA required (see openConn); gRPC calls and links
+// are accepted from the cluster's nodes only, and protoactor dials other
+// nodes with sec's certificate, verifying theirs.
+func StartRemoting(system *actor.ActorSystem, listen string, sec *Security) (r *premote.Remote, addr string, err error) {
 	host, portStr, err := net.SplitHostPort(listen)
 	if err != nil {
 		return nil, "", fmt.Errorf("remote: listen %q: %w", listen, err)
@@ -51,16 +59,20 @@ func StartRemoting(system *actor.ActorSystem, listen string) (r *premote.Remote,
 		}
 		l.Close()
 	}
+	dialCreds := insecure.NewCredentials()
+	if sec != nil {
+		dialCreds = credentials.NewTLS(sec.clientConfig(ALPNGRPC, 0))
+	}
 	cfg := premote.Configure(host, port,
 		premote.WithEndpointWriterBatchSize(writerBatch),
-		premote.WithServerOptions(append(guardServerOptions(),
-			grpc.Creds(newLinkCreds(system)),
+		premote.WithServerOptions(append(guardServerOptions(sec),
+			grpc.Creds(newLinkCreds(system, sec)),
 			grpc.MaxRecvMsgSize(maxFrame), grpc.MaxSendMsgSize(maxFrame),
 			grpc.InitialWindowSize(streamWindow), grpc.InitialConnWindowSize(streamWindow),
 			grpc.WriteBufferSize(ioBuffer), grpc.ReadBufferSize(ioBuffer),
 		)...),
 		premote.WithDialOptions(
-			grpc.WithTransportCredentials(insecure.NewCredentials()),
+			grpc.WithTransportCredentials(dialCreds),
 			grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxFrame), grpc.MaxCallSendMsgSize(maxFrame)),
 			grpc.WithInitialWindowSize(streamWindow), grpc.WithInitialConnWindowSize(streamWindow),
 			grpc.WithWriteBufferSize(ioBuffer), grpc.WithReadBufferSize(ioBuffer),
@@ -76,7 +88,7 @@ func StartRemoting(system *actor.ActorSystem, listen string) (r *premote.Remote,
 	r.Start()
 	addr = system.Address()
 	localLinksMu.Lock()
-	localLinks[r] = localLink{ln: listenLocalLinks(system, addr), system: system}
+	localLinks[r] = localLink{ln: listenLocalLinks(system, addr, sec), system: system}
 	localLinksMu.Unlock()
 	return r, addr, nil
 }

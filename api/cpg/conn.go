@@ -154,7 +154,7 @@ func clientSystem() (*actor.ActorSystem, error) {
 		}
 		logger := zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("side", "client").Logger()
 		system := actor.NewActorSystemWithConfig(actors.SystemConfig(logger))
-		if _, _, err := remote.StartRemoting(system, "127.0.0.1:0"); err != nil {
+		if _, _, err := remote.StartRemoting(system, "127.0.0.1:0", nil); err != nil {
 			system.Shutdown()
 			clientSysErr = fmt.Errorf("cpg: client remoting: %v: %w", err, api.ErrLibrary)
 			return

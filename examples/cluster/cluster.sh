@@ -17,6 +17,12 @@
 # 1s, the Corosync harness's token). With ACTORCPG_PPROF_BASE=P set, node K
 # serves net/http/pprof on 127.0.0.1:$((P + K)). ACTORCPG_NODE_CONF=FILE gives
 # every node a config file (-c; e.g. totem/limits settings) under the flags.
+#
+# Nodes speak mutual TLS 1.3: `up` makes the cluster's keys with cpgkeygen
+# in $ACTORCPG_CLUSTER_DIR/pki once (later runs reuse them, adding nodes)
+# and starts every node with -tls; ACTORCPG_INSECURE=1 runs them plain.
+# `exec` exports ACTORCPG_TLS_DIR (that directory) and ACTORCPG_CLIENT_NAME
+# (bench, whose client certificate `up` makes) for the client.
 set -uo pipefail
 
 BASE=${ACTORCPG_CLUSTER_DIR:-/tmp/actorcpg-cluster}
@@ -24,12 +30,14 @@ PORT0=${ACTORCPG_BASE_PORT:-7100}
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
 BIN=$BASE/bin
+PKI=$BASE/pki
 
 log() { echo "cluster.sh: $*" >&2; }
 
 build() {
 	mkdir -p "$BIN"
-	(cd "$REPO" && go build -o "$BIN/cpgnode" ./examples/cpgnode && go build -o "$BIN/cpgflood" ./examples/cpgflood) ||
+	(cd "$REPO" && go build -o "$BIN/cpgnode" ./examples/cpgnode && go build -o "$BIN/cpgflood" ./examples/cpgflood &&
+		go build -o "$BIN/cpgkeygen" ./examples/cpgkeygen) ||
 		{ log "build failed"; exit 1; }
 }
 
@@ -49,10 +57,14 @@ cmd_up() {
 	[[ "$n" =~ ^[1-9]$ ]] || { log "usage: cluster.sh up N (1..9)"; exit 64; }
 	cmd_down >/dev/null 2>&1
 	build
-	local k j members=""
+	local k j members="" tls=()
 	for ((k = 1; k <= n; k++)); do
 		members+="${members:+,}$k"
 	done
+	if [ "${ACTORCPG_INSECURE:-}" != 1 ]; then
+		keys "$members" || { log "cpgkeygen failed"; exit 1; }
+		tls=(-tls "$PKI")
+	fi
 	for ((k = 1; k <= n; k++)); do
 		local d=$BASE/n$k peers=""
 		for ((j = 1; j <= n; j++)); do
@@ -60,7 +72,7 @@ cmd_up() {
 		done
 		mkdir -p "$d/state"
 		GOMAXPROCS=${ACTORCPG_NODE_PROCS:-${GOMAXPROCS:-}} ACTORCPG_PPROF=${ACTORCPG_PPROF_BASE:+127.0.0.1:$((ACTORCPG_PPROF_BASE + k))} "$BIN/cpgnode" ${ACTORCPG_NODE_CONF:+-c "$ACTORCPG_NODE_CONF"} -id "$k" -listen "127.0.0.1:$(port_of "$k")" ${peers:+-peers "$peers"} \
-			-token "${ACTORCPG_TOKEN:-1s}" -state "$d/state" -log ${ACTORCPG_LOG:-info} >"$d/log" 2>&1 &
+			"${tls[@]}" -token "${ACTORCPG_TOKEN:-1s}" -state "$d/state" -log ${ACTORCPG_LOG:-info} >"$d/log" 2>&1 &
 		echo $! >"$d/pid"
 	done
 	for ((k = 1; k <= n; k++)); do
@@ -82,6 +94,18 @@ cmd_up() {
 	log "up: $n node(s) on 127.0.0.1:$(port_of 1).."
 }
 
+keys() { # $1=node ids, comma-separated: make the keys not made yet in $PKI
+	local ids="" id
+	for id in ${1//,/ }; do
+		[ -f "$PKI/node-$id-key.pem" ] || ids+="${ids:+,}$id"
+	done
+	local args=()
+	[ -n "$ids" ] && args+=(-nodes "$ids")
+	[ -f "$PKI/client-bench-key.pem" ] || args+=(-clients bench)
+	[ ${#args[@]} -eq 0 ] && return 0
+	"$BIN/cpgkeygen" -dir "$PKI" "${args[@]}" >/dev/null
+}
+
 cmd_down() {
 	local f p
 	for f in "$BASE"/n*/pid; do
@@ -101,6 +125,9 @@ cmd_exec() {
 	local k=${1:-}
 	shift || true
 	[[ "$k" =~ ^[1-9]$ ]] && [ $# -gt 0 ] || { log "usage: cluster.sh exec K CMD..."; exit 64; }
+	if [ "${ACTORCPG_INSECURE:-}" != 1 ]; then
+		export ACTORCPG_TLS_DIR=$PKI ACTORCPG_CLIENT_NAME=bench
+	fi
 	ACTORCPG_NODE=127.0.0.1:$(port_of "$k") exec "$@"
 }
 

@@ -26,6 +26,12 @@
 // "cpgnode: <error>" on stderr naming the flag, or the file, line and key,
 // of the bad value.
 //
+// With -tls DIR (keys made by cpgkeygen; or the file's totem.crypto_ca,
+// crypto_cert and crypto_key) nodes speak mutual TLS 1.3 and accept only
+// the nodes of their node list; without it node-to-node traffic is
+// unauthenticated, and a node listening beyond loopback says so in its
+// log.
+//
 // With ACTORCPG_PPROF=127.0.0.1:6060 set it serves net/http/pprof there,
 // for profiling benchmarks.
 //
@@ -125,6 +131,7 @@ type options struct {
 	peers           peerList
 	level           logLevel
 	testLinks       bool
+	tlsDir          string
 }
 
 // newFlagSet defines cpgnode's flags on o. It prints nothing itself: its
@@ -152,6 +159,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	timeVar(&o.consensus, "consensus", d.Consensus, "bound on one view-change attempt: a `duration` of at least token, at most 72m")
 	fs.Var(&o.peers, "peers", "other nodes as `id=host:port,...`, added to the file's nodelist")
 	fs.Var(&o.level, "log", "log `level` (debug, info, warn, error)")
+	fs.StringVar(&o.tlsDir, "tls", "", "mutual TLS between nodes with the keys cpgkeygen made in `dir` (ca.pem, node-ID.pem, node-ID-key.pem for this node's id); overrides the file's totem.crypto_*")
 	fs.BoolVar(&o.testLinks, "test-link-control", false, "obey wire.LinkControl messages that cut links to other nodes (fault tests only)")
 	return fs
 }
@@ -236,6 +244,12 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 			return remote.Config{}, 0, fmt.Errorf("%s: no local.nodeid says which node this is: give -id", o.file)
 		}
 		cfg.NodeID = remote.DefaultConfig().NodeID
+	}
+	if set["tls"] {
+		cfg.CryptoCA, cfg.CryptoCert, cfg.CryptoKey = remote.NodeTLSFiles(o.tlsDir, cfg.NodeID)
+		for _, f := range []string{"crypto_ca", "crypto_cert", "crypto_key"} {
+			cfg.SetOrigin(f, "-tls")
+		}
 	}
 	if len(cfg.Nodes) > 0 && cfg.AddrOf(cfg.NodeID) == "" && cfg.Listen != "" {
 		for _, n := range cfg.Nodes {

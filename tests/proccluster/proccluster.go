@@ -495,7 +495,7 @@ func (c *Cluster) Links(k int, blocked ...uint32) {
 	c.block[k-1] = slices.Clone(blocked)
 	if c.ctl == nil {
 		c.ctl = actor.NewActorSystemWithConfig(actors.SystemConfig(zerolog.Nop()))
-		if _, _, err := remote.StartRemoting(c.ctl, "127.0.0.1:0"); err != nil {
+		if _, _, err := remote.StartRemoting(c.ctl, "127.0.0.1:0", nil); err != nil {
 			c.t.Fatal(err)
 		}
 	}
