@@ -9,6 +9,7 @@ package actors
 import (
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -36,14 +37,17 @@ type Node struct {
 	log     zerolog.Logger
 	system  *actor.ActorSystem
 	remote  *premote.Remote
-	links   *remote.Links // to attached clients
 	peers   *remote.Links // to the other nodes (TCP)
+	sock    net.Listener  // the client socket, if any
 	addr    string
 	root    *actor.PID
 	start   time.Time
 	ringSeq uint64
 	view    atomic.Pointer[api.TotemConfchg]
 	block   atomic.Pointer[map[uint32]bool]
+
+	sessMu   sync.Mutex
+	sessions map[*session]bool // open client sessions; nil once stopping
 
 	stopOnce sync.Once
 }
@@ -80,7 +84,6 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 			return nil, err
 		}
 		n.remote, n.addr = r, addr
-		n.links = remote.NewLinks()
 		n.peers = remote.NewPeerLinks()
 		// Frames from clients are bounded by this node's message sizes.
 		lim := remote.LinkLimitsFor(&cfg)
@@ -98,17 +101,27 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	}
 	n.root = root
 	remote.SetGuardLogger(n.log)
-	// A client's links closing (its process ended, however) finalizes the
-	// handles they served.
-	remote.WatchLinks(n.system, func(target string, open bool) {
-		n.system.Root.Send(root, &linkState{target: target, open: open})
-	})
-	n.log.Info().Str("listen", n.addr).Uint64("ring_seq", seq).Msg("node started")
+	// Client sessions: on the remoting port (the transport hands them
+	// over) and on the client socket. A request whose actor is gone is
+	// answered from the dead letters.
+	n.sessions = make(map[*session]bool)
+	n.system.EventStream.Subscribe(deadCall)
+	remote.ServeClients(n.system, n.serveSession)
+	if path := cfg.ClientSocketPath(); path != "" {
+		policy := remote.ClientPolicy{UIDs: cfg.ClientUIDs, GIDs: cfg.ClientGIDs}
+		ln, err := remote.ListenClientSocket(n.system, path, policy, n.log)
+		if err != nil {
+			n.Stop()
+			return nil, err
+		}
+		n.sock = ln
+	}
+	n.log.Info().Str("listen", n.addr).Str("client_socket", cfg.ClientSocketPath()).Uint64("ring_seq", seq).Msg("node started")
 	return n, nil
 }
 
-// PID returns the node actor, where InitRequest, MembershipRequest,
-// IterationRequest, LocalGetRequest and Heartbeat go.
+// PID returns the node actor, where an in-process client's InitRequest,
+// MembershipRequest, IterationRequest and LocalGetRequest go.
 func (n *Node) PID() *actor.PID { return n.root }
 
 // System returns the node's actor system, so that embedded applications can
@@ -116,7 +129,17 @@ func (n *Node) PID() *actor.PID { return n.root }
 func (n *Node) System() *actor.ActorSystem { return n.system }
 
 // Address returns the remoting address attached clients use, or "".
+// Clients on this host may use ClientSocket instead.
 func (n *Node) Address() string { return n.addr }
+
+// ClientSocket returns the address ("unix:PATH") of the node's client
+// socket, or "" if it serves none.
+func (n *Node) ClientSocket() string {
+	if n.sock == nil {
+		return ""
+	}
+	return "unix:" + n.cfg.ClientSocketPath()
+}
 
 // Config returns the node's validated configuration.
 func (n *Node) Config() remote.Config { return n.cfg }
@@ -186,12 +209,15 @@ func (n *Node) Logger() zerolog.Logger { return n.log }
 // close) and its listener closes. Stopping twice does nothing more.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
-		remote.WatchLinks(n.system, nil)
+		remote.ServeClients(n.system, nil)
+		if n.sock != nil {
+			n.sock.Close()
+		}
 		if n.root != nil {
 			_ = n.system.Root.StopFuture(n.root).Wait()
 		}
-		if n.links != nil {
-			n.links.Close()
+		n.closeSessions()
+		if n.peers != nil {
 			n.peers.Close()
 		}
 		if n.remote != nil {

@@ -82,7 +82,24 @@ var linkKinds = []func() proto.Message{
 	15: func() proto.Message { return new(api.LeaveRequest) },
 	16: func() proto.Message { return new(api.FinalizeRequest) },
 	17: func() proto.Message { return new(api.Credit) },
+	// Kinds from firstSessionKind on travel on client sessions only
+	// (session.go), never on links.
+	18: func() proto.Message { return new(api.InitRequest) },
+	19: func() proto.Message { return new(api.InitReply) },
+	20: func() proto.Message { return new(api.MembershipRequest) },
+	21: func() proto.Message { return new(api.MembershipReply) },
+	22: func() proto.Message { return new(api.IterationRequest) },
+	23: func() proto.Message { return new(api.IterationReply) },
+	24: func() proto.Message { return new(api.LocalGetRequest) },
+	25: func() proto.Message { return new(api.LocalGetReply) },
+	26: func() proto.Message { return new(api.Heartbeat) },
+	27: func() proto.Message { return new(api.HeartbeatAck) },
+	28: func() proto.Message { return new(api.Status) },
 }
+
+// firstSessionKind is the first kind that travels on client sessions
+// only: a link carrying one is closed.
+const firstSessionKind = 18
 
 // LinkKind returns the link kind of m, or 0 if m does not travel on links.
 func LinkKind(m proto.Message) byte {
@@ -121,6 +138,28 @@ func LinkKind(m proto.Message) byte {
 		return 16
 	case *api.Credit:
 		return 17
+	case *api.InitRequest:
+		return 18
+	case *api.InitReply:
+		return 19
+	case *api.MembershipRequest:
+		return 20
+	case *api.MembershipReply:
+		return 21
+	case *api.IterationRequest:
+		return 22
+	case *api.IterationReply:
+		return 23
+	case *api.LocalGetRequest:
+		return 24
+	case *api.LocalGetReply:
+		return 25
+	case *api.Heartbeat:
+		return 26
+	case *api.HeartbeatAck:
+		return 27
+	case *api.Status:
+		return 28
 	}
 	return 0
 }
@@ -187,6 +226,11 @@ func (c *linkCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInf
 	if string(head[:]) == linkMagic {
 		_ = raw.SetDeadline(time.Time{})
 		go serveLink(c.system, raw)
+		return nil, nil, credentials.ErrConnDispatched
+	}
+	if string(head[:]) == clientMagic {
+		_ = raw.SetDeadline(time.Time{})
+		go serveClient(c.system, raw, Identity{})
 		return nil, nil, credentials.ErrConnDispatched
 	}
 	return c.TransportCredentials.ServerHandshake(&prefixConn{Conn: raw, head: head[:]})
@@ -342,7 +386,7 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 		}
 		n := binary.LittleEndian.Uint32(hdr[:4])
 		kind := int(hdr[4] &^ kindDetached)
-		if kind == 0 || kind >= len(linkKinds) || linkKinds[kind] == nil {
+		if kind == 0 || kind >= firstSessionKind || linkKinds[kind] == nil {
 			g.drop(dropKind, conn, "kind "+strconv.Itoa(int(hdr[4])))
 			return
 		}

@@ -266,7 +266,7 @@ func (h *Handle) flushCredit() {
 	if events == 0 && bytes == 0 || h.closed.Load() || h.finalized.Load() {
 		return
 	}
-	h.conn.send(h.actor, &api.Credit{Events: events, Bytes: bytes})
+	h.conn.send(h, &api.Credit{Events: events, Bytes: bytes})
 }
 
 // unsend gives send-window room back for messages delivered back or

@@ -1,6 +1,7 @@
 package cpg
 
 import (
+	"crypto/tls"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -14,7 +15,9 @@ import (
 )
 
 // EnvNode names the environment variable that attaches a process to a node
-// process: ACTORCPG_NODE=127.0.0.1:PORT.
+// process: ACTORCPG_NODE=unix:/PATH/cpg.sock (or a path starting with "/":
+// the node's client socket, on its host) or ACTORCPG_NODE=HOST:PORT (its
+// remoting port).
 const EnvNode = "ACTORCPG_NODE"
 
 // DeliverFn is the deliver callback (cpg_deliver_fn_t). msg is shared
@@ -52,14 +55,22 @@ type options struct {
 	address string
 	pid     uint32
 	timeout time.Duration
+	tls     *tls.Config
 }
 
 // WithNode uses an embedded node started by this process.
 func WithNode(n *actors.Node) Option { return func(o *options) { o.node = n } }
 
-// WithAddress attaches to the node process listening on addr
-// ("127.0.0.1:PORT"), like setting ACTORCPG_NODE.
+// WithAddress attaches to the node process at addr, like setting
+// ACTORCPG_NODE: "unix:/PATH" or "/PATH" for its client socket,
+// "HOST:PORT" for its remoting port.
 func WithAddress(addr string) Option { return func(o *options) { o.address = addr } }
+
+// WithTLS attaches to a node's remoting port over TLS with cfg (its
+// client certificate and the cluster's CA), instead of plain TCP. The
+// first handle of a process on a node opens the session; later ones share
+// it, whatever their options.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 // WithPid makes the handle's member address (nodeid, pid) use pid, for
 // example os.Getpid() as Corosync's libcpg does. Two handles with the same
@@ -181,13 +192,14 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, done: make(chan struct{}), large: make(chan error, 1)}
 	h.q.init()
 	c.add(h)
-	res, err := c.request(c.node, &api.InitRequest{
-		Client:     actors.FromPID(c.client),
-		Handle:     h.id,
-		Pid:        o.pid,
-		Flags:      md.Flags,
-		AutoCredit: receiver != nil,
-	})
+	req := &api.InitRequest{Handle: h.id, Pid: o.pid, Flags: md.Flags, AutoCredit: receiver != nil}
+	var res any
+	if c.attached {
+		res, err = c.sessRequest(h.id, req)
+	} else {
+		req.Client = actors.FromPID(c.client)
+		res, err = c.request(c.node, req)
+	}
 	if err != nil {
 		c.remove(h)
 		return nil, fmt.Errorf("cpg: initialize: %w", asLibrary(err))
@@ -232,13 +244,7 @@ func (h *Handle) check() error {
 // call sends a request to the handle actor and returns its Status as an
 // error.
 func (h *Handle) call(msg proto.Message) (*api.Status, error) {
-	var res any
-	var err error
-	if h.conn.attached {
-		res, err = h.conn.requestLink(h.actor, msg)
-	} else {
-		res, err = h.conn.request(h.actor, msg)
-	}
+	res, err := h.conn.handleRequest(h, msg)
 	if err != nil {
 		if err == errDeadLetter {
 			if h.finalized.Load() {
@@ -334,7 +340,7 @@ func (h *Handle) LocalGet() (uint32, error) {
 	if err := h.check(); err != nil {
 		return 0, err
 	}
-	res, err := h.conn.request(h.conn.node, &api.LocalGetRequest{})
+	res, err := h.conn.nodeRequest(&api.LocalGetRequest{})
 	if err != nil {
 		return 0, asLibrary(err)
 	}
@@ -361,7 +367,8 @@ func (h *Handle) NodeID() uint32 {
 	return h.nodeid
 }
 
-// ActorPID returns the handle's actor on its node. An application actor may
+// ActorPID returns the handle's actor on an embedded node (nil when
+// attached: a session names its handles itself). An application actor may
 // send it *api.JoinRequest and *api.LeaveRequest (answered with *api.Status)
 // and *api.McastRequest (one-way) instead of calling the methods. Use one way
 // or the other for a handle: the methods track the join state and send
