@@ -62,7 +62,7 @@ func watch(t testing.TB, group string, opts ...cpg.Option) *watcher {
 	w := &watcher{t: t}
 	h, err := cpg.Initialize(&cpg.Callbacks{
 		Deliver: func(_ *cpg.Handle, _ []byte, nodeid, pid uint32, msg []byte) {
-			w.add(fmt.Sprintf("deliver %d/%d %s", nodeid, pid, msg))
+			w.add(fmt.Sprintf("deliver %d/%d %s", nodeid, pid, msg[:min(len(msg), 32)]))
 		},
 		Confchg: func(_ *cpg.Handle, _ []byte, members, left, joined []*api.Address) {
 			s := "confchg"
