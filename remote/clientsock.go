@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -24,7 +25,7 @@ type ClientPolicy struct {
 
 // trustRootAndSelf admits root and the node's own uid whatever the lists
 // say (tests turn it off to be refused while running as root).
-var trustRootAndSelf = true
+var trustRootAndSelf = func() *atomic.Bool { b := new(atomic.Bool); b.Store(true); return b }()
 
 // Admits reports whether a local peer with identity id may open a
 // session. A peer that is not local (not on the client socket) is not the
@@ -33,7 +34,7 @@ func (p ClientPolicy) Admits(id Identity) bool {
 	if !id.Local {
 		return true
 	}
-	if trustRootAndSelf && (id.UID == 0 || id.UID == uint32(os.Getuid())) {
+	if trustRootAndSelf.Load() && (id.UID == 0 || id.UID == uint32(os.Getuid())) {
 		return true
 	}
 	return slices.Contains(p.UIDs, id.UID) || slices.Contains(p.GIDs, id.GID)
