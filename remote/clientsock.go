@@ -45,8 +45,8 @@ func (p ClientPolicy) Admits(id Identity) bool {
 const clientSocketMode = 0o660
 
 // ListenClientSocket serves client sessions on a filesystem Unix socket
-// at path for system: a stale socket there is removed first, anything
-// else there is an error. Each peer's credentials are read from the
+// at path for system: a stale socket there is removed first; one a
+// running node answers on, or anything else, is an error. Each peer's credentials are read from the
 // kernel (SO_PEERCRED); one the policy refuses is closed, counted and
 // logged at most once a second (log); one it admits must open with
 // ClientMagic, and is handed to the system's client server (ServeClients)
@@ -55,6 +55,10 @@ func ListenClientSocket(system *actor.ActorSystem, path string, policy ClientPol
 	if fi, err := os.Lstat(path); err == nil {
 		if fi.Mode().Type() != fs.ModeSocket {
 			return nil, fmt.Errorf("remote: client socket %s: exists and is not a socket", path)
+		}
+		if c, err := net.DialTimeout("unix", path, time.Second); err == nil {
+			c.Close()
+			return nil, fmt.Errorf("remote: client socket %s: in use by a running node", path)
 		}
 		if err := os.Remove(path); err != nil {
 			return nil, fmt.Errorf("remote: client socket %s: %w", path, err)
