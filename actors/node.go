@@ -89,6 +89,9 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		lim := remote.LinkLimitsFor(&cfg)
 		lim.Log = n.log
 		remote.SetLinkLimits(n.system, lim)
+		// Links come from the other nodes, to this node actor; clients
+		// come on sessions, and no link reaches a handle actor.
+		remote.AcceptLinks(n.system, func(target string) bool { return target == RootName })
 	}
 	// A priority mailbox: heartbeats, the clock and the view protocol go
 	// ahead of the data backlog (see wire.PeerHeartbeat.GetPriority).
@@ -210,6 +213,7 @@ func (n *Node) Logger() zerolog.Logger { return n.log }
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
 		remote.ServeClients(n.system, nil)
+		remote.AcceptLinks(n.system, nil)
 		if n.sock != nil {
 			n.sock.Close()
 		}

@@ -361,12 +361,12 @@ func serveLink(system *actor.ActorSystem, conn net.Conn) {
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	r := bufio.NewReaderSize(conn, 64<<10)
+	if accept := linkAcceptor(system); accept != nil && !accept(string(id)) {
+		g.drop(dropHello, conn, "link to "+strconv.Quote(string(id))+" refused")
+		return
+	}
 	target := actor.NewPID(system.Address(), string(id))
 	direct := linkHandler(system, target.Id)
-	if watch := linkWatcher(system); watch != nil {
-		watch(target.Id, true)
-		defer watch(target.Id, false) // after flush (deferred later, run first)
-	}
 	var mcasts []*api.McastRequest
 	flush := func() {
 		if len(mcasts) > 0 {
@@ -728,26 +728,25 @@ func linkHandler(system *actor.ActorSystem, id string) func(proto.Message) {
 	return nil
 }
 
-// watchers are the link watchers of each actor system (WatchLinks).
-var watchers sync.Map // *actor.ActorSystem -> func(target string, open bool)
+// acceptors are the link target filters of each actor system
+// (AcceptLinks).
+var acceptors sync.Map // *actor.ActorSystem -> func(target string) bool
 
-// WatchLinks makes system call fn when a link to one of its actors (named
-// by its id) opens and when it closes, in the link's reading goroutine,
-// after every message the link carried: a link from a client process
-// closes when the process exits or dies, however it ends, which protoactor
-// does not report for a clean close. fn must not block. A later call
-// replaces it; nil stops it.
-func WatchLinks(system *actor.ActorSystem, fn func(target string, open bool)) {
-	if fn == nil {
-		watchers.Delete(system)
+// AcceptLinks makes system refuse links to the actors (named by their id)
+// for which accept is false: a node takes links to its node actor only
+// (from other nodes), since its clients come on sessions. nil accepts
+// every target.
+func AcceptLinks(system *actor.ActorSystem, accept func(target string) bool) {
+	if accept == nil {
+		acceptors.Delete(system)
 		return
 	}
-	watchers.Store(system, fn)
+	acceptors.Store(system, accept)
 }
 
-func linkWatcher(system *actor.ActorSystem) func(string, bool) {
-	if fn, ok := watchers.Load(system); ok {
-		return fn.(func(string, bool))
+func linkAcceptor(system *actor.ActorSystem) func(string) bool {
+	if fn, ok := acceptors.Load(system); ok {
+		return fn.(func(string) bool)
 	}
 	return nil
 }

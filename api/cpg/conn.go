@@ -241,9 +241,6 @@ func (c *conn) kill() {
 	if c.stopHB != nil {
 		close(c.stopHB)
 	}
-	if c.client != nil && c.attached {
-		c.system.Root.Stop(c.client)
-	}
 }
 
 func (c *conn) add(h *Handle) {

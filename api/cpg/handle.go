@@ -98,7 +98,6 @@ type Handle struct {
 
 	maxAtomic    uint32
 	maxMessage   uint64
-	linkFragment uint32
 	sendWindow   int64
 	sendBytes    int64
 	creditEvents uint32
@@ -125,8 +124,7 @@ type Handle struct {
 	large        chan error
 	largeWaiting atomic.Bool
 
-	q    eventQueue
-	part *partial // guarded by q.mu
+	q eventQueue
 
 	itMu       sync.Mutex
 	iterations map[*Iteration]bool
@@ -215,7 +213,7 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	}
 	h.actor = actors.ToPID(r.HandleActor)
 	h.nodeid, h.pid = r.Nodeid, r.Pid
-	h.maxAtomic, h.maxMessage, h.linkFragment = r.MaxAtomic, r.MaxMessage, r.LinkFragment
+	h.maxAtomic, h.maxMessage = r.MaxAtomic, r.MaxMessage
 	h.sendWindow, h.sendBytes = int64(r.SendWindow), int64(r.SendWindowBytes)
 	h.creditEvents, h.creditBytes = r.CreditEvents, r.CreditBytes
 	c.startHeartbeat(time.Duration(r.HeartbeatMs)*time.Millisecond, time.Duration(r.PatienceMs)*time.Millisecond)
