@@ -65,6 +65,9 @@ func (h *Handle) receive(ctx actor.SenderContext, events []*api.Event) {
 	if h.finalized.Load() {
 		return
 	}
+	if h.recvSystem != nil {
+		ctx = h.recvSystem.Root
+	}
 	h.q.mu.Lock()
 	queued := false
 	for _, ev := range events {

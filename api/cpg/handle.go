@@ -56,6 +56,7 @@ type options struct {
 	pid     uint32
 	timeout time.Duration
 	tls     *tls.Config
+	system  *actor.ActorSystem
 }
 
 // WithNode uses an embedded node started by this process.
@@ -65,6 +66,11 @@ func WithNode(n *actors.Node) Option { return func(o *options) { o.node = n } }
 // ACTORCPG_NODE: "unix:/PATH" or "/PATH" for its client socket,
 // "HOST:PORT" for its remoting port.
 func WithAddress(addr string) Option { return func(o *options) { o.address = addr } }
+
+// WithActorSystem names the actor system InitializeActor's receiver runs
+// in. An attached handle needs it to hand the receiver its events (an
+// embedded one uses its node's system, where the receiver runs).
+func WithActorSystem(sys *actor.ActorSystem) Option { return func(o *options) { o.system = sys } }
 
 // WithTLS attaches to a node's remoting port over TLS with cfg (its
 // client certificate and the cluster's CA), instead of plain TCP. The
@@ -93,8 +99,10 @@ type Handle struct {
 	nodeid uint32
 	pid    uint32
 	model  ModelV1Data
-	// receiver, if set, gets the events as actor messages (the actor face).
-	receiver *actor.PID
+	// receiver, if set, gets the events as actor messages (the actor face),
+	// through recvSystem's root when set.
+	receiver   *actor.PID
+	recvSystem *actor.ActorSystem
 
 	maxAtomic    uint32
 	maxMessage   uint64
@@ -166,7 +174,8 @@ func ModelInitialize(model api.Model, data *ModelV1Data, context any, opts ...Op
 // InitializeActor creates a handle whose events go to receiver as
 // *api.Deliver, *api.Confchg and *api.TotemConfchg messages, in the order
 // and with the meaning of the callbacks (the actor face). receiver must run
-// in this process. flags may hold api.ModelV1DeliverInitialTotemConf.
+// in this process: in the embedded node's actor system, or, attached, in
+// the system given by WithActorSystem. flags may hold api.ModelV1DeliverInitialTotemConf.
 // Dispatch is not used with such a handle.
 func InitializeActor(receiver *actor.PID, flags uint32, opts ...Option) (*Handle, error) {
 	if receiver == nil {
@@ -187,7 +196,7 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, done: make(chan struct{}), large: make(chan error, 1)}
+	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, recvSystem: o.system, done: make(chan struct{}), large: make(chan error, 1)}
 	h.q.init()
 	c.add(h)
 	req := &api.InitRequest{Handle: h.id, Pid: o.pid, Flags: md.Flags, AutoCredit: receiver != nil}

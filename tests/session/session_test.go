@@ -101,7 +101,7 @@ func TestAuthClientListensOnNoPort(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer h.Finalize()
-		a, err := cpg.InitializeActor(recv, 0, cpg.WithAddress(addr))
+		a, err := cpg.InitializeActor(recv, 0, cpg.WithAddress(addr), cpg.WithActorSystem(sys))
 		if err != nil {
 			t.Fatal(err)
 		}
