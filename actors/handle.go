@@ -11,7 +11,6 @@ import (
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
-	"github.com/actorcpg/actorcpg/remote"
 )
 
 // handleActor is one CPG handle on its node (Corosync's per-connection
@@ -26,10 +25,10 @@ type handleActor struct {
 	id           groups.HandleID
 	pid          uint32
 	flags        uint32
-	client       *actor.PID
+	client       *actor.PID // an in-process client's actor
+	sess         *session   // or the client session that owns the handle
 	clientHandle uint64
 	autoCredit   bool
-	remoteClient bool
 
 	group       *actor.PID
 	groupName   []byte
@@ -74,9 +73,11 @@ func (a *handleActor) Receive(ctx actor.Context) {
 	case *api.Credit:
 		a.credit(ctx, m)
 	case *api.JoinRequest:
-		a.join(ctx, m)
+		a.join(ctx, m, replyTo{pid: ctx.Sender()})
 	case *api.LeaveRequest:
-		a.leave(ctx, m)
+		a.leave(ctx, m, replyTo{pid: ctx.Sender()})
+	case *sessionCall:
+		a.call(ctx, m)
 	case *wire.MemberLeft:
 		a.group, a.groupName, a.leaving, a.groupFC = nil, nil, false, false
 		a.setCongested(ctx, false)
@@ -101,7 +102,7 @@ func (a *handleActor) Receive(ctx actor.Context) {
 	case *wire.Tick:
 		a.stallCheck(ctx, m.Gen)
 	case *api.FinalizeRequest:
-		a.finalize(ctx)
+		a.finalize(ctx, replyTo{pid: ctx.Sender()})
 	case *actor.Stopping:
 		if !a.finalized {
 			a.finalized = true
@@ -122,26 +123,41 @@ func reply(ctx actor.Context, msg any) {
 
 func status(c api.Code) *api.Status { return &api.Status{Code: int32(c)} }
 
-func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest) {
+// call serves a request from the handle's session: the session checked
+// that it owns the handle; the answer goes back on it.
+func (a *handleActor) call(ctx actor.Context, c *sessionCall) {
+	rt := replyTo{sess: c.sess, corr: c.corr}
+	switch m := c.msg.(type) {
+	case *api.JoinRequest:
+		a.join(ctx, m, rt)
+	case *api.LeaveRequest:
+		a.leave(ctx, m, rt)
+	case *api.FinalizeRequest:
+		a.finalize(ctx, rt)
+	default:
+		rt.send(ctx, status(api.CodeInvalidParam))
+	}
+}
+
+func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest, rt replyTo) {
 	if err := api.CheckName(m.Group); err != nil {
-		reply(ctx, status(api.CodeOf(err)))
+		rt.send(ctx, status(api.CodeOf(err)))
 		return
 	}
 	switch {
 	case a.finalized:
-		reply(ctx, status(api.CodeBadHandle))
+		rt.send(ctx, status(api.CodeBadHandle))
 		return
 	case a.joinPending, a.group != nil && a.leaving:
 		// A join in flight, or the previous membership still ending:
 		// Corosync answers BUSY and its library spins; we let the caller retry.
-		reply(ctx, status(api.CodeTryAgain))
+		rt.send(ctx, status(api.CodeTryAgain))
 		return
 	case a.group != nil:
-		reply(ctx, status(api.CodeExist))
+		rt.send(ctx, status(api.CodeExist))
 		return
 	}
 	a.joinPending = true
-	sender := ctx.Sender()
 	name := slices.Clone(m.Group)
 	f := ctx.RequestFuture(a.nodePID, &wire.JoinGroup{
 		Group: name, HandleId: uint64(a.id), Pid: a.pid, HandleActor: apiPid(ctx.Self()),
@@ -151,9 +167,7 @@ func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest) {
 		r, ok := res.(*wire.JoinResult)
 		if err != nil || !ok {
 			a.node.log.Error().Err(err).Msg("handle: join routing failed")
-			if sender != nil {
-				ctx.Send(sender, status(api.CodeLibrary))
-			}
+			rt.send(ctx, status(api.CodeLibrary))
 			if a.finalized {
 				ctx.Stop(ctx.Self())
 			}
@@ -171,36 +185,34 @@ func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest) {
 				code = api.CodeBadHandle
 			}
 		}
-		if sender != nil {
-			ctx.Send(sender, &api.Status{Code: int32(code), Epoch: a.epoch})
-		}
+		rt.send(ctx, &api.Status{Code: int32(code), Epoch: a.epoch})
 		if a.finalized {
 			ctx.Stop(ctx.Self())
 		}
 	})
 }
 
-func (a *handleActor) leave(ctx actor.Context, m *api.LeaveRequest) {
+func (a *handleActor) leave(ctx actor.Context, m *api.LeaveRequest, rt replyTo) {
 	if len(m.Group) > api.MaxNameLength {
-		reply(ctx, status(api.CodeNameTooLong))
+		rt.send(ctx, status(api.CodeNameTooLong))
 		return
 	}
 	switch {
 	case a.finalized:
-		reply(ctx, status(api.CodeBadHandle))
+		rt.send(ctx, status(api.CodeBadHandle))
 	case a.joinPending:
-		reply(ctx, status(api.CodeTryAgain))
+		rt.send(ctx, status(api.CodeTryAgain))
 	case a.group == nil || a.leaving || !bytes.Equal(m.Group, a.groupName):
 		// Not in that group. Corosync trusts the name and corrupts the
 		// membership (CPG-SPEC 8.2); we check it.
-		reply(ctx, status(api.CodeNotExist))
+		rt.send(ctx, status(api.CodeNotExist))
 	default:
 		// Sent behind the handle's earlier multicasts, which stay ahead of
 		// it in the agreed order. During a view change the node keeps it
 		// for the new view.
 		a.leaving = true
 		ctx.Send(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonLeave)})
-		reply(ctx, status(api.CodeOK))
+		rt.send(ctx, status(api.CodeOK))
 	}
 }
 
@@ -333,26 +345,16 @@ func (a *handleActor) pump(ctx actor.Context) {
 			if !a.autoCredit && a.outEvents > 0 && (a.outEvents >= cfg.CreditEvents || a.outBytes >= cfg.CreditBytes) {
 				break
 			}
-			if a.remoteClient && batchBytes > 0 && batchBytes >= uint64(cfg.LinkFragment) {
-				break
+			if a.sess != nil && batchBytes > 0 && batchBytes >= uint64(cfg.LinkFragment) {
+				break // a session frame stays within frameBound
 			}
 			ev := a.queue[a.qhead]
 			a.queue[a.qhead] = nil
 			a.qhead++
 			size := uint64(api.EventSize(ev))
 			a.queuedBytes -= size
-			if a.remoteClient && a.node.links == nil && ev.Deliver != nil && len(ev.Deliver.Data) > int(cfg.LinkFragment) {
-				// Too large for one link message: send it in parts, each
-				// in its own batch so no frame grows past LinkFragment.
-				if len(batch.Events) > 0 {
-					a.toClient(ctx, batch)
-					batch = &api.EventBatch{Handle: a.clientHandle}
-				}
-				a.sendParts(ctx, ev.Deliver)
-			} else {
-				batch.Events = append(batch.Events, ev)
-				batchBytes += size
-			}
+			batch.Events = append(batch.Events, ev)
+			batchBytes += size
 			if !a.autoCredit {
 				a.outEvents++
 				a.outBytes += size
@@ -369,22 +371,6 @@ func (a *handleActor) pump(ctx actor.Context) {
 		a.qhead = 0
 	}
 	a.checkQueue(ctx)
-}
-
-// sendParts sends a large Deliver to a remote client in LinkFragment parts.
-// The client reassembles them and credits them as one event of the whole
-// size.
-func (a *handleActor) sendParts(ctx actor.Context, d *api.Deliver) {
-	frag := int(a.node.cfg.LinkFragment)
-	head := &api.Deliver{Group: d.Group, Nodeid: d.Nodeid, Pid: d.Pid, Guarantee: d.Guarantee}
-	for off := 0; off < len(d.Data); off += frag {
-		end := min(off+frag, len(d.Data))
-		p := &api.DeliverPart{Data: d.Data[off:end], Last: end == len(d.Data)}
-		if off == 0 {
-			p.Head, p.TotalLength = head, uint64(len(d.Data))
-		}
-		a.toClient(ctx, &api.EventBatch{Handle: a.clientHandle, Events: []*api.Event{{Part: p}}})
-	}
 }
 
 // checkQueue applies the receive-queue bounds: flow control above the
@@ -448,26 +434,27 @@ func (a *handleActor) control(ctx actor.Context, c *api.Control) {
 }
 
 // toClient sends an event batch or a control message to the handle's
-// client: on the node's link to a remote client (see remote.Links), so
-// that events and controls keep their order and payloads are copied
-// once, or as an actor message in-process.
+// client: on its session (in order, payloads copied once), or as an
+// actor message in-process. The session's bound on what it queues holds
+// whatever the client does; the credit window bounds each handle within
+// it (pump).
 func (a *handleActor) toClient(ctx actor.Context, m proto.Message) {
-	if a.remoteClient && a.node.links != nil {
-		a.node.links.Send(a.client.Address, a.client.Id, remote.NewFrame(m))
+	if a.sess != nil {
+		a.sess.send(a.clientHandle, m)
 		return
 	}
 	ctx.Send(a.client, m)
 }
 
-func (a *handleActor) finalize(ctx actor.Context) {
+func (a *handleActor) finalize(ctx actor.Context, rt replyTo) {
 	if a.finalized {
-		reply(ctx, status(api.CodeBadHandle))
+		rt.send(ctx, status(api.CodeBadHandle))
 		return
 	}
 	a.finalized = true
 	a.dropMembership(ctx)
-	reply(ctx, status(api.CodeOK))
-	if ctx.Sender() == nil {
+	rt.send(ctx, status(api.CodeOK))
+	if rt.none() {
 		// The node finalized it (its client went silent): should the
 		// client still be there, it learns that the handle is gone.
 		a.control(ctx, &api.Control{Closed: true})

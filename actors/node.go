@@ -37,14 +37,17 @@ type Node struct {
 	log     zerolog.Logger
 	system  *actor.ActorSystem
 	remote  *premote.Remote
-	links   *remote.Links // to attached clients
 	peers   *remote.Links // to the other nodes (TCP)
+	sock    net.Listener  // the client socket, if any
 	addr    string
 	root    *actor.PID
 	start   time.Time
 	ringSeq uint64
 	view    atomic.Pointer[api.TotemConfchg]
 	block   atomic.Pointer[map[uint32]bool]
+
+	sessMu   sync.Mutex
+	sessions map[*session]bool // open client sessions; nil once stopping
 
 	stopOnce sync.Once
 }
@@ -82,7 +85,6 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 			return nil, err
 		}
 		n.remote, n.addr = r, addr
-		n.links = remote.NewLinks()
 		n.peers = remote.NewPeerLinks(sec, n.nodeAt)
 		if sec == nil && !isLoopbackListen(cfg.Listen) {
 			n.log.Warn().Str("listen", cfg.Listen).Msg("node-to-node traffic is unauthenticated and unencrypted: " +
@@ -92,6 +94,9 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		lim := remote.LinkLimitsFor(&cfg)
 		lim.Log = n.log
 		remote.SetLinkLimits(n.system, lim)
+		// Links come from the other nodes, to this node actor; clients
+		// come on sessions, and no link reaches a handle actor.
+		remote.AcceptLinks(n.system, func(target string) bool { return target == RootName })
 	}
 	// A priority mailbox: heartbeats, the clock and the view protocol go
 	// ahead of the data backlog (see wire.PeerHeartbeat.GetPriority).
@@ -104,12 +109,22 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	}
 	n.root = root
 	remote.SetGuardLogger(n.log)
-	// A client's links closing (its process ended, however) finalizes the
-	// handles they served.
-	remote.WatchLinks(n.system, func(target string, open bool) {
-		n.system.Root.Send(root, &linkState{target: target, open: open})
-	})
-	n.log.Info().Str("listen", n.addr).Uint64("ring_seq", seq).Msg("node started")
+	// Client sessions: on the remoting port (the transport hands them
+	// over) and on the client socket. A request whose actor is gone is
+	// answered from the dead letters.
+	n.sessions = make(map[*session]bool)
+	n.system.EventStream.Subscribe(deadCall)
+	remote.ServeClients(n.system, n.serveSession)
+	if path := cfg.ClientSocketPath(); path != "" {
+		policy := remote.ClientPolicy{UIDs: cfg.ClientUIDs, GIDs: cfg.ClientGIDs}
+		ln, err := remote.ListenClientSocket(n.system, path, policy, n.log)
+		if err != nil {
+			n.Stop()
+			return nil, err
+		}
+		n.sock = ln
+	}
+	n.log.Info().Str("listen", n.addr).Str("client_socket", cfg.ClientSocketPath()).Uint64("ring_seq", seq).Msg("node started")
 	return n, nil
 }
 
@@ -137,8 +152,8 @@ func isLoopbackListen(listen string) bool {
 	return ip != nil && ip.IsLoopback()
 }
 
-// PID returns the node actor, where InitRequest, MembershipRequest,
-// IterationRequest, LocalGetRequest and Heartbeat go.
+// PID returns the node actor, where an in-process client's InitRequest,
+// MembershipRequest, IterationRequest and LocalGetRequest go.
 func (n *Node) PID() *actor.PID { return n.root }
 
 // System returns the node's actor system, so that embedded applications can
@@ -146,7 +161,17 @@ func (n *Node) PID() *actor.PID { return n.root }
 func (n *Node) System() *actor.ActorSystem { return n.system }
 
 // Address returns the remoting address attached clients use, or "".
+// Clients on this host may use ClientSocket instead.
 func (n *Node) Address() string { return n.addr }
+
+// ClientSocket returns the address ("unix:PATH") of the node's client
+// socket, or "" if it serves none.
+func (n *Node) ClientSocket() string {
+	if n.sock == nil {
+		return ""
+	}
+	return "unix:" + n.cfg.ClientSocketPath()
+}
 
 // Config returns the node's validated configuration.
 func (n *Node) Config() remote.Config { return n.cfg }
@@ -216,12 +241,16 @@ func (n *Node) Logger() zerolog.Logger { return n.log }
 // close) and its listener closes. Stopping twice does nothing more.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
-		remote.WatchLinks(n.system, nil)
+		remote.ServeClients(n.system, nil)
+		remote.AcceptLinks(n.system, nil)
+		if n.sock != nil {
+			n.sock.Close()
+		}
 		if n.root != nil {
 			_ = n.system.Root.StopFuture(n.root).Wait()
 		}
-		if n.links != nil {
-			n.links.Close()
+		n.closeSessions()
+		if n.peers != nil {
 			n.peers.Close()
 		}
 		if n.remote != nil {

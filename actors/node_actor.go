@@ -22,23 +22,15 @@ import (
 const firstAssignedPid = 1<<22 + 1
 
 type handleRef struct {
-	pid    *actor.PID
-	client string // the client's actor-system address
+	pid          *actor.PID
+	sess         *session // the session that created it; nil in-process
+	clientHandle uint64
 }
 
-// clientLease tracks an attached client process.
+// clientLease tracks an attached client process: one session.
 type clientLease struct {
 	lastSeen time.Duration // on the node's awake clock (nodeActor.awake)
-	local    bool          // on this host: its open links are its liveness
-	links    int           // its open links to its handles
 	handles  map[groups.HandleID]bool
-}
-
-// linkState says that a link to a local actor (a handle actor: a client's
-// requests and multicasts) opened or closed (remote.WatchLinks).
-type linkState struct {
-	target string
-	open   bool
 }
 
 // nodeActor is the root of a node. It drives the node's protocol engine
@@ -56,7 +48,7 @@ type nodeActor struct {
 	nextPid    uint32
 	handles    map[groups.HandleID]*handleRef
 	byActor    map[string]groups.HandleID
-	clients    map[string]*clientLease
+	clients    map[*session]*clientLease
 	peers      map[uint32]*actor.PID
 	stopTicker scheduler.CancelFunc
 	flushing   bool
@@ -78,7 +70,7 @@ func newNodeActor(n *Node) *nodeActor {
 		nextPid: firstAssignedPid,
 		handles: make(map[groups.HandleID]*handleRef),
 		byActor: make(map[string]groups.HandleID),
-		clients: make(map[string]*clientLease),
+		clients: make(map[*session]*clientLease),
 		peers:   make(map[uint32]*actor.PID),
 	}
 	for _, na := range n.cfg.Nodes {
@@ -111,6 +103,12 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	case *actor.Stopped, *actor.Restarting:
 	case *api.InitRequest:
 		a.initHandle(ctx, m)
+	case *sessionInit:
+		a.initSession(ctx, m)
+	case *sessionCall:
+		a.sessionCall(m)
+	case *sessionClosed:
+		a.dropSession(ctx, m.sess, "client session closed")
 	case *wire.HandleMcast:
 		a.eng.Mcast(groups.HandleID(m.HandleId), m.Msgs)
 	case *wire.Flush:
@@ -147,13 +145,11 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		}
 		a.eng.Step(from, m.(proto.Message))
 	case *api.MembershipRequest:
-		a.membership(ctx, m)
+		reply(ctx, a.membership(m))
 	case *api.IterationRequest:
-		a.iterate(ctx, m)
+		reply(ctx, a.iterate(m))
 	case *api.LocalGetRequest:
-		ctx.Respond(&api.LocalGetReply{Code: int32(api.CodeOK), Nodeid: a.node.cfg.NodeID})
-	case *api.Heartbeat:
-		a.heartbeat(ctx, m)
+		reply(ctx, a.localGet())
 	case *wire.Tick:
 		now := time.Now()
 		a.advanceAwake(now)
@@ -164,8 +160,6 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		}
 	case *actor.Terminated:
 		a.terminated(ctx, m)
-	case *linkState:
-		a.linkChanged(ctx, m)
 	default:
 		unexpected.Drop(a.log, "unexpected messages dropped", typeName(m))
 		return
@@ -255,13 +249,49 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 	}
 }
 
+// initHandle creates a handle for an in-process client: its events go to
+// the client actor, which must be in this process.
 func (a *nodeActor) initHandle(ctx actor.Context, m *api.InitRequest) {
 	client := pidOf(m.Client)
+	if client == nil {
+		reply(ctx, &api.InitReply{Code: int32(api.CodeInvalidParam)})
+		return
+	}
+	if client.Address != ctx.Self().Address || ctx.Sender() != nil && ctx.Sender().Address != ctx.Self().Address {
+		// Remote clients open a session (remote/session.go); remoting
+		// creates no handle.
+		reply(ctx, &api.InitReply{Code: int32(api.CodeAccess)})
+		return
+	}
+	r, _ := a.newHandle(ctx, m, client, nil, m.Handle)
+	reply(ctx, r)
+}
+
+// initSession creates a handle bound to a session: its events go on the
+// session, and only that session may name it.
+func (a *nodeActor) initSession(ctx actor.Context, m *sessionInit) {
+	r, pid := a.newHandle(ctx, m.req, nil, m.sess, m.handle)
+	m.sess.bind(m.handle, pid)
+	if pid != nil {
+		l, ok := a.clients[m.sess]
+		if !ok {
+			l = &clientLease{handles: make(map[groups.HandleID]bool)}
+			a.clients[m.sess] = l
+		}
+		l.lastSeen = a.awake
+		l.handles[a.byActor[pid.Id]] = true
+		r.HandleActor = nil // a session names its handles by its own ids
+	}
+	m.sess.reply(m.corr, r)
+}
+
+// newHandle spawns a handle actor for a client actor (in-process) or a
+// session, and returns the InitReply and the actor (nil if refused).
+func (a *nodeActor) newHandle(ctx actor.Context, m *api.InitRequest, client *actor.PID, sess *session, clientHandle uint64) (*api.InitReply, *actor.PID) {
 	// A chosen pid (cpg.WithPid: a real process id) must stay below the
 	// pids the node assigns, or it could take one a later handle gets.
-	if client == nil || m.Flags&^api.ModelV1DeliverInitialTotemConf != 0 || m.Pid >= firstAssignedPid {
-		ctx.Respond(&api.InitReply{Code: int32(api.CodeInvalidParam)})
-		return
+	if m.Flags&^api.ModelV1DeliverInitialTotemConf != 0 || m.Pid >= firstAssignedPid {
+		return &api.InitReply{Code: int32(api.CodeInvalidParam)}, nil
 	}
 	a.nextHandle++
 	id := a.nextHandle
@@ -274,7 +304,6 @@ func (a *nodeActor) initHandle(ctx actor.Context, m *api.InitRequest) {
 		}
 	}
 	cfg := &a.node.cfg
-	remoteClient := client.Address != ctx.Self().Address
 	h := &handleActor{
 		node:         a.node,
 		nodePID:      ctx.Self(),
@@ -282,33 +311,20 @@ func (a *nodeActor) initHandle(ctx actor.Context, m *api.InitRequest) {
 		pid:          pid,
 		flags:        m.Flags,
 		client:       client,
-		clientHandle: m.Handle,
+		sess:         sess,
+		clientHandle: clientHandle,
 		autoCredit:   m.AutoCredit,
-		remoteClient: remoteClient,
 	}
 	// The handle actor's name holds 128 random bits: its PID is a
-	// capability that only the client that created the handle learns (in
-	// the InitReply), so a stranger cannot name it to multicast, leave or
-	// finalize in that handle's name.
+	// capability that only an in-process client learns.
 	hpid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return h }), "h-"+itoa(uint64(id))+"-"+randomName())
 	if err != nil {
 		a.log.Error().Err(err).Msg("spawn handle actor")
-		ctx.Respond(&api.InitReply{Code: int32(api.CodeNoResources)})
-		return
+		return &api.InitReply{Code: int32(api.CodeNoResources)}, nil
 	}
-	a.handles[id] = &handleRef{pid: hpid, client: client.Address}
+	a.handles[id] = &handleRef{pid: hpid, sess: sess, clientHandle: clientHandle}
 	a.byActor[hpid.Id] = id
-	if remoteClient {
-		l, ok := a.clients[client.Address]
-		if !ok {
-			l = &clientLease{handles: make(map[groups.HandleID]bool), local: isLocalAddr(client.Address)}
-			a.clients[client.Address] = l
-			ctx.Watch(client)
-		}
-		l.lastSeen = a.awake
-		l.handles[id] = true
-	}
-	ctx.Respond(&api.InitReply{
+	return &api.InitReply{
 		Code:            int32(api.CodeOK),
 		HandleActor:     apiPid(hpid),
 		Nodeid:          cfg.NodeID,
@@ -322,28 +338,50 @@ func (a *nodeActor) initHandle(ctx actor.Context, m *api.InitRequest) {
 		LinkFragment:    cfg.LinkFragment,
 		HeartbeatMs:     uint32(cfg.ClientHeartbeat.Milliseconds()),
 		PatienceMs:      uint32(min(cfg.ClientPatience().Milliseconds(), 1<<31)),
-	})
+	}, hpid
 }
 
-func (a *nodeActor) membership(ctx actor.Context, m *api.MembershipRequest) {
-	if len(m.Group) > api.MaxNameLength {
-		ctx.Respond(&api.MembershipReply{Code: int32(api.CodeNameTooLong)})
-		return
+// sessionCall answers a session's request to the node.
+func (a *nodeActor) sessionCall(m *sessionCall) {
+	var r proto.Message
+	switch q := m.msg.(type) {
+	case *api.MembershipRequest:
+		r = a.membership(q)
+	case *api.IterationRequest:
+		r = a.iterate(q)
+	case *api.LocalGetRequest:
+		r = a.localGet()
+	case *api.Heartbeat:
+		if l, ok := a.clients[m.sess]; ok {
+			l.lastSeen = a.awake
+		}
+		r = &api.HeartbeatAck{}
+	default:
+		r = status(api.CodeInvalidParam)
 	}
-	ctx.Respond(&api.MembershipReply{Code: int32(api.CodeOK), Members: a.eng.GroupMembers(m.Group)})
+	m.sess.reply(m.corr, r)
 }
 
-func (a *nodeActor) iterate(ctx actor.Context, m *api.IterationRequest) {
+func (a *nodeActor) localGet() *api.LocalGetReply {
+	return &api.LocalGetReply{Code: int32(api.CodeOK), Nodeid: a.node.cfg.NodeID}
+}
+
+func (a *nodeActor) membership(m *api.MembershipRequest) *api.MembershipReply {
+	if len(m.Group) > api.MaxNameLength {
+		return &api.MembershipReply{Code: int32(api.CodeNameTooLong)}
+	}
+	return &api.MembershipReply{Code: int32(api.CodeOK), Members: a.eng.GroupMembers(m.Group)}
+}
+
+func (a *nodeActor) iterate(m *api.IterationRequest) *api.IterationReply {
 	t := api.IterationType(m.Type)
 	switch {
 	case len(m.Group) > api.MaxNameLength:
-		ctx.Respond(&api.IterationReply{Code: int32(api.CodeNameTooLong)})
-		return
+		return &api.IterationReply{Code: int32(api.CodeNameTooLong)}
 	case t == api.IterationOneGroup && len(m.Group) == 0,
 		(t == api.IterationAll || t == api.IterationNameOnly) && len(m.Group) != 0,
 		t < api.IterationNameOnly || t > api.IterationAll:
-		ctx.Respond(&api.IterationReply{Code: int32(api.CodeInvalidParam)})
-		return
+		return &api.IterationReply{Code: int32(api.CodeInvalidParam)}
 	}
 	var out []*api.IterationEntry
 	for _, name := range a.eng.GroupNames() {
@@ -358,18 +396,7 @@ func (a *nodeActor) iterate(ctx actor.Context, m *api.IterationRequest) {
 			out = append(out, &api.IterationEntry{Group: name, Nodeid: addr.Nodeid, Pid: addr.Pid})
 		}
 	}
-	ctx.Respond(&api.IterationReply{Code: int32(api.CodeOK), Entries: out})
-}
-
-func (a *nodeActor) heartbeat(ctx actor.Context, m *api.Heartbeat) {
-	if c := pidOf(m.Client); c != nil {
-		if l, ok := a.clients[c.Address]; ok {
-			l.lastSeen = a.awake
-		}
-	}
-	if ctx.Sender() != nil {
-		ctx.Respond(&api.HeartbeatAck{})
-	}
+	return &api.IterationReply{Code: int32(api.CodeOK), Entries: out}
 }
 
 // advanceAwake moves the awake clock to now. A tick that finds far more
@@ -394,52 +421,30 @@ func (a *nodeActor) advanceAwake(now time.Time) {
 	a.awake += gap
 }
 
-// linkChanged counts a client's open links; when the link to one of its
-// handles closes, the client process is gone (it exited, was killed, or its
-// connection broke): that handle is finalized (PROCDOWN to its groups),
-// behind everything the link carried.
-func (a *nodeActor) linkChanged(ctx actor.Context, m *linkState) {
-	id, ok := a.byActor[m.target]
-	if !ok {
-		return
-	}
-	ref := a.handles[id]
-	l := a.clients[ref.client]
-	if l == nil {
-		return
-	}
-	if m.open {
-		l.links++
-		return
-	}
-	l.links--
-	a.log.Info().Str("client", ref.client).Uint64("handle", uint64(id)).Msg("client link closed: finalizing the handle")
-	ctx.Send(ref.pid, &api.FinalizeRequest{}) // no sender: no reply
-}
-
-// expireClients finalizes the handles of attached clients not heard from
-// within ClientTimeout of the node's awake time: the link dropped without
-// closing. A client on this host is kept while one of its links is open:
-// they close when its process ends, however it ends.
+// expireClients finalizes the handles of sessions not heard from within
+// ClientTimeout of the node's awake time: their connection dropped
+// without closing. A session on the client socket (this host) is kept
+// while its connection is open: it closes when the process ends, however
+// it ends.
 func (a *nodeActor) expireClients(ctx actor.Context) {
 	limit := a.node.cfg.ClientTimeout
-	for addr, l := range a.clients {
-		if (!l.local || l.links == 0) && a.awake-l.lastSeen > limit {
-			a.log.Info().Str("client", addr).Msg("client silent: finalizing its handles")
-			a.dropClient(ctx, addr)
+	for s, l := range a.clients {
+		if !s.local && a.awake-l.lastSeen > limit {
+			a.dropSession(ctx, s, "client silent: finalizing its handles")
 		}
 	}
 }
 
-func (a *nodeActor) dropClient(ctx actor.Context, addr string) {
-	l, ok := a.clients[addr]
+// dropSession closes a session and finalizes its handles (PROCDOWN to
+// their groups), behind everything the session sent.
+func (a *nodeActor) dropSession(ctx actor.Context, s *session, why string) {
+	s.sc.Close()
+	l, ok := a.clients[s]
 	if !ok {
 		return
 	}
-	delete(a.clients, addr)
-	if a.node.links != nil {
-		a.node.links.DropAddr(addr)
-	}
+	delete(a.clients, s)
+	a.log.Info().Str("client", s.id.String()).Int("handles", len(l.handles)).Msg(why)
 	for id := range l.handles {
 		if ref, ok := a.handles[id]; ok {
 			ctx.Send(ref.pid, &api.FinalizeRequest{}) // no sender: no reply
@@ -454,16 +459,14 @@ func (a *nodeActor) terminated(ctx actor.Context, m *actor.Terminated) {
 		ctx.Send(ctx.Self(), &wire.LeaveGroup{HandleId: uint64(id), Reason: uint32(api.ReasonProcDown), Gone: true})
 		delete(a.byActor, m.Who.Id)
 		if ref, ok := a.handles[id]; ok {
-			if l, ok := a.clients[ref.client]; ok {
-				delete(l.handles, id)
+			if ref.sess != nil {
+				ref.sess.unbind(ref.clientHandle)
+				if l, ok := a.clients[ref.sess]; ok {
+					delete(l.handles, id)
+				}
 			}
 			delete(a.handles, id)
 		}
-		return
-	}
-	if _, ok := a.clients[m.Who.Address]; ok {
-		a.log.Info().Str("client", m.Who.Address).Str("why", m.Why.String()).Msg("client gone: finalizing its handles")
-		a.dropClient(ctx, m.Who.Address)
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -25,6 +26,15 @@ type Config struct {
 	Listen string
 	// StateDir keeps the persisted ring sequence; "" keeps nothing.
 	StateDir string
+	// ClientSocket is the filesystem Unix socket local clients open
+	// sessions on (ACTORCPG_NODE=unix:PATH); "" uses StateDir/cpg.sock
+	// when StateDir is set, else none.
+	ClientSocket string
+	// ClientUIDs and ClientGIDs are the users and groups, besides root and
+	// the node's own user, that may open sessions on ClientSocket
+	// (Corosync's uidgid entries).
+	ClientUIDs []uint32
+	ClientGIDs []uint32
 
 	// Nodes is the cluster's node list (corosync.conf's nodelist), this
 	// node included; empty runs a cluster of one. Every node of a cluster
@@ -545,6 +555,17 @@ func (c *Config) validateCluster() error {
 		return errors.New("config: listen: a node of a cluster must listen")
 	}
 	return nil
+}
+
+// ClientSocketPath returns the client socket the node serves, or "".
+func (c *Config) ClientSocketPath() string {
+	switch {
+	case c.ClientSocket != "":
+		return c.ClientSocket
+	case c.StateDir != "":
+		return filepath.Join(c.StateDir, "cpg.sock")
+	}
+	return ""
 }
 
 // ClientPatience is how long an attached client waits for its node to

@@ -61,6 +61,11 @@ import (
 //	    nodeid: 1                   # Config.NodeID
 //	    state_dir: /var/lib/actorcpg # Config.StateDir
 //	    listen: 127.0.0.1:7101      # Config.Listen
+//	    client_socket: /run/actorcpg/cpg.sock # Config.ClientSocket
+//	}
+//	uidgid {                        # may repeat: who else may use the
+//	    uid: 1000                   # client socket (Config.ClientUIDs,
+//	    gid: 1000                   # Config.ClientGIDs)
 //	}
 //
 // The crypto keys (all three or none; cpgkeygen makes the files) turn on
@@ -165,6 +170,13 @@ type cfgNode struct {
 	hasAddr bool
 }
 
+// cfgUidgid is a uidgid section being read.
+type cfgUidgid struct {
+	line           int // the line of "uidgid {"
+	uid, gid       uint32
+	hasUID, hasGID bool
+}
+
 type cfgParser struct {
 	name  string
 	line  int
@@ -177,6 +189,7 @@ type cfgParser struct {
 	nodeSeen map[string]int
 	nodes    []cfgNode
 	nodelist bool
+	uidgid   *cfgUidgid
 }
 
 func (p *cfgParser) errorf(format string, args ...any) error {
@@ -258,8 +271,15 @@ func (p *cfgParser) open(name string) error {
 		p.node = &cfgNode{line: p.line}
 		p.nodeSeen = map[string]int{}
 		return nil
+	case parent == "" && name == "uidgid":
+		// May repeat, as in corosync.conf: each names users or groups
+		// that may open sessions on the client socket.
+		p.stack = append(p.stack, cfgFrame{name, p.line})
+		p.uidgid = &cfgUidgid{line: p.line}
+		p.nodeSeen = map[string]int{}
+		return nil
 	case parent == "":
-		return p.errorf("%s: unknown section (want totem, limits, nodelist or local)", name)
+		return p.errorf("%s: unknown section (want totem, limits, nodelist, local or uidgid)", name)
 	case parent == "nodelist":
 		return p.errorf("nodelist.%s: unknown section (want node)", name)
 	default:
@@ -293,6 +313,18 @@ func (p *cfgParser) close() error {
 		}
 		p.nodes = append(p.nodes, *nd)
 		p.node, p.nodeSeen = nil, nil
+	case "uidgid":
+		u := p.uidgid
+		if !u.hasUID && !u.hasGID {
+			return fmt.Errorf("%s:%d: uidgid: has no uid or gid", p.name, u.line)
+		}
+		if u.hasUID {
+			p.cfg.ClientUIDs = append(p.cfg.ClientUIDs, u.uid)
+		}
+		if u.hasGID {
+			p.cfg.ClientGIDs = append(p.cfg.ClientGIDs, u.gid)
+		}
+		p.uidgid, p.nodeSeen = nil, nil
 	case "nodelist":
 		if len(p.nodes) == 0 {
 			return fmt.Errorf("%s:%d: nodelist: has no node", p.name, f.line)
@@ -314,7 +346,7 @@ func (p *cfgParser) set(key, value string) error {
 		return p.errorf("%s: unknown key", field)
 	}
 	seen := p.seen
-	if p.node != nil {
+	if p.node != nil || p.uidgid != nil {
 		seen = p.nodeSeen
 	}
 	if first, dup := seen[field]; dup {
@@ -327,7 +359,7 @@ func (p *cfgParser) set(key, value string) error {
 		return p.errorf("%s: %v", field, err)
 	}
 	seen[field] = p.line
-	if p.node == nil {
+	if p.node == nil && p.uidgid == nil {
 		// Validate names the value by where it was given.
 		p.cfg.setOrigin(key, &origin{file: p.name, line: p.line, name: field})
 	}
@@ -397,6 +429,18 @@ func (p *cfgParser) apply(field, value string) error {
 	case "local.state_dir":
 		c.StateDir = value
 		return nil
+	case "local.client_socket":
+		if !strings.HasPrefix(value, "/") {
+			return errors.New("want an absolute path")
+		}
+		c.ClientSocket = value
+		return nil
+	case "uidgid.uid":
+		p.uidgid.hasUID = true
+		return parseID(&p.uidgid.uid, value)
+	case "uidgid.gid":
+		p.uidgid.hasGID = true
+		return parseID(&p.uidgid.gid, value)
 	case "local.listen":
 		if err := checkAddr(value, true); err != nil {
 			return err
@@ -442,6 +486,7 @@ var knownKeys = map[string]bool{
 	"limits.credit_events": true, "limits.credit_bytes": true, "limits.client_timeout": true,
 	"limits.client_heartbeat": true, "limits.request_timeout": true,
 	"local.nodeid": true, "local.state_dir": true, "local.listen": true,
+	"local.client_socket": true, "uidgid.uid": true, "uidgid.gid": true,
 	"nodelist.node.nodeid": true, "nodelist.node.ring0_addr": true,
 }
 
@@ -511,6 +556,19 @@ func setUint32(dst *uint32, key, s, what string) error {
 		*dst = uint32(v)
 	}
 	return err
+}
+
+// parseID parses a user or group id (0 included) into dst.
+func parseID(dst *uint32, s string) error {
+	if !isDigits(s) {
+		return fmt.Errorf("%q: want a number", s)
+	}
+	v, err := strconv.ParseUint(s, 10, 32)
+	if err != nil {
+		return fmt.Errorf("%q: want a number below 2^32", s)
+	}
+	*dst = uint32(v)
+	return nil
 }
 
 // setUint64 parses a size into dst, within key's bounds.

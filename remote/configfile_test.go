@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 	"testing/iotest"
@@ -177,13 +178,13 @@ func TestParseConfigErrors(t *testing.T) {
 		name, in, want string
 	}{
 		{"unknown section", "corosync {\n}\n",
-			`c.conf:1: corosync: unknown section (want totem, limits, nodelist or local)`},
+			`c.conf:1: corosync: unknown section (want totem, limits, nodelist, local or uidgid)`},
 		{"unknown nested section", "totem {\n interface {\n",
 			`c.conf:2: totem.interface: unknown section`},
 		{"unknown section in nodelist", "nodelist {\n host {\n",
 			`c.conf:2: nodelist.host: unknown section (want node)`},
 		{"node outside nodelist", "node {\n",
-			`c.conf:1: node: unknown section (want totem, limits, nodelist or local)`},
+			`c.conf:1: node: unknown section (want totem, limits, nodelist, local or uidgid)`},
 		{"unknown key", "# x\ntotem {\n tokn: 1000\n}\n",
 			`c.conf:3: totem.tokn: unknown key`},
 		{"unknown key without value", "totem {\n tokn:\n}\n",
@@ -579,6 +580,34 @@ func TestExampleConfig(t *testing.T) {
 		}
 		if c.Listen != c.AddrOf(id) {
 			t.Fatalf("node %d listens on %q, want its ring0_addr %q", id, c.Listen, c.AddrOf(id))
+		}
+	}
+}
+
+// The client socket and the uidgid sections (which may repeat) of a
+// configuration file.
+func TestAuthConfigClientSocketAndUidgid(t *testing.T) {
+	in := `local {
+	client_socket: /run/cpg/cpg.sock
+}
+uidgid {
+	uid: 1000
+	gid: 1000
+}
+uidgid {
+	gid: 0
+}
+`
+	c, err := ParseConfig(strings.NewReader(in), "t.conf", DefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.ClientSocket != "/run/cpg/cpg.sock" || !slices.Equal(c.ClientUIDs, []uint32{1000}) || !slices.Equal(c.ClientGIDs, []uint32{1000, 0}) {
+		t.Errorf("got socket %q uids %v gids %v", c.ClientSocket, c.ClientUIDs, c.ClientGIDs)
+	}
+	for _, bad := range []string{"uidgid {\n}\n", "uidgid {\nuid: 1\nuid: 2\n}\n", "uidgid {\nuid: x\n}\n", "local {\nclient_socket: rel\n}\n"} {
+		if _, err := ParseConfig(strings.NewReader(bad), "t.conf", DefaultConfig()); err == nil {
+			t.Errorf("accepted %q", bad)
 		}
 	}
 }

@@ -83,7 +83,24 @@ var linkKinds = []func() proto.Message{
 	15: func() proto.Message { return new(api.LeaveRequest) },
 	16: func() proto.Message { return new(api.FinalizeRequest) },
 	17: func() proto.Message { return new(api.Credit) },
+	// Kinds from firstSessionKind on travel on client sessions only
+	// (session.go), never on links.
+	18: func() proto.Message { return new(api.InitRequest) },
+	19: func() proto.Message { return new(api.InitReply) },
+	20: func() proto.Message { return new(api.MembershipRequest) },
+	21: func() proto.Message { return new(api.MembershipReply) },
+	22: func() proto.Message { return new(api.IterationRequest) },
+	23: func() proto.Message { return new(api.IterationReply) },
+	24: func() proto.Message { return new(api.LocalGetRequest) },
+	25: func() proto.Message { return new(api.LocalGetReply) },
+	26: func() proto.Message { return new(api.Heartbeat) },
+	27: func() proto.Message { return new(api.HeartbeatAck) },
+	28: func() proto.Message { return new(api.Status) },
 }
+
+// firstSessionKind is the first kind that travels on client sessions
+// only: a link carrying one is closed.
+const firstSessionKind = 18
 
 // LinkKind returns the link kind of m, or 0 if m does not travel on links.
 func LinkKind(m proto.Message) byte {
@@ -122,6 +139,28 @@ func LinkKind(m proto.Message) byte {
 		return 16
 	case *api.Credit:
 		return 17
+	case *api.InitRequest:
+		return 18
+	case *api.InitReply:
+		return 19
+	case *api.MembershipRequest:
+		return 20
+	case *api.MembershipReply:
+		return 21
+	case *api.IterationRequest:
+		return 22
+	case *api.IterationReply:
+		return 23
+	case *api.LocalGetRequest:
+		return 24
+	case *api.LocalGetReply:
+		return 25
+	case *api.Heartbeat:
+		return 26
+	case *api.HeartbeatAck:
+		return 27
+	case *api.Status:
+		return 28
 	}
 	return 0
 }
@@ -309,12 +348,12 @@ func serveLink(system *actor.ActorSystem, conn net.Conn, id Identity) {
 	}
 	_ = conn.SetReadDeadline(time.Time{})
 	r := bufio.NewReaderSize(conn, 64<<10)
+	if accept := linkAcceptor(system); accept != nil && !accept(string(tid)) {
+		g.drop(dropHello, conn, "link to "+strconv.Quote(string(tid))+" refused")
+		return
+	}
 	target := actor.NewPID(system.Address(), string(tid))
 	direct := linkHandler(system, target.Id)
-	if watch := linkWatcher(system); watch != nil {
-		watch(target.Id, true)
-		defer watch(target.Id, false) // after flush (deferred later, run first)
-	}
 	var mcasts []*api.McastRequest
 	flush := func() {
 		if len(mcasts) > 0 {
@@ -334,7 +373,7 @@ func serveLink(system *actor.ActorSystem, conn net.Conn, id Identity) {
 		}
 		n := binary.LittleEndian.Uint32(hdr[:4])
 		kind := int(hdr[4] &^ kindDetached)
-		if kind == 0 || kind >= len(linkKinds) || linkKinds[kind] == nil {
+		if kind == 0 || kind >= firstSessionKind || linkKinds[kind] == nil {
 			g.drop(dropKind, conn, "kind "+strconv.Itoa(int(hdr[4])))
 			return
 		}
@@ -689,26 +728,25 @@ func linkHandler(system *actor.ActorSystem, id string) func(proto.Message) {
 	return nil
 }
 
-// watchers are the link watchers of each actor system (WatchLinks).
-var watchers sync.Map // *actor.ActorSystem -> func(target string, open bool)
+// acceptors are the link target filters of each actor system
+// (AcceptLinks).
+var acceptors sync.Map // *actor.ActorSystem -> func(target string) bool
 
-// WatchLinks makes system call fn when a link to one of its actors (named
-// by its id) opens and when it closes, in the link's reading goroutine,
-// after every message the link carried: a link from a client process
-// closes when the process exits or dies, however it ends, which protoactor
-// does not report for a clean close. fn must not block. A later call
-// replaces it; nil stops it.
-func WatchLinks(system *actor.ActorSystem, fn func(target string, open bool)) {
-	if fn == nil {
-		watchers.Delete(system)
+// AcceptLinks makes system refuse links to the actors (named by their id)
+// for which accept is false: a node takes links to its node actor only
+// (from other nodes), since its clients come on sessions. nil accepts
+// every target.
+func AcceptLinks(system *actor.ActorSystem, accept func(target string) bool) {
+	if accept == nil {
+		acceptors.Delete(system)
 		return
 	}
-	watchers.Store(system, fn)
+	acceptors.Store(system, accept)
 }
 
-func linkWatcher(system *actor.ActorSystem) func(string, bool) {
-	if fn, ok := watchers.Load(system); ok {
-		return fn.(func(string, bool))
+func linkAcceptor(system *actor.ActorSystem) func(string) bool {
+	if fn, ok := acceptors.Load(system); ok {
+		return fn.(func(string) bool)
 	}
 	return nil
 }

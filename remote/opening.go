@@ -33,9 +33,6 @@ import (
 // opening at once; beyond that a new one is closed at once. Each opening
 // must be over within linkHelloTimeout.
 
-// clientMagic opens a client connection without TLS.
-const clientMagic = "CPGCLNT1"
-
 // maxOpenings bounds the connections of one actor system in their
 // opening (TLS handshake, or reading the magic) at once.
 const maxOpenings = 256

@@ -3,7 +3,6 @@ package cpg
 import (
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
@@ -18,16 +17,19 @@ import (
 	"github.com/actorcpg/actorcpg/remote"
 )
 
-// conn is this process's link to one node: the actor system the handles'
-// client actor runs in, and the node actor's PID. One conn serves every
-// handle of the process on that node, as one client actor.
+// conn is this process's link to one node, serving every handle of the
+// process on that node. In-process (embedded), it is the node's actor
+// system, a client actor receiving the handles' events, and the node
+// actor's PID. Attached, it is one client session (session.go): one
+// connection on which everything travels both ways; the process listens
+// on nothing.
 type conn struct {
 	key      string
-	system   *actor.ActorSystem
-	client   *actor.PID
-	node     *actor.PID
+	system   *actor.ActorSystem // the node's (embedded) or the client's plain one
+	client   *actor.PID         // embedded: the client actor
+	node     *actor.PID         // embedded: the node actor
 	attached bool
-	links    *remote.Links // the process's links (attached only)
+	sess     *clientSession // attached
 	timeout  time.Duration
 
 	mu      sync.RWMutex
@@ -69,7 +71,22 @@ func connFor(o *options) (*conn, error) {
 		addr = os.Getenv(EnvNode)
 	}
 	if addr != "" {
-		return attachedConn(addr, o.timeout)
+		if o.tls == nil {
+			if network, _ := remote.SessionAddr(addr); network == "tcp" {
+				if dir := os.Getenv(EnvTLSDir); dir != "" {
+					name := os.Getenv(EnvClientName)
+					if name == "" {
+						name = "client"
+					}
+					cfg, err := remote.LoadClientTLS(dir, name)
+					if err != nil {
+						return nil, fmt.Errorf("cpg: %s=%s: %v: %w", EnvTLSDir, dir, err, api.ErrLibrary)
+					}
+					o.tls = cfg
+				}
+			}
+		}
+		return attachedConn(addr, o)
 	}
 	n, err := DefaultNode()
 	if err != nil {
@@ -93,75 +110,58 @@ func embeddedConn(n *actors.Node) (*conn, error) {
 	return c, nil
 }
 
-// attachedConn links this process to a node process at addr over protoactor
-// remoting. An unreachable node gives ErrLibrary at once (rule 2).
-func attachedConn(addr string, timeout time.Duration) (*conn, error) {
+// attachedConn opens a session to the node process at addr (see
+// remote.SessionAddr). An unreachable node gives ErrLibrary at once
+// (rule 2).
+func attachedConn(addr string, o *options) (*conn, error) {
 	key := "attached:" + addr
 	connsMu.Lock()
 	defer connsMu.Unlock()
 	if c, ok := conns[key]; ok && !c.dead.Load() {
 		return c, nil
 	}
-	probe, err := net.DialTimeout("tcp", addr, 2*time.Second)
-	if err != nil {
-		return nil, fmt.Errorf("cpg: node %s unreachable: %v: %w", addr, err, api.ErrLibrary)
-	}
-	probe.Close()
-	system, err := clientSystem()
-	if err != nil {
-		return nil, err
-	}
+	system := clientSystem()
+	timeout := o.timeout
 	if timeout == 0 {
 		timeout = remote.DefaultConfig().RequestTimeout
+	}
+	raw, err := remote.DialSession(addr, o.tls, 2*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("cpg: node %s unreachable: %v: %w", addr, err, api.ErrLibrary)
 	}
 	c := &conn{
 		key:      key,
 		system:   system,
-		node:     actor.NewPID(addr, actors.RootName),
 		attached: true,
-		links:    clientLinks,
 		timeout:  timeout,
 		handles:  map[uint64]*Handle{},
 		stopHB:   make(chan struct{}),
 	}
-	if err := c.spawnClient(); err != nil {
-		return nil, err
-	}
+	c.sess = newClientSession(raw)
+	go c.readSession()
 	conns[key] = c
 	return c, nil
 }
 
 var (
-	clientOnce   sync.Once
-	clientSys    *actor.ActorSystem
-	clientSysErr error
-	// clientLinks carry this process's requests and multicasts to its
-	// nodes' handle actors (remote.Links: one marshal, no envelope).
-	clientLinks = remote.NewLinks()
+	clientOnce sync.Once
+	clientSys  *actor.ActorSystem
 )
 
-// clientSystem returns the process's one actor system for attached links,
-// with remoting on an ephemeral 127.0.0.1 port, starting it on first use.
-// One remoting instance reaches any number of nodes; starting one per link
-// would also race on gRPC's global logger, which protoactor resets on every
-// start. Its own logs are off unless ACTORCPG_LOG sets a level: link
-// failures reach the caller as ErrLibrary.
-func clientSystem() (*actor.ActorSystem, error) {
+// clientSystem returns the process's plain actor system (no remoting, no
+// listener) that hands attached handles' events to their receiver actors
+// (InitializeActor), starting it on first use. Its own logs are off
+// unless ACTORCPG_LOG sets a level.
+func clientSystem() *actor.ActorSystem {
 	clientOnce.Do(func() {
 		lvl := zerolog.Disabled
 		if l, err := zerolog.ParseLevel(os.Getenv("ACTORCPG_LOG")); err == nil && l != zerolog.NoLevel {
 			lvl = l
 		}
 		logger := zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("side", "client").Logger()
-		system := actor.NewActorSystemWithConfig(actors.SystemConfig(logger))
-		if _, _, err := remote.StartRemoting(system, "127.0.0.1:0", nil); err != nil {
-			system.Shutdown()
-			clientSysErr = fmt.Errorf("cpg: client remoting: %v: %w", err, api.ErrLibrary)
-			return
-		}
-		clientSys = system
+		clientSys = actor.NewActorSystemWithConfig(actors.SystemConfig(logger))
 	})
-	return clientSys, clientSysErr
+	return clientSys
 }
 
 func (c *conn) spawnClient() error {
@@ -171,12 +171,6 @@ func (c *conn) spawnClient() error {
 		return fmt.Errorf("cpg: spawn client actor: %w", api.ErrLibrary)
 	}
 	c.client = pid
-	if c.attached {
-		// The node's link to this client hands events straight to the
-		// handles (remote.HandleLinks): the client actor only routes.
-		root := c.system.Root
-		remote.HandleLinks(c.system, pid.Id, func(m proto.Message) { c.route(root, m) })
-	}
 	return nil
 }
 
@@ -198,7 +192,7 @@ func (c *conn) route(sc actor.SenderContext, m proto.Message) {
 // declares the node gone when it has not answered for patience (the
 // node's ClientPatience, derived from its token; an older node that does
 // not say gets 20 s) while the connection stays open. A closed connection
-// ends it at once (clientActor watches the node).
+// ends it at once (readSession).
 func (c *conn) startHeartbeat(every, patience time.Duration) {
 	if !c.attached {
 		return
@@ -214,14 +208,13 @@ func (c *conn) startHeartbeat(every, patience time.Duration) {
 			t := time.NewTicker(every)
 			defer t.Stop()
 			last := time.Now() // the node's last answer
-			hb := &api.Heartbeat{Client: actors.FromPID(c.client)}
 			for {
 				select {
 				case <-c.stopHB:
 					return
 				case <-t.C:
 				}
-				_, err := c.system.Root.RequestFuture(c.node, hb, 4*every).Result()
+				_, err := c.sess.call(0, &api.Heartbeat{}, 4*every)
 				if err == nil {
 					last = time.Now()
 					continue
@@ -236,7 +229,9 @@ func (c *conn) startHeartbeat(every, patience time.Duration) {
 }
 
 // kill marks the node unreachable: every handle's calls now fail with
-// ErrLibrary, as libcpg's do when corosync dies.
+// ErrLibrary, as libcpg's do when corosync dies. Closing the session
+// tells a node that is still there (it outlasted this client's patience)
+// that these handles are gone: it finalizes them.
 func (c *conn) kill() {
 	if c.dead.Swap(true) {
 		return
@@ -246,6 +241,9 @@ func (c *conn) kill() {
 		delete(conns, c.key)
 	}
 	connsMu.Unlock()
+	if c.sess != nil {
+		c.sess.close()
+	}
 	c.mu.RLock()
 	hs := make([]*Handle, 0, len(c.handles))
 	for _, h := range c.handles {
@@ -257,16 +255,6 @@ func (c *conn) kill() {
 	}
 	if c.stopHB != nil {
 		close(c.stopHB)
-	}
-	if c.attached {
-		remote.UnhandleLinks(c.system, c.client.Id)
-		// Closing the links to the node's handle actors tells a node that
-		// is still there (it outlasted this client's patience) that these
-		// handles are gone: it finalizes them.
-		if c.links != nil {
-			c.links.DropAddr(c.node.Address)
-		}
-		c.system.Root.Stop(c.client)
 	}
 }
 
@@ -289,8 +277,7 @@ func (c *conn) handle(id uint64) *Handle {
 	return h
 }
 
-// request sends msg to pid and waits for the answer. A node that does not
-// answer gives ErrLibrary (attached) or ErrTimeout.
+// request sends msg to pid in-process and waits for the answer.
 func (c *conn) request(pid *actor.PID, msg any) (any, error) {
 	if c.dead.Load() {
 		return nil, api.ErrLibrary
@@ -298,54 +285,49 @@ func (c *conn) request(pid *actor.PID, msg any) (any, error) {
 	return c.answer(c.system.Root.RequestFuture(pid, msg, c.timeout).Result())
 }
 
-// requestLink sends a request to a handle actor on the process's link to
-// the node, behind the multicasts sent before it (which a protoactor
-// request could overtake), and waits for the answer.
-func (c *conn) requestLink(pid *actor.PID, msg proto.Message) (any, error) {
+// nodeRequest sends a request to the node and waits for the answer.
+func (c *conn) nodeRequest(msg proto.Message) (any, error) {
+	if c.attached {
+		return c.sessRequest(0, msg)
+	}
+	return c.request(c.node, msg)
+}
+
+// handleRequest sends a request to a handle's actor and waits for the
+// answer; attached, it goes on the session behind the multicasts sent
+// before it.
+func (c *conn) handleRequest(h *Handle, msg proto.Message) (any, error) {
+	if c.attached {
+		return c.sessRequest(h.id, msg)
+	}
+	return c.request(h.actor, msg)
+}
+
+// sessRequest is a request on the session. An attached node that does
+// not answer in time, its connection open, is stalled or busy:
+// CS_ERR_TRY_AGAIN (the caller retries), until the heartbeat's patience
+// runs out and the conn dies (CS_ERR_LIBRARY from then on).
+func (c *conn) sessRequest(handle uint64, msg proto.Message) (any, error) {
 	if c.dead.Load() {
 		return nil, api.ErrLibrary
 	}
-	f := actor.NewFuture(c.system, c.timeout)
-	rt := actors.FromPID(f.PID())
-	switch m := msg.(type) {
-	case *api.JoinRequest:
-		m.ReplyTo = rt
-	case *api.LeaveRequest:
-		m.ReplyTo = rt
-	case *api.FinalizeRequest:
-		m.ReplyTo = rt
-	default:
-		return c.request(pid, msg)
-	}
-	c.send(pid, msg)
-	return c.answer(f.Result())
+	return c.sess.call(handle, msg, c.timeout)
 }
 
-// send sends a one-way message to a handle actor: on the link to an
-// attached node, in order with the link's requests.
-func (c *conn) send(pid *actor.PID, msg proto.Message) {
-	if c.attached && c.links != nil {
-		if f := remote.NewFrame(msg); f != nil {
-			c.links.Send(pid.Address, pid.Id, f)
-			return
-		}
+// send sends a one-way message to a handle's actor: on the session to an
+// attached node, in order with the session's requests.
+func (c *conn) send(h *Handle, msg proto.Message) {
+	if c.attached {
+		c.sess.send(h.id, msg)
+		return
 	}
-	c.system.Root.Send(pid, msg)
+	c.system.Root.Send(h.actor, msg)
 }
 
-// answer turns a future's outcome into a reply or an error. An attached
-// node that does not answer in time, its connection open, is stalled or
-// busy: CS_ERR_TRY_AGAIN (the caller retries), until the heartbeat's
-// patience runs out and the conn dies (CS_ERR_LIBRARY from then on).
+// answer turns an in-process future's outcome into a reply or an error.
 func (c *conn) answer(res any, err error) (any, error) {
 	if err != nil {
 		if errors.Is(err, actor.ErrTimeout) {
-			if c.attached {
-				if c.dead.Load() {
-					return nil, fmt.Errorf("cpg: node gone: %w", api.ErrLibrary)
-				}
-				return nil, fmt.Errorf("cpg: node did not answer in time: %w", api.ErrTryAgain)
-			}
 			return nil, api.ErrTimeout
 		}
 		return nil, fmt.Errorf("cpg: %v: %w", err, api.ErrLibrary)
@@ -360,7 +342,7 @@ func (c *conn) answer(res any, err error) (any, error) {
 var errDeadLetter = errors.New("cpg: handle actor gone")
 
 // clientActor receives the events and control messages of this process's
-// handles on one node and hands them to the handles.
+// handles on an embedded node and hands them to the handles.
 type clientActor struct {
 	c *conn
 }

@@ -58,21 +58,19 @@ func (q *eventQueue) pop() *api.Event {
 }
 
 // receive takes events from the node (on the client actor, or on the
-// link's reading goroutine; one at a time either way): it joins
-// parts into whole messages, gives the send window back for the handle's
-// own messages, and queues the events, or sends them to the receiver actor.
+// session's reading goroutine; one at a time either way): it gives the
+// send window back for the handle's own messages, and queues the events,
+// or sends them to the receiver actor. Deliveries come whole.
 func (h *Handle) receive(ctx actor.SenderContext, events []*api.Event) {
 	if h.finalized.Load() {
 		return
 	}
+	if h.recvSystem != nil {
+		ctx = h.recvSystem.Root
+	}
 	h.q.mu.Lock()
 	queued := false
 	for _, ev := range events {
-		if ev.Part != nil {
-			if ev = h.reassemble(ev.Part); ev == nil {
-				continue
-			}
-		}
 		if d := ev.Deliver; d != nil && d.Nodeid == h.nodeid && d.Pid == h.pid {
 			h.unsend(1, int64(len(d.Data)))
 		}
@@ -94,29 +92,6 @@ func (h *Handle) receive(ctx actor.SenderContext, events []*api.Event) {
 	if queued {
 		h.q.signal()
 	}
-}
-
-// partial is a large Deliver arriving in parts; guarded by q.mu.
-type partial struct {
-	head *api.Deliver
-	buf  []byte
-}
-
-func (h *Handle) reassemble(p *api.DeliverPart) *api.Event {
-	if p.Head != nil {
-		h.part = &partial{head: p.Head, buf: make([]byte, 0, p.TotalLength)}
-	}
-	if h.part == nil {
-		return nil
-	}
-	h.part.buf = append(h.part.buf, p.Data...)
-	if !p.Last {
-		return nil
-	}
-	d := h.part.head
-	d.Data = h.part.buf
-	h.part = nil
-	return &api.Event{Deliver: d}
 }
 
 // largeOutcome hands the outcome of a large multicast to its waiting sender.
@@ -266,7 +241,7 @@ func (h *Handle) flushCredit() {
 	if events == 0 && bytes == 0 || h.closed.Load() || h.finalized.Load() {
 		return
 	}
-	h.conn.send(h.actor, &api.Credit{Events: events, Bytes: bytes})
+	h.conn.send(h, &api.Credit{Events: events, Bytes: bytes})
 }
 
 // unsend gives send-window room back for messages delivered back or

@@ -1,6 +1,7 @@
 package cpg
 
 import (
+	"crypto/tls"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -14,8 +15,20 @@ import (
 )
 
 // EnvNode names the environment variable that attaches a process to a node
-// process: ACTORCPG_NODE=127.0.0.1:PORT.
+// process: ACTORCPG_NODE=unix:/PATH/cpg.sock (or a path starting with "/":
+// the node's client socket, on its host) or ACTORCPG_NODE=HOST:PORT (its
+// remoting port).
 const EnvNode = "ACTORCPG_NODE"
+
+// EnvTLSDir and EnvClientName give an attached client its TLS material
+// when no WithTLS option does: the cpgkeygen directory (its ca.pem and
+// client-NAME.pem, client-NAME-key.pem) and the client's NAME (default
+// "client"). They apply to a node reached over TCP; a node's client
+// socket (unix:PATH) is authenticated by the kernel instead.
+const (
+	EnvTLSDir     = "ACTORCPG_TLS_DIR"
+	EnvClientName = "ACTORCPG_CLIENT_NAME"
+)
 
 // DeliverFn is the deliver callback (cpg_deliver_fn_t). msg is shared
 // read-only with other local receivers: copy it before changing it.
@@ -52,14 +65,28 @@ type options struct {
 	address string
 	pid     uint32
 	timeout time.Duration
+	tls     *tls.Config
+	system  *actor.ActorSystem
 }
 
 // WithNode uses an embedded node started by this process.
 func WithNode(n *actors.Node) Option { return func(o *options) { o.node = n } }
 
-// WithAddress attaches to the node process listening on addr
-// ("127.0.0.1:PORT"), like setting ACTORCPG_NODE.
+// WithAddress attaches to the node process at addr, like setting
+// ACTORCPG_NODE: "unix:/PATH" or "/PATH" for its client socket,
+// "HOST:PORT" for its remoting port.
 func WithAddress(addr string) Option { return func(o *options) { o.address = addr } }
+
+// WithActorSystem names the actor system InitializeActor's receiver runs
+// in. An attached handle needs it to hand the receiver its events (an
+// embedded one uses its node's system, where the receiver runs).
+func WithActorSystem(sys *actor.ActorSystem) Option { return func(o *options) { o.system = sys } }
+
+// WithTLS attaches to a node's remoting port over TLS with cfg (its
+// client certificate and the cluster's CA), instead of plain TCP. The
+// first handle of a process on a node opens the session; later ones share
+// it, whatever their options.
+func WithTLS(cfg *tls.Config) Option { return func(o *options) { o.tls = cfg } }
 
 // WithPid makes the handle's member address (nodeid, pid) use pid, for
 // example os.Getpid() as Corosync's libcpg does. Two handles with the same
@@ -82,12 +109,13 @@ type Handle struct {
 	nodeid uint32
 	pid    uint32
 	model  ModelV1Data
-	// receiver, if set, gets the events as actor messages (the actor face).
-	receiver *actor.PID
+	// receiver, if set, gets the events as actor messages (the actor face),
+	// through recvSystem's root when set.
+	receiver   *actor.PID
+	recvSystem *actor.ActorSystem
 
 	maxAtomic    uint32
 	maxMessage   uint64
-	linkFragment uint32
 	sendWindow   int64
 	sendBytes    int64
 	creditEvents uint32
@@ -114,8 +142,7 @@ type Handle struct {
 	large        chan error
 	largeWaiting atomic.Bool
 
-	q    eventQueue
-	part *partial // guarded by q.mu
+	q eventQueue
 
 	itMu       sync.Mutex
 	iterations map[*Iteration]bool
@@ -157,7 +184,8 @@ func ModelInitialize(model api.Model, data *ModelV1Data, context any, opts ...Op
 // InitializeActor creates a handle whose events go to receiver as
 // *api.Deliver, *api.Confchg and *api.TotemConfchg messages, in the order
 // and with the meaning of the callbacks (the actor face). receiver must run
-// in this process. flags may hold api.ModelV1DeliverInitialTotemConf.
+// in this process: in the embedded node's actor system, or, attached, in
+// the system given by WithActorSystem. flags may hold api.ModelV1DeliverInitialTotemConf.
 // Dispatch is not used with such a handle.
 func InitializeActor(receiver *actor.PID, flags uint32, opts ...Option) (*Handle, error) {
 	if receiver == nil {
@@ -178,16 +206,17 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, done: make(chan struct{}), large: make(chan error, 1)}
+	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, recvSystem: o.system, done: make(chan struct{}), large: make(chan error, 1)}
 	h.q.init()
 	c.add(h)
-	res, err := c.request(c.node, &api.InitRequest{
-		Client:     actors.FromPID(c.client),
-		Handle:     h.id,
-		Pid:        o.pid,
-		Flags:      md.Flags,
-		AutoCredit: receiver != nil,
-	})
+	req := &api.InitRequest{Handle: h.id, Pid: o.pid, Flags: md.Flags, AutoCredit: receiver != nil}
+	var res any
+	if c.attached {
+		res, err = c.sessRequest(h.id, req)
+	} else {
+		req.Client = actors.FromPID(c.client)
+		res, err = c.request(c.node, req)
+	}
 	if err != nil {
 		c.remove(h)
 		return nil, fmt.Errorf("cpg: initialize: %w", asLibrary(err))
@@ -203,7 +232,7 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	}
 	h.actor = actors.ToPID(r.HandleActor)
 	h.nodeid, h.pid = r.Nodeid, r.Pid
-	h.maxAtomic, h.maxMessage, h.linkFragment = r.MaxAtomic, r.MaxMessage, r.LinkFragment
+	h.maxAtomic, h.maxMessage = r.MaxAtomic, r.MaxMessage
 	h.sendWindow, h.sendBytes = int64(r.SendWindow), int64(r.SendWindowBytes)
 	h.creditEvents, h.creditBytes = r.CreditEvents, r.CreditBytes
 	c.startHeartbeat(time.Duration(r.HeartbeatMs)*time.Millisecond, time.Duration(r.PatienceMs)*time.Millisecond)
@@ -232,13 +261,7 @@ func (h *Handle) check() error {
 // call sends a request to the handle actor and returns its Status as an
 // error.
 func (h *Handle) call(msg proto.Message) (*api.Status, error) {
-	var res any
-	var err error
-	if h.conn.attached {
-		res, err = h.conn.requestLink(h.actor, msg)
-	} else {
-		res, err = h.conn.request(h.actor, msg)
-	}
+	res, err := h.conn.handleRequest(h, msg)
 	if err != nil {
 		if err == errDeadLetter {
 			if h.finalized.Load() {
@@ -334,7 +357,7 @@ func (h *Handle) LocalGet() (uint32, error) {
 	if err := h.check(); err != nil {
 		return 0, err
 	}
-	res, err := h.conn.request(h.conn.node, &api.LocalGetRequest{})
+	res, err := h.conn.nodeRequest(&api.LocalGetRequest{})
 	if err != nil {
 		return 0, asLibrary(err)
 	}
@@ -361,7 +384,8 @@ func (h *Handle) NodeID() uint32 {
 	return h.nodeid
 }
 
-// ActorPID returns the handle's actor on its node. An application actor may
+// ActorPID returns the handle's actor on an embedded node (nil when
+// attached: a session names its handles itself). An application actor may
 // send it *api.JoinRequest and *api.LeaveRequest (answered with *api.Status)
 // and *api.McastRequest (one-way) instead of calling the methods. Use one way
 // or the other for a handle: the methods track the join state and send

@@ -90,11 +90,7 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 	if total > int(h.maxAtomic) {
 		return h.sendLarge(guarantee, data)
 	}
-	if !h.split(total) {
-		h.conn.send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
-		return nil
-	}
-	h.sendParts(guarantee, data)
+	h.conn.send(h, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
 	return nil
 }
 
@@ -107,11 +103,7 @@ func (h *Handle) sendLarge(guarantee api.Guarantee, data []byte) error {
 	}
 	h.largeWaiting.Store(true)
 	defer h.largeWaiting.Store(false)
-	if h.split(len(data)) {
-		h.sendParts(guarantee, data)
-	} else {
-		h.conn.send(h.actor, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
-	}
+	h.conn.send(h, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
 	select {
 	case err := <-h.large:
 		if err != nil && err != api.ErrNotExist {
@@ -120,27 +112,6 @@ func (h *Handle) sendLarge(guarantee api.Guarantee, data []byte) error {
 		return err
 	case <-h.done:
 		return h.check()
-	}
-}
-
-// split says whether a message of n bytes goes in parts: only to an
-// attached node reached without a link (a link carries it whole, and the
-// node does not copy it to join parts).
-func (h *Handle) split(n int) bool {
-	return h.conn.attached && h.conn.links == nil && n > int(h.linkFragment)
-}
-
-// sendParts sends a message to an attached node in link-sized parts.
-func (h *Handle) sendParts(guarantee api.Guarantee, data []byte) {
-	total := len(data)
-	frag := int(h.linkFragment)
-	for off := 0; off < total; off += frag {
-		end := min(off+frag, total)
-		r := &api.McastRequest{Guarantee: uint32(guarantee), Data: data[off:end], More: end < total}
-		if off == 0 {
-			r.TotalLength = uint64(total)
-		}
-		h.conn.send(h.actor, r)
 	}
 }
 

@@ -17,7 +17,7 @@ func (h *Handle) MembershipGet(group []byte) ([]*api.Address, error) {
 	if len(group) > api.MaxNameLength {
 		return nil, api.ErrNameTooLong
 	}
-	res, err := h.conn.request(h.conn.node, &api.MembershipRequest{Group: group})
+	res, err := h.conn.nodeRequest(&api.MembershipRequest{Group: group})
 	if err != nil {
 		return nil, asLibrary(err)
 	}
@@ -70,7 +70,7 @@ func (h *Handle) IterationInitialize(t api.IterationType, group []byte) (*Iterat
 		t != api.IterationOneGroup && group != nil:
 		return nil, api.ErrInvalidParam
 	}
-	res, err := h.conn.request(h.conn.node, &api.IterationRequest{Type: uint32(t), Group: group})
+	res, err := h.conn.nodeRequest(&api.IterationRequest{Type: uint32(t), Group: group})
 	if err != nil {
 		return nil, asLibrary(err)
 	}

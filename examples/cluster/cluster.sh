@@ -5,7 +5,8 @@
 #
 #   cluster.sh up N        build, start N nodes and wait until they accept clients
 #   cluster.sh down        stop every node this script started
-#   cluster.sh exec K CMD  run CMD as a client attached to node K (ACTORCPG_NODE)
+#   cluster.sh exec K CMD  run CMD as a client attached to node K (ACTORCPG_NODE:
+#                          its client socket; ACTORCPG_CLIENT_TCP=1: TCP, with TLS)
 #   cluster.sh status      show what is running
 #   cluster.sh bin         print the directory holding the built cpgnode and cpgflood
 #
@@ -125,10 +126,17 @@ cmd_exec() {
 	local k=${1:-}
 	shift || true
 	[[ "$k" =~ ^[1-9]$ ]] && [ $# -gt 0 ] || { log "usage: cluster.sh exec K CMD..."; exit 64; }
-	if [ "${ACTORCPG_INSECURE:-}" != 1 ]; then
-		export ACTORCPG_TLS_DIR=$PKI ACTORCPG_CLIENT_NAME=bench
+	# A client on the node's host comes in on its client socket (like
+	# Corosync's local IPC: the kernel says who it is); with
+	# ACTORCPG_CLIENT_TCP=1 it attaches over TCP instead, with the client
+	# certificate "bench" unless the cluster runs insecure.
+	if [ "${ACTORCPG_CLIENT_TCP:-}" = 1 ]; then
+		if [ "${ACTORCPG_INSECURE:-}" != 1 ]; then
+			export ACTORCPG_TLS_DIR=$PKI ACTORCPG_CLIENT_NAME=bench
+		fi
+		ACTORCPG_NODE=127.0.0.1:$(port_of "$k") exec "$@"
 	fi
-	ACTORCPG_NODE=127.0.0.1:$(port_of "$k") exec "$@"
+	ACTORCPG_NODE=unix:$BASE/n$k/state/cpg.sock exec "$@"
 }
 
 cmd_status() {

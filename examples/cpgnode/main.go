@@ -1,8 +1,11 @@
 // Command cpgnode runs one actorcpg node as its own process, the way
 // corosync runs as a daemon: client processes attach to it with
-// ACTORCPG_NODE=127.0.0.1:PORT (or cpg.WithAddress) over protoactor
-// remoting. When a client process dies or goes silent for -client-timeout,
-// its handles are finalized and their groups see PROCDOWN.
+// ACTORCPG_NODE=unix:PATH (its client socket, -socket or -state DIR's
+// cpg.sock: local processes of root, its own user and the config file's
+// uidgid entries) or ACTORCPG_NODE=HOST:PORT (its remoting port), each
+// process on one session. When a client process dies (its session
+// closes) or, attached over TCP, goes silent for -client-timeout, its
+// handles are finalized and their groups see PROCDOWN.
 //
 // Without -c or -peers it runs a cluster of one on -listen:
 //
@@ -121,6 +124,7 @@ type options struct {
 	id              uint
 	listen          string
 	state           string
+	socket          string
 	clientTimeout   time.Duration
 	clientHeartbeat time.Duration
 	maxMessage      uint64
@@ -145,6 +149,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.UintVar(&o.id, "id", 0, "this node's `id` (default: the file's local.nodeid, else 1)")
 	fs.StringVar(&o.listen, "listen", "", "`host:port` to listen on for clients and other nodes (default "+defaultListen+"; with -c: local.listen, else this node's ring0_addr)")
 	fs.StringVar(&o.state, "state", "", "`dir` that keeps the ring sequence across restarts")
+	fs.StringVar(&o.socket, "socket", "", "client socket `path` (mode 0660) for clients on this host, ACTORCPG_NODE=unix:PATH (default: DIR/cpg.sock with -state DIR)")
 	timeVar := func(dst *time.Duration, name string, def time.Duration, usage string) {
 		*dst = def
 		fs.Var(timeFlag{dst, flagFields[name]}, name, usage)
@@ -201,6 +206,7 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 		"id":                func() { cfg.NodeID = uint32(o.id) },
 		"listen":            func() { cfg.Listen = o.listen },
 		"state":             func() { cfg.StateDir = o.state },
+		"socket":            func() { cfg.ClientSocket = o.socket },
 		"client-timeout":    func() { cfg.ClientTimeout = o.clientTimeout },
 		"client-heartbeat":  func() { cfg.ClientHeartbeat = o.clientHeartbeat },
 		"max-message":       func() { cfg.MaxMessageSize = o.maxMessage },
@@ -268,7 +274,7 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 // flagFields maps the flags that set one configuration value to its key
 // in the configuration file, by which remote.Config.Validate names it.
 var flagFields = map[string]string{
-	"id": "nodeid", "listen": "listen", "state": "state_dir",
+	"id": "nodeid", "listen": "listen", "state": "state_dir", "socket": "client_socket",
 	"client-timeout": "client_timeout", "client-heartbeat": "client_heartbeat",
 	"max-message": "max_message_size", "token": "token", "heartbeat": "heartbeat",
 	"join": "join", "consensus": "consensus",

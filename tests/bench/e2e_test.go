@@ -6,6 +6,8 @@ package bench
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -21,23 +23,52 @@ import (
 // sender dispatches its own copies to keep its window open).
 func BenchmarkOneNodeMcast(b *testing.B) {
 	for _, size := range []int{64, 1024, 16384, 65536} {
-		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) { benchMcast(b, size, false) })
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) { benchMcast(b, size, embedded) })
 	}
 }
 
 // BenchmarkAttachedMcast is BenchmarkOneNodeMcast with both handles
-// attached to the node over protoactor remoting on 127.0.0.1 (the node and
-// the client share this process, so its two actor systems share the cores).
+// attached to the node on its client socket (one session: the node and
+// the client share this process, so they share the cores).
 func BenchmarkAttachedMcast(b *testing.B) {
 	for _, size := range []int{64, 1024, 16384, 65536} {
-		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) { benchMcast(b, size, true) })
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) { benchMcast(b, size, socket) })
 	}
 }
 
-func benchMcast(b *testing.B, size int, attached bool) {
+// BenchmarkAttachedTCPMcast is BenchmarkAttachedMcast with the session on
+// the node's remoting port over 127.0.0.1 TCP, as a client on another host
+// would attach.
+func BenchmarkAttachedTCPMcast(b *testing.B) {
+	for _, size := range []int{64, 1024, 16384, 65536} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) { benchMcast(b, size, tcp) })
+	}
+}
+
+// How a benchmark's clients reach their node.
+type attach int
+
+const (
+	embedded attach = iota // in-process
+	socket                 // the node's client socket
+	tcp                    // the node's remoting port
+)
+
+// clientSocket returns a client socket path in a new temporary directory.
+func clientSocket(b *testing.B) string {
+	dir, err := os.MkdirTemp("", "cpgbench")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { os.RemoveAll(dir) })
+	return filepath.Join(dir, "cpg.sock")
+}
+
+func benchMcast(b *testing.B, size int, how attach) {
 	cfg := remote.DefaultConfig()
-	if attached {
+	if how != embedded {
 		cfg.Listen = "127.0.0.1:0"
+		cfg.ClientSocket = clientSocket(b)
 	}
 	node, err := actors.Start(cfg)
 	if err != nil {
@@ -45,7 +76,10 @@ func benchMcast(b *testing.B, size int, attached bool) {
 	}
 	defer node.Stop()
 	where := cpg.WithNode(node)
-	if attached {
+	switch how {
+	case socket:
+		where = cpg.WithAddress(node.ClientSocket())
+	case tcp:
 		where = cpg.WithAddress(node.Address())
 	}
 	group := []byte("bench")

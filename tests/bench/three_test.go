@@ -16,7 +16,7 @@ import (
 
 // BenchmarkThreeNodeMcast measures three nodes in this process, linked
 // over 127.0.0.1: one sender attached to node 1 and one receiver attached
-// to each of nodes 2 and 3; b.N messages are delivered to every receiver.
+// to each of nodes 2 and 3 (on their client sockets); b.N messages are delivered to every receiver.
 // Everything shares this process's cores, so compare runs by cpu-ns/op.
 func BenchmarkThreeNodeMcast(b *testing.B) {
 	nodes := startThree(b)
@@ -48,6 +48,7 @@ func startThree(b *testing.B) []*actors.Node {
 	for _, na := range list {
 		cfg := remote.DefaultConfig()
 		cfg.NodeID, cfg.Listen, cfg.Nodes, cfg.Token = na.NodeID, na.Addr, list, time.Second
+		cfg.ClientSocket = clientSocket(b)
 		n, err := actors.Start(cfg)
 		if err != nil {
 			b.Fatal(err)
@@ -79,7 +80,7 @@ func benchThree(b *testing.B, nodes []*actors.Node, size int) {
 		r := &recv{}
 		h, err := cpg.Initialize(&cpg.Callbacks{
 			Deliver: func(*cpg.Handle, []byte, uint32, uint32, []byte) { r.got++ },
-		}, cpg.WithAddress(n.Address()))
+		}, cpg.WithAddress(n.ClientSocket()))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -89,7 +90,7 @@ func benchThree(b *testing.B, nodes []*actors.Node, size int) {
 		}
 		rs = append(rs, r)
 	}
-	send, err := cpg.Initialize(&cpg.Callbacks{}, cpg.WithAddress(nodes[0].Address()))
+	send, err := cpg.Initialize(&cpg.Callbacks{}, cpg.WithAddress(nodes[0].ClientSocket()))
 	if err != nil {
 		b.Fatal(err)
 	}
