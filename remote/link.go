@@ -1093,32 +1093,47 @@ func encodeFrames(q []*Frame, bufs net.Buffers, scratch []byte) (net.Buffers, []
 			continue // cannot happen with generated messages
 		}
 		scratch = binary.LittleEndian.AppendUint32(scratch, uint32(f.size))
-		if f.det {
-			scratch = append(scratch, f.kind|kindDetached)
-		} else {
-			scratch = append(scratch, f.kind)
-		}
-		if len(f.body) <= smallBody {
-			scratch = append(scratch, f.body...)
-		} else {
-			bufs = append(bufs, scratch[start:], f.body)
-			start = len(scratch)
-		}
-		for _, d := range f.data {
-			if len(d) == 0 {
-				continue
-			}
-			if start < len(scratch) {
-				bufs = append(bufs, scratch[start:])
-				start = len(scratch)
-			}
-			bufs = append(bufs, d)
-		}
+		scratch = append(scratch, f.wireKind())
+		bufs, scratch, start = appendBody(bufs, scratch, start, f)
 	}
 	if start < len(scratch) {
 		bufs = append(bufs, scratch[start:])
 	}
 	return bufs, scratch
+}
+
+// wireKind is the kind byte of f's header: its kind, marked if its
+// payloads travel detached.
+func (f *Frame) wireKind() byte {
+	if f.det {
+		return f.kind | kindDetached
+	}
+	return f.kind
+}
+
+// appendBody lays out f's body and detached payloads after the header the
+// caller put in scratch: a small body is copied into scratch, a large one
+// and the payloads are referenced where they are. start is where the
+// bytes of scratch not yet in bufs begin; scratch must have room for
+// what is copied (bufs holds slices of it).
+func appendBody(bufs net.Buffers, scratch []byte, start int, f *Frame) (net.Buffers, []byte, int) {
+	if len(f.body) <= smallBody {
+		scratch = append(scratch, f.body...)
+	} else {
+		bufs = append(bufs, scratch[start:], f.body)
+		start = len(scratch)
+	}
+	for _, d := range f.data {
+		if len(d) == 0 {
+			continue
+		}
+		if start < len(scratch) {
+			bufs = append(bufs, scratch[start:])
+			start = len(scratch)
+		}
+		bufs = append(bufs, d)
+	}
+	return bufs, scratch, start
 }
 
 // Large messages travel detached: their payloads (every bytes field named

@@ -335,29 +335,10 @@ func encodeSessionFrames(q []sessionOut, bufs net.Buffers, scratch []byte) (net.
 		f := o.f
 		size += uint64(f.size) + sessionHeader
 		scratch = binary.LittleEndian.AppendUint32(scratch, uint32(f.size))
-		if f.det {
-			scratch = append(scratch, f.kind|kindDetached)
-		} else {
-			scratch = append(scratch, f.kind)
-		}
+		scratch = append(scratch, f.wireKind())
 		scratch = binary.LittleEndian.AppendUint64(scratch, o.handle)
 		scratch = binary.LittleEndian.AppendUint32(scratch, o.corr)
-		if len(f.body) <= smallBody {
-			scratch = append(scratch, f.body...)
-		} else {
-			bufs = append(bufs, scratch[start:], f.body)
-			start = len(scratch)
-		}
-		for _, d := range f.data {
-			if len(d) == 0 {
-				continue
-			}
-			if start < len(scratch) {
-				bufs = append(bufs, scratch[start:])
-				start = len(scratch)
-			}
-			bufs = append(bufs, d)
-		}
+		bufs, scratch, start = appendBody(bufs, scratch, start, f)
 	}
 	if start < len(scratch) {
 		bufs = append(bufs, scratch[start:])
