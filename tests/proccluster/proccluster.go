@@ -148,7 +148,6 @@ type Cluster struct {
 	mu      sync.Mutex
 	clients []*Client
 	nextInc uint64
-	ctl     *actor.ActorSystem
 }
 
 // Client is one floodclient process.
@@ -416,10 +415,6 @@ func (c *Cluster) shutdown() {
 	for k := range c.nodes {
 		c.StopNode(k + 1)
 	}
-	if c.ctl != nil {
-		c.ctl.Shutdown()
-		c.ctl = nil
-	}
 	if !c.t.Failed() {
 		os.RemoveAll(c.dir)
 		return
@@ -487,19 +482,39 @@ func (c *Cluster) Clients() []*Client {
 	return slices.Clone(c.clients)
 }
 
+var (
+	ctlOnce sync.Once
+	ctlSys  *actor.ActorSystem
+	ctlErr  error
+)
+
+// controlSystem returns the process's one actor system for link control,
+// with remoting on an ephemeral port, started on first use. One for every
+// cluster of the process: protoactor's remoting start sets gRPC's global
+// logger, which races the gRPC goroutines of a remoting already running.
+func controlSystem() (*actor.ActorSystem, error) {
+	ctlOnce.Do(func() {
+		sys := actor.NewActorSystemWithConfig(actors.SystemConfig(zerolog.Nop()))
+		if _, _, err := remote.StartRemoting(sys, "127.0.0.1:0", nil); err != nil {
+			ctlErr = err
+			return
+		}
+		ctlSys = sys
+	})
+	return ctlSys, ctlErr
+}
+
 // Links makes node k cut its links to the blocked nodes (it sends them
 // nothing and drops what they send) and heal every other link of it. Node
 // k must run. A restart of k applies the same cuts again.
 func (c *Cluster) Links(k int, blocked ...uint32) {
 	c.t.Helper()
 	c.block[k-1] = slices.Clone(blocked)
-	if c.ctl == nil {
-		c.ctl = actor.NewActorSystemWithConfig(actors.SystemConfig(zerolog.Nop()))
-		if _, _, err := remote.StartRemoting(c.ctl, "127.0.0.1:0", nil); err != nil {
-			c.t.Fatal(err)
-		}
+	ctl, err := controlSystem()
+	if err != nil {
+		c.t.Fatal(err)
 	}
-	res, err := c.ctl.Root.RequestFuture(actor.NewPID(c.addrs[k-1], "cpg"), &wire.LinkControl{Blocked: blocked}, 5*time.Second).Result()
+	res, err := ctl.Root.RequestFuture(actor.NewPID(c.addrs[k-1], "cpg"), &wire.LinkControl{Blocked: blocked}, 5*time.Second).Result()
 	if err != nil {
 		c.t.Fatalf("link control of node %d: %v", k, err)
 	}
