@@ -63,6 +63,9 @@ func (a *handleActor) Receive(ctx actor.Context) {
 	if nilMessage(ctx.Message()) {
 		return
 	}
+	if panicking("handle", ctx.Message()) {
+		panic("test panic in a handle actor")
+	}
 	switch m := ctx.Message().(type) {
 	case *api.McastRequest:
 		a.mcast(ctx, []*api.McastRequest{m})

@@ -50,6 +50,8 @@ type Node struct {
 	sessions map[*session]bool // open client sessions; nil once stopping
 
 	stopOnce sync.Once
+	done     chan struct{} // closed when the node has stopped
+	failure  atomic.Pointer[error]
 }
 
 // Option changes how a node starts.
@@ -64,7 +66,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	n := &Node{cfg: cfg, log: zerolog.Nop()}
+	n := &Node{cfg: cfg, log: zerolog.Nop(), done: make(chan struct{})}
 	for _, o := range opts {
 		o(n)
 	}
@@ -101,7 +103,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	// A priority mailbox: heartbeats, the clock and the view protocol go
 	// ahead of the data backlog (see wire.PeerHeartbeat.GetPriority).
 	props := actor.PropsFromProducer(func() actor.Actor { return newNodeActor(n) },
-		actor.WithGuardian(resume), actor.WithSupervisor(resume), actor.WithMailbox(actor.UnboundedPriority()))
+		actor.WithGuardian(n.stopOnPanic()), actor.WithSupervisor(stopHandle), actor.WithMailbox(actor.UnboundedPriority()))
 	root, err := n.system.Root.SpawnNamed(props, RootName)
 	if err != nil {
 		n.Stop()
@@ -241,6 +243,7 @@ func (n *Node) Logger() zerolog.Logger { return n.log }
 // close) and its listener closes. Stopping twice does nothing more.
 func (n *Node) Stop() {
 	n.stopOnce.Do(func() {
+		defer close(n.done)
 		remote.ServeClients(n.system, nil)
 		remote.AcceptLinks(n.system, nil)
 		if n.sock != nil {

@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
@@ -86,10 +87,23 @@ type peerMessage interface {
 	GetFrom() uint32
 }
 
+// panicHook, set by tests only, makes the node and handle actors panic
+// on the messages it reports: the way to test supervision (supervise.go).
+var panicHook atomic.Pointer[func(who string, m any) bool]
+
+// panicking reports whether the test hook wants who to panic on m.
+func panicking(who string, m any) bool {
+	h := panicHook.Load()
+	return h != nil && (*h)(who, m)
+}
+
 // Receive implements actor.Actor.
 func (a *nodeActor) Receive(ctx actor.Context) {
 	if nilMessage(ctx.Message()) {
 		return
+	}
+	if panicking("node", ctx.Message()) {
+		panic("test panic in the node actor")
 	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:

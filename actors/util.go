@@ -6,9 +6,7 @@ import (
 	"fmt"
 	"net"
 	"strconv"
-	"time"
 
-	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/reflect/protoreflect"
 )
 
@@ -22,12 +20,6 @@ func nilMessage(m any) bool {
 	pm, ok := m.(interface{ ProtoReflect() protoreflect.Message })
 	return ok && !pm.ProtoReflect().IsValid()
 }
-
-// resume keeps an actor and its state after a panic in its Receive: a bug
-// triggered by one message must not wipe a node's handles and groups.
-var resume = actor.NewOneForOneStrategy(10, time.Second, func(reason any) actor.Directive {
-	return actor.ResumeDirective
-})
 
 // isLocalAddr reports whether a remoting address ("host:port") is on this
 // host: a loopback address or one of this host's interface addresses.

@@ -102,11 +102,23 @@ func embeddedConn(n *actors.Node) (*conn, error) {
 	if c, ok := conns[key]; ok && !c.dead.Load() {
 		return c, nil
 	}
+	select {
+	case <-n.Done():
+		return nil, fmt.Errorf("cpg: the node has stopped: %w", api.ErrLibrary)
+	default:
+	}
 	c := &conn{key: key, system: n.System(), node: n.PID(), timeout: n.Config().RequestTimeout, handles: map[uint64]*Handle{}}
 	if err := c.spawnClient(); err != nil {
 		return nil, err
 	}
 	conns[key] = c
+	// A node that stops (Stop, or on its own after a panic: actors.Node.Err)
+	// takes its handles with it: CS_ERR_LIBRARY from then on, as when
+	// corosync dies under libcpg.
+	go func() {
+		<-n.Done()
+		c.kill()
+	}()
 	return c, nil
 }
 

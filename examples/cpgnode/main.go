@@ -99,7 +99,14 @@ func main() {
 	go governProcs(stop, logger)
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	<-sig
+	select {
+	case <-sig:
+	case <-node.Done():
+		// The node stopped on its own (a panic in its node actor): exit
+		// non-zero so that whoever runs it starts a fresh one.
+		fmt.Fprintf(os.Stderr, "cpgnode: %v\n", node.Err())
+		os.Exit(1)
+	}
 	close(stop)
 	node.Stop()
 }
