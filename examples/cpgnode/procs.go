@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"runtime"
+	"runtime/metrics"
 	"syscall"
 	"time"
 
@@ -24,26 +25,63 @@ import (
 // whichever says busy. Setting GOMAXPROCS turns this off.
 
 // procsGovernor decides the processor count from the node's load.
+//
+// CPU use alone is the wrong signal for going up: a lone round trip of 1
+// KiB keeps a node about 0.6 cores busy on one processor, with never more
+// than one goroutine ready to run; on two, every hand-off wakes the other
+// thread, the round trip doubles (2026-12-06: p50 36-42 us on one, 75-158
+// us on two) and the wake-ups keep CPU use above any idle threshold, so
+// the node never came back. What says that more processors would help is
+// goroutines waiting to run: the share of scheduling events whose wait in
+// the run queue exceeded waitLong (runtime/metrics /sched/latencies).
 type procsGovernor struct {
 	max int // all processors
 	cur int
-	// up: above this CPU use (in cores) or link traffic (bytes/s) on one
-	// processor, use all; down: below both on all, go back to one.
-	up, down         float64
-	upRate, downRate float64
+	// up: above this CPU use (in cores) with goroutines waiting (above
+	// waitUp of scheduling events waited long) on one processor, or above
+	// upRate of link traffic (bytes/s), use all. down: below downUse and
+	// downRate on all, and held there at least hold intervals, go back
+	// to one.
+	up, waitUp, downUse float64
+	upRate, downRate    float64
+	hold, held          int
 }
 
 // next returns the processor count for the CPU use (in cores, user and
-// system time over wall time) and link traffic (bytes/s) of the last
-// interval.
-func (g *procsGovernor) next(use, rate float64) int {
+// system time over wall time), link traffic (bytes/s) and share of
+// scheduling events that waited long of the last interval.
+func (g *procsGovernor) next(use, rate, waiting float64) int {
 	switch {
-	case g.cur == 1 && (use > g.up || rate > g.upRate):
-		g.cur = g.max
-	case g.cur > 1 && use < g.down && rate < g.downRate:
-		g.cur = 1
+	case g.cur == 1 && (rate > g.upRate || (use > g.up && waiting > g.waitUp)):
+		g.cur, g.held = g.max, 0
+	case g.cur > 1:
+		g.held++
+		if g.held >= g.hold && use < g.downUse && rate < g.downRate {
+			g.cur = 1
+		}
 	}
 	return g.cur
+}
+
+// waitLong: a goroutine that waited this long in the run queue was kept
+// from running by others: a second processor would have run it.
+const waitLong = 100 * time.Microsecond
+
+// schedWaits reads how many scheduling events so far waited longer than
+// waitLong, and how many there were.
+func schedWaits(sample []metrics.Sample) (long, all uint64) {
+	metrics.Read(sample)
+	if sample[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0, 0
+	}
+	h := sample[0].Value.Float64Histogram()
+	for i, n := range h.Counts {
+		all += n
+		if h.Buckets[i] >= waitLong.Seconds() {
+			long += n
+		}
+	}
+	return long, all
 }
 
 // governProcs runs the governor every interval until stop closes, unless
@@ -55,11 +93,14 @@ func governProcs(stop <-chan struct{}, log zerolog.Logger) {
 	// A lone 1 KiB round trip moves about 20 MB/s through a node (in
 	// from the client, out to it and to two other nodes); a 16 KiB flood
 	// hundreds.
-	g := &procsGovernor{max: runtime.GOMAXPROCS(0), cur: 1, up: 0.6, down: 0.25, upRate: 64 << 20, downRate: 16 << 20}
+	g := &procsGovernor{max: runtime.GOMAXPROCS(0), cur: 1, up: 0.6, waitUp: 0.05, downUse: 0.8,
+		upRate: 64 << 20, downRate: 16 << 20, hold: 10}
 	runtime.GOMAXPROCS(1)
 	const every = 200 * time.Millisecond
 	t := time.NewTicker(every)
 	defer t.Stop()
+	sample := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	lastLong, lastAll := schedWaits(sample)
 	lastCPU, lastBytes, lastAt := cpuTime(), remote.LinkBytes(), time.Now()
 	for {
 		select {
@@ -67,13 +108,19 @@ func governProcs(stop <-chan struct{}, log zerolog.Logger) {
 			return
 		case now := <-t.C:
 			c, b := cpuTime(), remote.LinkBytes()
+			long, all := schedWaits(sample)
 			dt := now.Sub(lastAt)
 			use := float64(c-lastCPU) / float64(dt)
 			rate := float64(b-lastBytes) / dt.Seconds()
-			lastCPU, lastBytes, lastAt = c, b, now
-			if was := g.cur; g.next(use, rate) != was {
+			waiting := 0.0
+			if all > lastAll {
+				waiting = float64(long-lastLong) / float64(all-lastAll)
+			}
+			lastCPU, lastBytes, lastAt, lastLong, lastAll = c, b, now, long, all
+			if was := g.cur; g.next(use, rate, waiting) != was {
 				runtime.GOMAXPROCS(g.cur)
-				log.Debug().Int("procs", g.cur).Float64("cpu", use).Float64("bytes_per_s", rate).Msg("processors")
+				log.Debug().Int("procs", g.cur).Float64("cpu", use).Float64("bytes_per_s", rate).
+					Float64("waiting", waiting).Msg("processors")
 			}
 		}
 	}
