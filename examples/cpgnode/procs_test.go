@@ -14,9 +14,9 @@ func TestProcsGovernorFollowsLoadWithHysteresis(t *testing.T) {
 	}{
 		{0.1, 0, 0, 1}, {0.5, 1e6, 0.5, 1}, // idle, or little CPU
 		{0.7, 0, 0.01, 1}, {0.9, 0, 0.02, 1}, // busy, nothing waiting: a round trip
-		{0.7, 0, 0.2, 4}, // busy with goroutines waiting
+		{0.7, 0, 0.2, 4},               // busy with goroutines waiting
 		{0.3, 0, 0, 4}, {0.3, 0, 0, 4}, // held
-		{0.3, 0, 0, 1}, // then down
+		{0.3, 0, 0, 1},                                                          // then down
 		{0.3, 20e6, 0, 4}, {0.2, 8e6, 0, 4}, {0.2, 8e6, 0, 4}, {0.2, 8e6, 0, 4}, // traffic keeps it up
 		{0.2, 3e6, 0, 1},
 		{0.95, 0, 0.3, 4}, {1.5, 0, 0, 4}, {1.5, 0, 0, 4}, {1.2, 0, 0, 4}, // a flood using both stays
