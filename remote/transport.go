@@ -54,8 +54,8 @@ type MemNetwork struct {
 	mu     sync.Mutex
 	closed bool
 	nodes  map[uint32]func(from uint32, m proto.Message)
-	pipes map[[2]uint32]*memPipe
-	cut   map[[2]uint32]bool
+	pipes  map[[2]uint32]*memPipe
+	cut    map[[2]uint32]bool
 }
 
 // NewMemNetwork returns an empty network.
