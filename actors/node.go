@@ -21,6 +21,7 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	premote "github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/cluster"
@@ -37,8 +38,9 @@ type Node struct {
 	log     zerolog.Logger
 	system  *actor.ActorSystem
 	remote  *premote.Remote
-	peers   *remote.Links // to the other nodes (TCP)
-	sock    net.Listener  // the client socket, if any
+	peers   remote.Transport // to the other nodes: links, or a MemNetwork
+	memnet  *remote.MemNetwork
+	sock    net.Listener // the client socket, if any
 	addr    string
 	root    *actor.PID
 	start   time.Time
@@ -60,6 +62,14 @@ type Option func(*Node)
 // WithLogger sets the node's logger (default: zerolog.Nop()).
 func WithLogger(l zerolog.Logger) Option { return func(n *Node) { n.log = l } }
 
+// WithNetwork runs the node on an in-memory network instead of sockets:
+// it talks to the other nodes of net (the nodes of cfg.Nodes, whose
+// addresses are then only names) and opens no listener, so that a whole
+// cluster runs in one process, under the race detector, with faults
+// (MemNetwork.Cut) on demand. Clients use the node in-process
+// (cpg.WithNode), or on its client socket if one is configured.
+func WithNetwork(net *remote.MemNetwork) Option { return func(n *Node) { n.memnet = net } }
+
 // Start starts a node from cfg (validated first). With cfg.Listen set, the
 // node accepts attached clients on that address.
 func Start(cfg remote.Config, opts ...Option) (*Node, error) {
@@ -79,7 +89,16 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	n.start = time.Now()
 	n.view.Store(&api.TotemConfchg{RingId: &api.RingId{Nodeid: cfg.NodeID, Seq: seq}, Members: []uint32{cfg.NodeID}})
 	n.system = actor.NewActorSystemWithConfig(SystemConfig(n.log))
-	if cfg.Listen != "" {
+	if n.memnet != nil {
+		self := actor.NewPID(n.system.Address(), RootName)
+		n.peers = n.memnet.Join(cfg.NodeID, func(from uint32, m proto.Message) {
+			// The network knows the sender, as a TLS link does: a message
+			// claiming another is dropped.
+			if pm, ok := m.(peerMessage); ok && pm.GetFrom() == from {
+				n.system.Root.Send(self, m)
+			}
+		})
+	} else if cfg.Listen != "" {
 		sec := cfg.Security()
 		r, addr, err := remote.StartRemoting(n.system, cfg.Listen, sec)
 		if err != nil {
@@ -87,7 +106,11 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 			return nil, err
 		}
 		n.remote, n.addr = r, addr
-		n.peers = remote.NewPeerLinks(sec, n.nodeAt)
+		addrs := make(map[uint32]string, len(cfg.Nodes))
+		for _, na := range cfg.Nodes {
+			addrs[na.NodeID] = na.Addr
+		}
+		n.peers = remote.NewPeerTransport(remote.NewPeerLinks(sec, n.nodeAt), RootName, addrs)
 		if sec == nil && !isLoopbackListen(cfg.Listen) {
 			n.log.Warn().Str("listen", cfg.Listen).Msg("node-to-node traffic is unauthenticated and unencrypted: " +
 				"anyone who reaches this port can speak as any node; give totem.crypto_ca, crypto_cert and crypto_key (cpgkeygen)")
@@ -255,6 +278,9 @@ func (n *Node) Stop() {
 		n.closeSessions()
 		if n.peers != nil {
 			n.peers.Close()
+		}
+		if n.memnet != nil {
+			n.memnet.Leave(n.cfg.NodeID)
 		}
 		if n.remote != nil {
 			remote.Shutdown(n.remote)

@@ -208,17 +208,14 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 			if e := a.log.Debug(); e.Enabled() && isViewMessage(o.Msg) {
 				e.Uint32("to", o.To).Str("type", typeName(o.Msg)).Msg("view message out")
 			}
-			pid, ok := a.peers[o.To]
-			if !ok || a.node.blocked(o.To) {
+			if _, ok := a.peers[o.To]; !ok || a.node.blocked(o.To) || a.node.peers == nil {
 				continue
 			}
 			if o.Msg != last { // the same message to many nodes is marshaled once
 				last, frame = o.Msg, remote.NewFrame(o.Msg)
 			}
-			if frame != nil && a.node.peers != nil {
-				a.node.peers.Send(pid.Address, pid.Id, frame)
-			} else {
-				ctx.Send(pid, o.Msg)
+			if frame != nil { // every peer message travels on links
+				a.node.peers.Send(o.To, frame)
 			}
 		}
 		rd.InOrder(func(d *groups.Delivery, _ bool) {
