@@ -1,21 +1,3 @@
-// Package cluster is one node's protocol engine as a deterministic state
-// machine: failure detection, view agreement with a virtual-synchrony
-// flush, and the node's replica of every group (groups.Group) together
-// with the sequencers (sequencer.Sequencer) of the groups this node orders
-// in the current view.
-//
-// An Engine has no goroutines, clocks or randomness. Its inputs are method
-// calls: local requests of the node's handles (Join, Leave, Gone, Mcast,
-// Congestion), messages from other nodes (Step), the passage of time
-// (Tick, with the time given by the caller) and Flush, which sends what
-// the inputs since the last Flush produced, in batches. Its outputs
-// collect in a Ready that the caller takes with Ready and acknowledges
-// with Advance, like etcd-io/raft's RawNode. The actor shell (package
-// actors) and the simulator (tests/sim) drive the same Engine.
-//
-// One engine holds every group of its node so that a view change sees all
-// of them at one point: the flush is a single step, not a barrier across
-// actors.
 package cluster
 
 import (
