@@ -1,21 +1,3 @@
-// Package cluster is one node's protocol engine as a deterministic state
-// machine: failure detection, view agreement with a virtual-synchrony
-// flush, and the node's replica of every group (groups.Group) together
-// with the sequencers (sequencer.Sequencer) of the groups this node orders
-// in the current view.
-//
-// An Engine has no goroutines, clocks or randomness. Its inputs are method
-// calls: local requests of the node's handles (Join, Leave, Gone, Mcast,
-// Congestion), messages from other nodes (Step), the passage of time
-// (Tick, with the time given by the caller) and Flush, which sends what
-// the inputs since the last Flush produced, in batches. Its outputs
-// collect in a Ready that the caller takes with Ready and acknowledges
-// with Advance, like etcd-io/raft's RawNode. The actor shell (package
-// actors) and the simulator (tests/sim) drive the same Engine.
-//
-// One engine holds every group of its node so that a view change sees all
-// of them at one point: the flush is a single step, not a barrier across
-// actors.
 package cluster
 
 import (
@@ -196,55 +178,50 @@ func ringOf(r *api.RingId) ringID {
 
 func (r ringID) api() *api.RingId { return &api.RingId{Nodeid: r.node, Seq: r.seq} }
 
-// Engine is one node's protocol state. Not safe for concurrent use.
+// Engine is one node's protocol state: a ViewMachine and a GroupMachine
+// per group, composed (see the package doc). It routes other nodes'
+// messages to the machine they are for, local requests to the handle's
+// group, and the machines' messages to each other through a FIFO queue it
+// drains within each call, in a fixed order; it gathers their output in
+// one Ready. Not safe for concurrent use.
 type Engine struct {
 	cfg Config
 	now time.Duration
 
-	// The installed view.
-	ring    ringID
-	members []uint32
-
-	// maxSeq is the highest ring seq this node has used or accepted
-	// (persisted); seenSeq the highest it has heard of.
-	maxSeq  uint64
-	seenSeq uint64
-	// promised is the seq of the last proposal accepted: older ones are
-	// refused.
-	promised uint64
-
-	// syncing: a proposal was accepted and its install is awaited. The
-	// node takes nothing more from its old view meanwhile.
-	syncing         bool
-	accepted        ringID
-	acceptedMembers []uint32
-	acceptedAt      time.Duration
-
-	heard  map[uint32]time.Duration
-	hbSeq  uint64               // this node's last heartbeat
-	peerHB map[uint32][2]uint64 // the newest (incarnation, seq) heard per peer
-	// What each peer is known to be in: its installed ring and the
-	// proposal it accepted and has not installed (none: not syncing), as
-	// far as peerStep, the newest step of it known, goes (see learnPeer).
-	peerRing      map[uint32]ringID
-	peerAccepted  map[uint32]ringID
-	peerStep      map[uint32]viewStep
-	lastHeartbeat time.Duration
-	changeSince   time.Duration // when a view change became needed; -1: none
-	coord         *attempt
-	installedAt   time.Duration
-	// early holds messages of the accepted ring that arrived before its
-	// install (nodes install at slightly different times).
-	early []envelope
-
-	groups  map[string]*group
-	handles map[groups.HandleID]*group
+	vm      *ViewMachine
+	groups  map[string]*slot
+	handles map[groups.HandleID]*slot
 	// msgIDs keeps the last event id of groups dropped while idle.
 	msgIDs  map[string]uint64
-	dirty   []*group
-	flushes []*group // groups with something for Flush
+	flushes []*slot // groups with something for Flush
+	// queue holds the machines' messages to each other, in order.
+	queue []local
+	// acks are the groups' acknowledgements since the last sendAcks, for
+	// every other node of the view.
+	acks []*wire.GroupAck
+	// early holds group messages of the accepted ring (earlyRing) that
+	// arrived before its install (nodes install at slightly different
+	// times); replay says to take them now that it is installed.
+	early     []envelope
+	earlyRing ringID
+	replay    bool
 
 	ready Ready
+}
+
+// slot is the engine's place for one group machine.
+type slot struct {
+	key    string
+	gm     *GroupMachine
+	queued bool // in Engine.flushes
+}
+
+// local is a message between the node's machines: for the view machine
+// (toView) or for group's machine.
+type local struct {
+	group   string
+	toGroup GroupInput
+	toView  ViewInput
 }
 
 // envelope is a message from another node, kept for later.
@@ -255,14 +232,6 @@ type envelope struct {
 
 // maxEarlyMessages bounds the messages kept for a view not yet installed.
 const maxEarlyMessages = 1 << 14
-
-// attempt is a view change this node coordinates.
-type attempt struct {
-	ring    ringID
-	members []uint32
-	states  map[uint32]*wire.ViewState
-	started time.Duration
-}
 
 // New returns the engine of node cfg.NodeID, alone in its first view.
 func New(cfg Config) *Engine {
@@ -284,21 +253,11 @@ func New(cfg Config) *Engine {
 		cfg.Handoff = DefaultHandoff
 	}
 	return &Engine{
-		cfg:          cfg,
-		ring:         ringID{cfg.NodeID, cfg.RingSeq},
-		members:      []uint32{cfg.NodeID},
-		maxSeq:       cfg.RingSeq,
-		seenSeq:      cfg.RingSeq,
-		promised:     cfg.RingSeq,
-		heard:        make(map[uint32]time.Duration),
-		peerHB:       make(map[uint32][2]uint64),
-		peerRing:     make(map[uint32]ringID),
-		peerAccepted: make(map[uint32]ringID),
-		peerStep:     make(map[uint32]viewStep),
-		changeSince:  -1,
-		groups:       make(map[string]*group),
-		handles:      make(map[groups.HandleID]*group),
-		msgIDs:       make(map[string]uint64),
+		cfg:     cfg,
+		vm:      NewViewMachine(cfg),
+		groups:  make(map[string]*slot),
+		handles: make(map[groups.HandleID]*slot),
+		msgIDs:  make(map[string]uint64),
 	}
 }
 
@@ -306,20 +265,20 @@ func New(cfg Config) *Engine {
 func (e *Engine) NodeID() uint32 { return e.cfg.NodeID }
 
 // Ring returns the installed view's ring id.
-func (e *Engine) Ring() *api.RingId { return e.ring.api() }
+func (e *Engine) Ring() *api.RingId { return e.vm.Ring().api() }
 
 // Members returns the installed view's node ids, ascending.
-func (e *Engine) Members() []uint32 { return slices.Clone(e.members) }
+func (e *Engine) Members() []uint32 { return slices.Clone(e.vm.Members()) }
 
 // Syncing reports whether a view change is in progress on this node:
 // joins and leaves get CodeTryAgain and multicasts wait for the new view.
-func (e *Engine) Syncing() bool { return e.syncing }
+func (e *Engine) Syncing() bool { return e.vm.Syncing() }
 
 // GroupMembers returns a group's member list (sorted by nodeid, pid), or
 // nil for a group with none.
 func (e *Engine) GroupMembers(name []byte) []*api.Address {
-	if gr, ok := e.groups[string(name)]; ok {
-		return gr.g.Members()
+	if s, ok := e.groups[string(name)]; ok {
+		return s.gm.Members()
 	}
 	return nil
 }
@@ -328,9 +287,9 @@ func (e *Engine) GroupMembers(name []byte) []*api.Address {
 // api.CompareNames order.
 func (e *Engine) GroupNames() [][]byte {
 	var out [][]byte
-	for _, gr := range e.groups {
-		if len(gr.g.Members()) > 0 {
-			out = append(out, gr.name)
+	for _, s := range e.groups {
+		if len(s.gm.Members()) > 0 {
+			out = append(out, s.gm.Name())
 		}
 	}
 	slices.SortFunc(out, api.CompareNames)
@@ -341,10 +300,10 @@ func (e *Engine) GroupNames() [][]byte {
 // as far as this node knows: where a view starts it (see owner), or the
 // node a handoff moved it to since.
 func (e *Engine) Owner(name []byte) uint32 {
-	if gr, ok := e.groups[string(name)]; ok {
-		return gr.owner
+	if s, ok := e.groups[string(name)]; ok {
+		return s.gm.Owner()
 	}
-	return owner(name, e.members)
+	return owner(name, e.vm.Members())
 }
 
 // owner places a group's sequencer at the start of a view by rendezvous
@@ -392,28 +351,133 @@ func (e *Engine) Ready() Ready { return e.ready }
 func (e *Engine) Advance() { e.ready = Ready{} }
 
 // NeedsFlush reports whether Flush has something to send.
-func (e *Engine) NeedsFlush() bool { return len(e.flushes) > 0 && !e.syncing }
+func (e *Engine) NeedsFlush() bool { return len(e.flushes) > 0 && !e.vm.Syncing() }
 
-func (e *Engine) send(to uint32, m proto.Message) {
-	e.ready.Messages = append(e.ready.Messages, Outbound{To: to, Msg: m})
-}
-
-func (e *Engine) setMaxSeq(seq uint64) {
-	if seq > e.maxSeq {
-		e.maxSeq = seq
-		e.ready.PersistSeq = seq
+// group returns the slot of the group named name, starting its machine
+// (and telling the view machine) if there is none.
+func (e *Engine) group(name []byte) *slot {
+	if s, ok := e.groups[string(name)]; ok {
+		return s
 	}
-	e.seenSeq = max(e.seenSeq, seq)
+	s := &slot{key: string(name)}
+	s.gm = NewGroupMachine(GroupConfig{Config: e.cfg, Name: name, Ring: e.vm.Ring(), Members: e.vm.Members(),
+		Now: e.now, LastMsgID: e.msgIDs[s.key]})
+	e.groups[s.key] = s
+	e.vm.StepLocal(GroupOpened{Group: s.gm.Name()})
+	return s
 }
 
-func (e *Engine) isNode(id uint32) bool {
-	_, ok := slices.BinarySearch(e.cfg.Nodes, id)
-	return ok && id != e.cfg.NodeID
+// stepGroup steps a group machine and takes its output.
+func (e *Engine) stepGroup(s *slot, m GroupInput) api.Code {
+	code := s.gm.Step(m)
+	e.take(s)
+	return code
 }
 
-func (e *Engine) inView(id uint32) bool {
-	_, ok := slices.BinarySearch(e.members, id)
-	return ok
+// take moves a group machine's output into the engine's Ready, its acks
+// to the next sendAcks, its answers to the view machine into the queue.
+func (e *Engine) take(s *slot) {
+	gm := s.gm
+	if !gm.HasReady() {
+		return
+	}
+	rd := gm.Ready()
+	e.ready.Messages = append(e.ready.Messages, rd.Messages...)
+	e.acks = append(e.acks, rd.Acks...)
+	e.ready.Deliveries = append(e.ready.Deliveries, rd.Deliveries...)
+	for _, l := range rd.Left {
+		delete(e.handles, l.Handle)
+	}
+	e.ready.Left = append(e.ready.Left, rd.Left...)
+	e.ready.Rejected = append(e.ready.Rejected, rd.Rejected...)
+	e.ready.Flow = append(e.ready.Flow, rd.Flow...)
+	e.ready.Interrupted = append(e.ready.Interrupted, rd.Interrupted...)
+	for _, m := range rd.ToView {
+		if in, ok := m.(Installed); ok && in.Idle && e.groups[s.key] == s {
+			// The group's event ids go on where they stopped if it is
+			// used again: the others remember the last one delivered.
+			e.msgIDs[s.key] = in.LastMsgID
+			delete(e.groups, s.key)
+		}
+		e.queue = append(e.queue, local{toView: m})
+	}
+	if rd.Flush && !s.queued {
+		s.queued = true
+		e.flushes = append(e.flushes, s)
+	}
+	gm.Advance()
+}
+
+// takeView moves the view machine's output into the engine's Ready, its
+// messages for the groups into the queue.
+func (e *Engine) takeView() {
+	if !e.vm.HasReady() {
+		return
+	}
+	rd := e.vm.Ready()
+	if rd.PersistSeq != 0 {
+		e.ready.PersistSeq = rd.PersistSeq
+	}
+	e.ready.Messages = append(e.ready.Messages, rd.Messages...)
+	e.ready.SyncChanged = e.ready.SyncChanged || rd.SyncChanged
+	for _, m := range rd.ToGroups {
+		e.queue = append(e.queue, local{group: string(m.Group), toGroup: m.Msg})
+	}
+	if rd.Totem != nil {
+		// Every group installed the view: the totem confchg goes after
+		// what they delivered doing it.
+		e.ready.Totem = rd.Totem
+		e.ready.TotemAt = len(e.ready.Deliveries)
+		e.replay = true
+	}
+	e.vm.Advance()
+}
+
+// pump carries the machines' messages to each other until none is left,
+// first in, first out; then, after an install, the messages of the new
+// view that came before it.
+func (e *Engine) pump() {
+	for {
+		e.takeView()
+		if len(e.queue) == 0 {
+			break
+		}
+		m := e.queue[0]
+		e.queue[0] = local{}
+		e.queue = e.queue[1:]
+		if m.toView != nil {
+			e.vm.StepLocal(m.toView)
+			continue
+		}
+		e.stepGroup(e.group([]byte(m.group)), m.toGroup)
+	}
+	e.queue = nil
+	if e.replay {
+		e.replay = false
+		early := e.early
+		e.early = nil
+		if e.earlyRing == e.vm.Ring() {
+			for _, env := range early {
+				e.route(env.from, env.msg)
+			}
+		}
+	}
+}
+
+// sendAcks sends the groups' acknowledgements to every other node of the
+// view, in one message per node.
+func (e *Engine) sendAcks() {
+	if len(e.acks) == 0 {
+		return
+	}
+	acks := e.acks
+	e.acks = nil
+	ring := e.vm.Ring().api()
+	for _, to := range e.vm.Members() {
+		if to != e.cfg.NodeID {
+			e.ready.Messages = append(e.ready.Messages, Outbound{To: to, Msg: &wire.Ack{From: e.cfg.NodeID, Ring: ring, Groups: acks}})
+		}
+	}
 }
 
 // Join asks to add local handle h (with pid) to group name; see
@@ -422,19 +486,17 @@ func (e *Engine) Join(name []byte, h groups.HandleID, pid uint32) api.Code {
 	if err := api.CheckName(name); err != nil {
 		return api.CodeOf(err)
 	}
-	if e.syncing {
+	if e.vm.Syncing() {
 		return api.CodeTryAgain
 	}
 	if _, ok := e.handles[h]; ok {
 		return api.CodeExist
 	}
-	gr := e.group(name)
-	code := gr.g.Join(h, pid)
+	s := e.group(name)
+	code := e.stepGroup(s, JoinReq{Handle: h, Pid: pid})
 	if code == api.CodeOK {
-		e.handles[h] = gr
+		e.handles[h] = s
 	}
-	e.touch(gr)
-	e.collect()
 	return code
 }
 
@@ -442,35 +504,30 @@ func (e *Engine) Join(name []byte, h groups.HandleID, pid uint32) api.Code {
 // or PROCDOWN for an eviction). CodeNotExist if it is in none. During a
 // view change the leave waits and is sent in the new view.
 func (e *Engine) Leave(h groups.HandleID, reason api.Reason) api.Code {
-	gr, ok := e.handles[h]
+	s, ok := e.handles[h]
 	if !ok {
 		return api.CodeNotExist
 	}
-	code := gr.g.Leave(h, reason)
-	e.touch(gr)
-	e.collect()
-	return code
+	return e.stepGroup(s, LeaveReq{Handle: h, Reason: reason})
 }
 
 // Gone says local handle h was finalized or its client died: the others
 // see it leave (PROCDOWN) unless its leave is in flight. Accepted during a
 // view change too (the leave is sent in the new view).
 func (e *Engine) Gone(h groups.HandleID) {
-	gr, ok := e.handles[h]
+	s, ok := e.handles[h]
 	if !ok {
 		return
 	}
 	delete(e.handles, h)
-	gr.g.Gone(h)
-	e.touch(gr)
-	e.collect()
+	e.stepGroup(s, GoneReq{Handle: h})
 }
 
 // Mcast submits local handle h's messages to its group. A handle in no
 // group has them refused (Ready.Rejected). During a view change they wait
 // and are sent in the new view.
 func (e *Engine) Mcast(h groups.HandleID, msgs []*api.McastRequest) {
-	gr, ok := e.handles[h]
+	s, ok := e.handles[h]
 	if !ok {
 		var n uint64
 		for _, r := range msgs {
@@ -479,71 +536,100 @@ func (e *Engine) Mcast(h groups.HandleID, msgs []*api.McastRequest) {
 		e.ready.Rejected = append(e.ready.Rejected, groups.Rejected{Handle: h, Count: uint32(len(msgs)), Bytes: n})
 		return
 	}
-	gr.g.Mcast(h, msgs)
-	e.touch(gr)
-	e.collect()
+	e.stepGroup(s, McastReq{Handle: h, Msgs: msgs})
 }
 
 // Congestion records whether local handle h's receive queue is above its
 // high-water mark (its group becomes flow-controlled).
 func (e *Engine) Congestion(h groups.HandleID, congested bool) {
-	gr, ok := e.handles[h]
+	s, ok := e.handles[h]
 	if !ok {
 		return
 	}
-	gr.g.Congestion(h, congested)
-	e.touch(gr)
-	e.collect()
-	if gr.g.LocalCongested() != gr.sentCong && !e.syncing {
-		acks := make(map[uint32][]*wire.GroupAck)
-		e.ack(gr, acks)
-		e.sendAcks(acks)
-	}
+	e.stepGroup(s, CongestionReq{Handle: h, Congested: congested})
+	e.sendAcks()
 }
 
 // Step takes a message from node from. Messages from nodes outside the
 // node list, of the wrong type, or malformed are dropped.
 func (e *Engine) Step(from uint32, m proto.Message) {
-	if !e.isNode(from) {
+	if !e.vm.isNode(from) {
 		return
 	}
-	// Any message proves its sender alive, even when a flood delays its
-	// heartbeats behind data on the link, or its first heartbeat comes
-	// after its proposal (links reorder): a node that took a proposal
-	// counts its coordinator reachable, and does not propose a view
-	// without it.
-	e.heard[from] = e.now
-	e.step(from, m)
-	e.collect()
+	e.vm.Step(from, m)
+	e.route(from, m)
+	e.pump()
+	e.sendAcks()
 }
 
-func (e *Engine) step(from uint32, m proto.Message) {
+// route hands a group message from node from to its group's machine, if
+// it is of the installed ring and well formed; one of the accepted ring,
+// not installed yet, it keeps for the install.
+func (e *Engine) route(from uint32, m proto.Message) {
 	switch m := m.(type) {
-	case *wire.PeerHeartbeat:
-		e.onHeartbeat(from, m)
-	case *wire.ViewPropose:
-		e.onPropose(from, m)
-	case *wire.ViewReject:
-		e.onReject(from, m)
-	case *wire.ViewState:
-		e.onState(from, m)
-	case *wire.ViewInstall:
-		e.onInstall(from, m)
 	case *wire.Submit:
-		e.onSubmit(from, m)
+		if e.keepForInstall(from, m.Ring, m) || !e.current(m.Ring) || m.From != from || api.CheckName(m.Group) != nil {
+			return
+		}
+		for _, ev := range m.Events {
+			if ev != nil && !validSubmitted(ev) {
+				return
+			}
+		}
+		e.stepGroup(e.group(m.Group), PeerMsg{From: from, Msg: m})
 	case *wire.Ordered:
-		e.onOrdered(from, m)
+		if e.keepForInstall(from, m.Ring, m) || !e.current(m.Ring) || m.From != from || api.CheckName(m.Group) != nil {
+			return
+		}
+		// Any node of the view: each seq is given by one sequencer only
+		// (the view's first, then each handoff's target from the seq
+		// after it), and any replica may send again what it holds
+		// (onNack).
+		members := e.vm.Members()
+		if !slices.Contains(members, from) {
+			return
+		}
+		for _, ev := range m.Events {
+			if ev != nil && !validOrdered(ev, members) {
+				return // malformed: none of the frame is taken
+			}
+		}
+		e.stepGroup(e.group(m.Group), PeerMsg{From: from, Msg: m})
 	case *wire.Ack:
-		e.onAck(from, m)
+		if e.keepForInstall(from, m.Ring, m) || !e.current(m.Ring) || m.From != from {
+			return
+		}
+		for _, a := range m.Groups {
+			if a == nil || api.CheckName(a.Group) != nil {
+				continue
+			}
+			e.stepGroup(e.group(a.Group), AckPart{From: from, Ack: a})
+		}
 	case *wire.Nack:
-		e.onNack(from, m)
+		if e.keepForInstall(from, m.Ring, m) || !e.current(m.Ring) || m.From != from {
+			return
+		}
+		if s, ok := e.groups[string(m.Group)]; ok {
+			e.stepGroup(s, PeerMsg{From: from, Msg: m})
+		}
 	}
+}
+
+// current: ring is the installed view's, and no view change is under way.
+func (e *Engine) current(ring *api.RingId) bool {
+	return !e.vm.Syncing() && ringOf(ring) == e.vm.Ring()
 }
 
 // keepForInstall keeps a message of the accepted, not yet installed ring
 // (its sender installed first); it is taken right after the install.
 func (e *Engine) keepForInstall(from uint32, ring *api.RingId, m proto.Message) bool {
-	if !e.syncing || ringOf(ring) != e.accepted || len(e.early) >= maxEarlyMessages {
+	if !e.vm.Syncing() || ringOf(ring) != e.vm.Accepted() {
+		return false
+	}
+	if e.earlyRing != e.vm.Accepted() {
+		e.early, e.earlyRing = nil, e.vm.Accepted() // of an attempt that failed
+	}
+	if len(e.early) >= maxEarlyMessages {
 		return false
 	}
 	e.early = append(e.early, envelope{from, m})
@@ -555,12 +641,47 @@ func (e *Engine) keepForInstall(from uint32, ring *api.RingId, m proto.Message) 
 // acknowledges, and asks for or re-sends what went missing.
 func (e *Engine) Tick(now time.Duration) {
 	e.now = now
-	if now-e.lastHeartbeat >= e.cfg.Heartbeat {
-		e.sendHeartbeats()
+	e.vm.Tick(now)
+	e.pump()
+	for _, s := range e.sortedGroups() {
+		s.gm.Tick(now)
+		e.take(s)
 	}
-	e.checkView()
-	if !e.syncing {
-		e.tickGroups()
+	e.sendAcks()
+	e.pump()
+}
+
+// Flush sends what the inputs since the last Flush produced: each group's
+// new submissions to its sequencer, and each sequencer's newly ordered
+// events (with its stable point) to every node of the view. A sequencer
+// on this node takes the submissions directly, and this node's replica
+// takes the ordered events directly.
+func (e *Engine) Flush() {
+	if e.vm.Syncing() || e.ready.Totem != nil {
+		return // the new view's traffic waits until its totem confchg is out
 	}
-	e.collect()
+	// A group may be queued again while flushing (its own sequencer
+	// delivers to it); loop until quiet.
+	for len(e.flushes) > 0 {
+		list := e.flushes
+		e.flushes = nil
+		for _, s := range list {
+			s.queued = false
+			if e.groups[s.key] == s {
+				e.stepGroup(s, FlushReq{})
+			}
+		}
+	}
+	e.sendAcks()
+}
+
+// sortedGroups returns the groups in name order, so that the engine's
+// output never depends on map order.
+func (e *Engine) sortedGroups() []*slot {
+	out := make([]*slot, 0, len(e.groups))
+	for _, s := range e.groups {
+		out = append(out, s)
+	}
+	slices.SortFunc(out, func(a, b *slot) int { return api.CompareNames(a.gm.name, b.gm.name) })
+	return out
 }

@@ -110,9 +110,9 @@ func TestHostileOrderedEventOfNoMemberIsDropped(t *testing.T) {
 		{Kind: wire.Kind_KIND_HANDOFF, Nodeid: 2},
 	} {
 		tn := fuzzNet(t)
-		gr := tn.nodes[1].groups["g"]
+		gr := tn.nodes[1].groups["g"].gm
 		ev.Seq = gr.contiguous() + 1
-		tn.nodes[1].Step(2, &wire.Ordered{Group: []byte("g"), Ring: tn.nodes[1].ring.api(), From: 2, Events: []*wire.GroupEvent{ev}})
+		tn.nodes[1].Step(2, &wire.Ordered{Group: []byte("g"), Ring: tn.nodes[1].Ring(), From: 2, Events: []*wire.GroupEvent{ev}})
 		tn.take(1)
 		tn.run(400 * time.Millisecond)
 		before := len(tn.events[1][1])

@@ -263,10 +263,10 @@ func TestElidedEventWithoutAPendingCopyIsAskedForAgain(t *testing.T) {
 	owner := tn.nodes[1].Owner([]byte("g"))
 	other := tn.nonOwner("g")
 	e := tn.nodes[other]
-	next := e.groups["g"].contiguous() + 1
+	next := e.groups["g"].gm.contiguous() + 1
 	e.Step(owner, &wire.Ordered{Group: []byte("g"), Ring: e.Ring(), From: owner, High: next, Stable: next - 1,
 		Events: []*wire.GroupEvent{{Seq: next, Kind: wire.Kind_KIND_MCAST, Nodeid: other, Pid: 100 + other, Inc: 1, Msgid: 999, Elided: true}}})
-	if got := e.groups["g"].contiguous(); got != next-1 {
+	if got := e.groups["g"].gm.contiguous(); got != next-1 {
 		t.Fatalf("took the elided event it has no copy of: contiguous %d", got)
 	}
 	var nack *wire.Nack

@@ -1,0 +1,101 @@
+// Package cluster is one node's protocol engine, built from pure state
+// machines: failure detection, view agreement with a virtual-synchrony
+// flush, and the node's replica of every group (groups.Group) together
+// with the sequencers (sequencer.Sequencer) of the groups this node
+// orders.
+//
+// No machine has goroutines, clocks or randomness. Each takes inputs with
+// Step (and Tick, with the time given by the caller) and collects outputs
+// in a Ready that the caller takes with Ready and acknowledges with
+// Advance, like etcd-io/raft's RawNode. The actor shell (package actors)
+// and the simulator (tests/sim) drive the same machines, today through
+// Engine.
+//
+// # The machines
+//
+// ViewMachine (view_machine.go), one per node, owns the view: the
+// installed ring and members, the highest ring seqs (used, seen,
+// promised), heartbeats and what each peer is known to be in, failure
+// detection, the attempt it coordinates (propose, the members' states,
+// the cut, the install) and the proposal it accepted. It knows the
+// node's groups by name only.
+//
+// GroupMachine (group_machine.go, group_view.go), one per (node, group),
+// owns everything of one group on the node: the replica (member list,
+// reassembly, local handles and their flow control), the log of the
+// current view (held events, the early ones beyond a gap, stable point,
+// acks of each node, delivery cursor and per-origin dedup), this node's
+// pending submissions, the group's sequencer when this node orders it,
+// and the handoff. It knows the view only as the view machine told it
+// (Install).
+//
+// Neither reads the other's fields: everything one needs from the other
+// comes as a message (messages.go), a value the sender gives up, so that
+// each machine can later live in its own actor.
+//
+// # The messages
+//
+// Into a GroupMachine (GroupInput):
+//   - from peers, through the host: PeerMsg (a Submit, Ordered or Nack of
+//     the group's installed ring) and AckPart (the group's part of a
+//     wire.Ack);
+//   - from local handles: JoinReq, LeaveReq (Step answers with the code),
+//     GoneReq, McastReq, CongestionReq, and FlushReq (send what the
+//     inputs produced);
+//   - from the view machine: Freeze and Install.
+//
+// Into the ViewMachine: peer messages (Step: any message proves its
+// sender alive; PeerHeartbeat, ViewPropose, ViewReject, ViewState and
+// ViewInstall drive the protocol), and from the node's side (StepLocal):
+// GroupOpened (the host started a group machine), Frozen and Installed
+// (the groups' answers).
+//
+// # The view change, as messages
+//
+//  1. A member accepts a proposal: the view machine sends every group
+//     Freeze{ring}. A frozen group takes nothing from its view's peers,
+//     does not tick, flush or take submissions for ordering; local
+//     leaves and multicasts still queue (for the new view), joins get
+//     CodeTryAgain.
+//  2. Each group answers Frozen{ring, its wire.GroupState}: what it
+//     delivered, its member list, what it holds above the stable point
+//     and what each node is known to hold.
+//  3. With every group's answer, the view machine sends its ViewState to
+//     the coordinator, which, with every member's, computes the cut of
+//     each cohort and group (installFor, flushCut) and sends the install.
+//  4. The view machine installs the view and sends every group
+//     Install{ring, members, old members, cohort, the group's cut, its
+//     new member list}: the group delivers the cut, drops the large
+//     messages the change interrupted, emits its confchgs, and starts the
+//     new view's log; it answers Installed (Idle: nothing left of it, the
+//     host may drop its machine).
+//  5. With every group's Installed, the view machine emits the totem
+//     confchg and a heartbeat of the new view.
+//
+// # Engine: the composition
+//
+// Engine is the host: one ViewMachine, a GroupMachine per group, the
+// route from a handle to its group, and the node-level duties: it drops
+// messages of nodes outside the node list, checks a group message (ring,
+// sender, well-formed events) before starting a machine for it, keeps
+// the messages of an accepted ring that come before its install and
+// takes them right after it, and batches the groups' acks into one
+// wire.Ack per node. The machines' messages to each other go through a
+// FIFO queue that every call drains before it returns, so each call is
+// still one step, as before the split. This is the seam the actor shell
+// cuts: a node actor hosting the view machine and the host duties, a
+// group actor per group machine, the queue's messages becoming actor
+// messages.
+//
+// # The order of output
+//
+// Nothing depends on map order. Within one call the Engine's Ready
+// gathers, in the order they happen: the view machine's output each time
+// it is stepped, then each group machine's output right after it is
+// stepped. Groups are ticked, frozen and installed in api.CompareNames
+// order; queued flushes go in the order the groups asked; a group's flow
+// changes are listed by handle. Deliveries of a view change (each
+// group's cut and confchgs, group by group in name order) come before
+// Ready.TotemAt, those of the new view after. The groups' acks go last,
+// in one wire.Ack per node of the view, in member order.
+package cluster
