@@ -175,11 +175,11 @@ func (c *conn) spawnClient() error {
 }
 
 // route hands a node's event batch or control message to its handle.
-func (c *conn) route(sc actor.SenderContext, m proto.Message) {
+func (c *conn) route(m proto.Message) {
 	switch m := m.(type) {
 	case *api.EventBatch:
 		if h := c.handle(m.Handle); h != nil {
-			h.receive(sc, m.Events)
+			h.receive(m.Events)
 		}
 	case *api.Control:
 		if h := c.handle(m.Handle); h != nil {
@@ -351,7 +351,7 @@ type clientActor struct {
 func (a *clientActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *api.EventBatch, *api.Control:
-		a.c.route(ctx, m.(proto.Message))
+		a.c.route(m.(proto.Message))
 	case *actor.Started:
 		ctx.Watch(a.c.node)
 	case *actor.Terminated:

@@ -110,9 +110,12 @@ type Handle struct {
 	pid    uint32
 	model  ModelV1Data
 	// receiver, if set, gets the events as actor messages (the actor face),
-	// through recvSystem's root when set.
+	// from courier, an actor in recvSystem, the receiver's (receiver.go).
 	receiver   *actor.PID
 	recvSystem *actor.ActorSystem
+	courier    *actor.PID
+	fwdMu      sync.Mutex // orders what goes to the courier
+	fcShown    bool       // the flow control state last told the receiver
 
 	maxAtomic    uint32
 	maxMessage   uint64
@@ -206,10 +209,23 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, recvSystem: o.system, done: make(chan struct{}), large: make(chan error, 1)}
+	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, done: make(chan struct{}), large: make(chan error, 1)}
 	h.q.init()
+	if receiver != nil {
+		sys := o.system
+		if sys == nil && !c.attached {
+			sys = c.system // the embedded node's
+		}
+		if sys == nil {
+			return nil, fmt.Errorf("cpg: an attached handle's receiver needs WithActorSystem (its actor system): %w", api.ErrInvalidParam)
+		}
+		if err := checkReceiver(sys, receiver); err != nil {
+			return nil, err
+		}
+		h.startCourier(sys)
+	}
 	c.add(h)
-	req := &api.InitRequest{Handle: h.id, Pid: o.pid, Flags: md.Flags, AutoCredit: receiver != nil}
+	req := &api.InitRequest{Handle: h.id, Pid: o.pid, Flags: md.Flags}
 	var res any
 	if c.attached {
 		res, err = c.sessRequest(h.id, req)
@@ -219,15 +235,18 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	}
 	if err != nil {
 		c.remove(h)
+		h.stopCourier()
 		return nil, fmt.Errorf("cpg: initialize: %w", asLibrary(err))
 	}
 	r, ok := res.(*api.InitReply)
 	if !ok {
 		c.remove(h)
+		h.stopCourier()
 		return nil, fmt.Errorf("cpg: initialize: unexpected reply %T: %w", res, api.ErrLibrary)
 	}
 	if code := api.Code(r.Code); code != api.CodeOK {
 		c.remove(h)
+		h.stopCourier()
 		return nil, fmt.Errorf("cpg: initialize: %w", code.Err())
 	}
 	h.actor = actors.ToPID(r.HandleActor)
@@ -236,6 +255,9 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	h.sendWindow, h.sendBytes = int64(r.SendWindow), int64(r.SendWindowBytes)
 	h.creditEvents, h.creditBytes = r.CreditEvents, r.CreditBytes
 	c.startHeartbeat(time.Duration(r.HeartbeatMs)*time.Millisecond, time.Duration(r.PatienceMs)*time.Millisecond)
+	if h.courier != nil {
+		h.recvSystem.Root.Send(h.courier, &courierStart{})
+	}
 	return h, nil
 }
 
@@ -308,7 +330,10 @@ func (h *Handle) close() {
 }
 
 func (h *Handle) shut() {
-	h.doneOnce.Do(func() { close(h.done) })
+	h.doneOnce.Do(func() {
+		close(h.done)
+		h.stopCourier()
+	})
 	h.q.wake()
 }
 
