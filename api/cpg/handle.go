@@ -149,6 +149,10 @@ type Handle struct {
 
 	itMu       sync.Mutex
 	iterations map[*Iteration]bool
+
+	// McastJoinedAsync's queue and sender (async.go).
+	asyncOnce sync.Once
+	asyncQ    chan asyncMcast
 }
 
 // Initialize creates a handle with the deliver and confchg callbacks
@@ -305,9 +309,19 @@ func (h *Handle) call(msg proto.Message) (*api.Status, error) {
 // whatever the result; unlike libcpg, the node's own answer is returned.
 // Called inside a callback, it makes that Dispatch return ErrBadHandle.
 func (h *Handle) Finalize() error {
-	if h == nil || !h.finalized.CompareAndSwap(false, true) {
+	if !h.finalizeBegin() {
 		return api.ErrBadHandle
 	}
+	return h.finalizeEnd()
+}
+
+// finalizeBegin makes the handle unusable; false if it already was.
+func (h *Handle) finalizeBegin() bool {
+	return h != nil && h.finalized.CompareAndSwap(false, true)
+}
+
+// finalizeEnd tells the node and releases the handle.
+func (h *Handle) finalizeEnd() error {
 	h.endIterations()
 	var err error
 	if !h.closed.Load() {
