@@ -88,9 +88,10 @@ func TestActorFaceNodeRemotingInApplicationSystem(t *testing.T) {
 
 	busy := actor.NewActorSystem()
 	defer busy.Shutdown()
-	r := premote.NewRemote(busy, premote.Configure("127.0.0.1", 0))
-	r.Start()
-	defer r.Shutdown(false)
+	// Remoting set up on the system (NewRemote registers it; not started
+	// here, since two gRPC servers starting in one process race on
+	// grpclog's globals).
+	premote.NewRemote(busy, premote.Configure("127.0.0.1", 0))
 	cfg := remote.DefaultConfig()
 	cfg.Listen = "127.0.0.1:0"
 	if n, err := actors.Start(cfg, actors.WithActorSystem(busy)); err == nil {

@@ -150,9 +150,9 @@ type Handle struct {
 	itMu       sync.Mutex
 	iterations map[*Iteration]bool
 
-	// McastJoinedAsync's queue and sender (async.go).
+	// the queue of the asynchronous calls and its goroutine (async.go).
 	asyncOnce sync.Once
-	asyncQ    chan asyncMcast
+	asyncQ    chan asyncCall
 }
 
 // Initialize creates a handle with the deliver and confchg callbacks

@@ -14,30 +14,45 @@ import (
 // Each handle of InitializeActor has a courier: a small actor spawned in
 // the receiver's own actor system. The library hands it the handle's
 // events (and its FlowControl notices) in order; the courier sends them on
-// to the receiver, then sends the receiver an *actor.Touch with itself as
-// the sender. protoactor answers a Touch by itself (*actor.Touched) once
-// the receiver's Receive has returned from it, and a mailbox is FIFO, so
-// the answer proves that the receiver has processed every event sent
-// before it. Only then does the courier return the credit of those events
-// to the node. The node pushes a handle at most its credit window
-// (CreditEvents / CreditBytes) beyond the credit returned, so the
-// receiver's mailbox never holds more than one window of events; the rest
-// waits in the node's handle actor, under the same bounds as a Dispatch
-// client's queue: above QueueHighBytes the group is flow-controlled
-// (senders get CS_ERR_TRY_AGAIN), above QueueLimitBytes, or with no credit
-// back for StallTimeout, the member is evicted with PROCDOWN. One Touch is
-// outstanding at a time; events sent meanwhile are covered by the next.
+// to the receiver and, every touchEvents events or touchBytes bytes (and
+// after the last of a batch), sends the receiver an *actor.Touch with
+// itself as the sender. protoactor answers a Touch by itself
+// (*actor.Touched) once the receiver's Receive has returned from it, and a
+// mailbox is FIFO, so the answer proves that the receiver has processed
+// every event sent before it. Only then does the courier return the
+// credit of those events to the node. The node pushes a handle at most its
+// credit window (CreditEvents / CreditBytes) beyond the credit returned,
+// so the receiver's mailbox never holds more than one window of events;
+// the rest waits in the node's handle actor, under the same bounds as a
+// Dispatch client's queue: above QueueHighBytes the group is
+// flow-controlled (senders get CS_ERR_TRY_AGAIN), above QueueLimitBytes,
+// or with no credit back for StallTimeout, the member is evicted with
+// PROCDOWN. Touches are small and frequent so that a receiver that is
+// slow but moving returns credit well within StallTimeout.
 //
 // The courier also watches the receiver: when it stops, the handle is
 // finalized, and its group sees the member leave with PROCDOWN, as when a
 // process exits.
 
+// touchEvents and touchBytes are how many events, or event bytes, the
+// courier sends at most between two Touches.
+const (
+	touchEvents = 16
+	touchBytes  = 256 << 10
+)
+
 // courierBatch is what the library hands the courier: messages for the
-// receiver, in order, and the credit of the events among them.
+// receiver, in order.
 type courierBatch struct {
-	msgs   []proto.Message
-	events uint32
-	bytes  uint64
+	items []courierItem
+}
+
+// courierItem is a message for the receiver; an event carries credit
+// (its size as the node counted it), a FlowControl notice none.
+type courierItem struct {
+	msg   proto.Message // nil for an event the receiver is not shown
+	event bool
+	bytes uint64
 }
 
 // courierStart tells the courier that the handle exists on its node: it
@@ -50,11 +65,15 @@ type courier struct {
 	h        *Handle
 	receiver *actor.PID
 
-	touching      bool   // a Touch is outstanding
-	coveredEvents uint32 // credit of the events sent before it
-	coveredBytes  uint64
-	sinceEvents   uint32 // credit of the events sent after it
-	sinceBytes    uint64
+	touched     []credit // the credit each outstanding Touch covers, in order
+	sinceEvents uint32   // credit of the events sent since the last Touch
+	sinceBytes  uint64
+}
+
+// credit is an amount of credit window.
+type credit struct {
+	events uint32
+	bytes  uint64
 }
 
 // Receive implements actor.Actor.
@@ -63,19 +82,30 @@ func (c *courier) Receive(ctx actor.Context) {
 	case *courierStart:
 		ctx.Watch(c.receiver)
 	case *courierBatch:
-		for _, msg := range m.msgs {
-			ctx.Send(c.receiver, msg)
+		for _, it := range m.items {
+			if it.msg != nil {
+				ctx.Send(c.receiver, it.msg)
+			}
+			if it.event {
+				c.sinceEvents++
+				c.sinceBytes += it.bytes
+			}
+			if c.sinceEvents >= touchEvents || c.sinceBytes >= touchBytes {
+				c.touch(ctx)
+			}
 		}
-		c.sinceEvents += m.events
-		c.sinceBytes += m.bytes
-		c.touch(ctx)
+		if len(c.touched) == 0 {
+			c.touch(ctx)
+		}
 	case *actor.Touched:
-		c.touching = false
-		if c.coveredEvents > 0 || c.coveredBytes > 0 {
-			c.h.returnCredit(c.coveredEvents, c.coveredBytes)
-			c.coveredEvents, c.coveredBytes = 0, 0
+		if len(c.touched) > 0 {
+			cr := c.touched[0]
+			c.touched = c.touched[1:]
+			c.h.returnCredit(cr.events, cr.bytes)
 		}
-		c.touch(ctx)
+		if len(c.touched) == 0 {
+			c.touch(ctx)
+		}
 	case *actor.Terminated:
 		if m.Who.Equal(c.receiver) && !c.h.finalized.Load() {
 			// Finalize waits for the node: not on this actor.
@@ -84,14 +114,13 @@ func (c *courier) Receive(ctx actor.Context) {
 	}
 }
 
-// touch asks the receiver for proof of progress when events were sent
-// since the last Touch and none is outstanding.
+// touch asks the receiver for proof that it processed the events sent
+// since the last Touch, if any.
 func (c *courier) touch(ctx actor.Context) {
-	if c.touching || c.sinceEvents == 0 && c.sinceBytes == 0 {
+	if c.sinceEvents == 0 && c.sinceBytes == 0 {
 		return
 	}
-	c.touching = true
-	c.coveredEvents, c.coveredBytes = c.sinceEvents, c.sinceBytes
+	c.touched = append(c.touched, credit{c.sinceEvents, c.sinceBytes})
 	c.sinceEvents, c.sinceBytes = 0, 0
 	ctx.Request(c.receiver, &actor.Touch{})
 }
@@ -141,35 +170,35 @@ func (h *Handle) returnCredit(events uint32, bytes uint64) {
 // forward hands events for the receiver to the courier, with the flow
 // control notice their own deliveries cause. fwdMu is held.
 func (h *Handle) forward(events []*api.Event) {
-	b := &courierBatch{msgs: make([]proto.Message, 0, len(events))}
+	b := &courierBatch{items: make([]courierItem, 0, len(events))}
 	for _, ev := range events {
-		b.events++
-		b.bytes += uint64(api.EventSize(ev))
+		it := courierItem{event: true, bytes: uint64(api.EventSize(ev))}
 		switch {
 		case ev.Deliver != nil:
-			b.msgs = append(b.msgs, ev.Deliver)
-			if d := ev.Deliver; d.Nodeid == h.nodeid && d.Pid == h.pid {
-				h.unsend(1, int64(len(d.Data)))
-				b.msgs = h.appendFlow(b.msgs)
-			}
+			it.msg = ev.Deliver
 		case ev.Confchg != nil:
-			b.msgs = append(b.msgs, ev.Confchg)
+			it.msg = ev.Confchg
 		case ev.TotemConfchg != nil:
-			b.msgs = append(b.msgs, ev.TotemConfchg)
+			it.msg = ev.TotemConfchg
+		}
+		b.items = append(b.items, it)
+		if d := ev.Deliver; d != nil && d.Nodeid == h.nodeid && d.Pid == h.pid {
+			h.unsend(1, int64(len(d.Data)))
+			b.items = h.appendFlow(b.items)
 		}
 	}
 	h.recvSystem.Root.Send(h.courier, b)
 }
 
-// appendFlow appends a FlowControl notice to msgs if the handle's flow
+// appendFlow appends a FlowControl notice to items if the handle's flow
 // control state changed since the last one. fwdMu is held.
-func (h *Handle) appendFlow(msgs []proto.Message) []proto.Message {
+func (h *Handle) appendFlow(items []courierItem) []courierItem {
 	fc := h.flowControlled()
 	if fc == h.fcShown {
-		return msgs
+		return items
 	}
 	h.fcShown = fc
-	return append(msgs, &api.FlowControl{Enabled: fc})
+	return append(items, courierItem{msg: &api.FlowControl{Enabled: fc}})
 }
 
 // noteFlow tells the receiver, in order with its events, when the
@@ -180,7 +209,7 @@ func (h *Handle) noteFlow() {
 	}
 	h.fwdMu.Lock()
 	defer h.fwdMu.Unlock()
-	if msgs := h.appendFlow(nil); len(msgs) > 0 {
-		h.recvSystem.Root.Send(h.courier, &courierBatch{msgs: msgs})
+	if items := h.appendFlow(nil); len(items) > 0 {
+		h.recvSystem.Root.Send(h.courier, &courierBatch{items: items})
 	}
 }
