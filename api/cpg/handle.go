@@ -78,8 +78,9 @@ func WithNode(n *actors.Node) Option { return func(o *options) { o.node = n } }
 func WithAddress(addr string) Option { return func(o *options) { o.address = addr } }
 
 // WithActorSystem names the actor system InitializeActor's receiver runs
-// in. An attached handle needs it to hand the receiver its events (an
-// embedded one uses its node's system, where the receiver runs).
+// in: its events are sent from there, by a small actor of the handle (the
+// courier, receiver.go). An attached handle needs it; an embedded one
+// needs it when the receiver is not in its node's system.
 func WithActorSystem(sys *actor.ActorSystem) Option { return func(o *options) { o.system = sys } }
 
 // WithTLS attaches to a node's remoting port over TLS with cfg (its
@@ -190,10 +191,16 @@ func ModelInitialize(model api.Model, data *ModelV1Data, context any, opts ...Op
 
 // InitializeActor creates a handle whose events go to receiver as
 // *api.Deliver, *api.Confchg and *api.TotemConfchg messages, in the order
-// and with the meaning of the callbacks (the actor face). receiver must run
-// in this process: in the embedded node's actor system, or, attached, in
-// the system given by WithActorSystem. flags may hold api.ModelV1DeliverInitialTotemConf.
-// Dispatch is not used with such a handle.
+// and with the meaning of the callbacks, and *api.FlowControl when its
+// multicasts start or stop being refused with ErrTryAgain (the actor face;
+// see the package doc). receiver must be a live actor of the system its
+// events are sent from: the embedded node's, or the one given by
+// WithActorSystem (required when attached); any other PID gives
+// ErrInvalidParam. When receiver stops, the handle is finalized (its group
+// sees PROCDOWN). Events reach receiver only as fast as it processes them;
+// the backlog waits in the node, bounded. flags may hold
+// api.ModelV1DeliverInitialTotemConf. Dispatch is not used with such a
+// handle.
 func InitializeActor(receiver *actor.PID, flags uint32, opts ...Option) (*Handle, error) {
 	if receiver == nil {
 		return nil, fmt.Errorf("cpg: nil receiver: %w", api.ErrInvalidParam)
@@ -425,11 +432,12 @@ func (h *Handle) NodeID() uint32 {
 
 // ActorPID returns the handle's actor on an embedded node (nil when
 // attached: a session names its handles itself). An application actor may
-// send it *api.JoinRequest and *api.LeaveRequest (answered with *api.Status)
-// and *api.McastRequest (one-way) instead of calling the methods. Use one way
-// or the other for a handle: the methods track the join state and send
-// window on this side, messages sent straight to the actor bypass both (the
-// node still refuses what is not allowed).
+// send it *api.JoinRequest, *api.LeaveRequest and *api.FinalizeRequest
+// (answered with *api.Status, in the order sent) and *api.McastRequest
+// (one-way) instead of calling the methods. Use one way or the other for a
+// handle: the methods (and their Async forms) track the join state and
+// send window on this side, messages sent straight to the actor bypass
+// both (the node still refuses what is not allowed).
 func (h *Handle) ActorPID() *actor.PID {
 	if h == nil {
 		return nil
