@@ -42,16 +42,17 @@ func (a *asyncMember) Receive(ctx actor.Context) {
 				a.h.McastJoinedAsync(ctx, api.TypeAgreed, 4, []byte("one"))
 				a.h.McastJoinedAsync(ctx, api.TypeAgreed, 5, []byte("two"))
 			}
-		case cpg.OpMcast:
-			if m.Corr == 5 {
-				a.h.MembershipGetAsync(ctx, group, 6)
-			}
 		case cpg.OpMembership:
 			a.rec.add("members " + addrs(m.Members))
 			a.h.LeaveAsync(ctx, group, 7)
 		case cpg.OpLeave:
 			a.h.FinalizeAsync(ctx, 8)
 			a.h.FinalizeAsync(ctx, 9) // already finalized
+		}
+	case *api.Deliver:
+		a.rec.add(describe(m))
+		if string(m.Data) == "two" { // both came back: go on
+			a.h.MembershipGetAsync(ctx, group, 6)
 		}
 	default:
 		if s := describe(m); s != "" {
