@@ -64,6 +64,7 @@ func TestActorFaceReceiverInApplicationSystem(t *testing.T) {
 		t.Errorf("a second node started in the same system")
 	}
 	node.Stop()
+	waitGone(t, sys)
 	echo := sys.Root.Spawn(actor.PropsFromFunc(func(ctx actor.Context) {
 		if _, ok := ctx.Message().(string); ok {
 			ctx.Respond("pong")
@@ -193,5 +194,29 @@ func TestActorFaceReceiverStopGivesProcDown(t *testing.T) {
 				t.Errorf("the stopped receiver's handle: Join = %v, want ErrBadHandle", err)
 			}
 		})
+	}
+}
+
+// waitGone waits until no actor of the stopped node, nor of its handles'
+// client side, is left in sys: only the receivers the test spawned may be.
+func waitGone(t *testing.T, sys *actor.ActorSystem) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for {
+		var left []string
+		for _, m := range sys.ProcessRegistry.LocalPIDs.LocalPIDs {
+			for _, id := range m.Keys() {
+				if strings.HasPrefix(id, "cpg") { // the node's, the couriers, the client actor
+					left = append(left, id)
+				}
+			}
+		}
+		if len(left) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("actors of the stopped node left in the application's system: %v", left)
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

@@ -166,7 +166,7 @@ func clientSystem() *actor.ActorSystem {
 
 func (c *conn) spawnClient() error {
 	props := actor.PropsFromProducer(func() actor.Actor { return &clientActor{c: c} })
-	pid := c.system.Root.Spawn(props)
+	pid := c.system.Root.SpawnPrefix(props, "cpg-client")
 	if pid == nil {
 		return fmt.Errorf("cpg: spawn client actor: %w", api.ErrLibrary)
 	}
@@ -243,6 +243,10 @@ func (c *conn) kill() {
 	connsMu.Unlock()
 	if c.sess != nil {
 		c.sess.close()
+	}
+	if c.client != nil {
+		// The node is gone; its system may live on (actors.WithActorSystem).
+		c.system.Root.Stop(c.client)
 	}
 	c.mu.RLock()
 	hs := make([]*Handle, 0, len(c.handles))
