@@ -28,7 +28,6 @@ type handleActor struct {
 	client       *actor.PID // an in-process client's actor
 	sess         *session   // or the client session that owns the handle
 	clientHandle uint64
-	autoCredit   bool
 
 	group       *actor.PID
 	groupName   []byte
@@ -335,17 +334,20 @@ func (a *handleActor) credit(ctx actor.Context, m *api.Credit) {
 
 // pump sends queued events to the client while its credit window has room.
 // At least one event is always in flight, so a message larger than the
-// window still moves.
+// window still moves. Every client is windowed, the actor face too: its
+// client library returns credit once the receiving actor has processed the
+// events (api/cpg/receiver.go), so a slow receiver holds its backlog here,
+// under the queue bounds, and not in its mailbox.
 func (a *handleActor) pump(ctx actor.Context) {
 	cfg := &a.node.cfg
 	for a.qhead < len(a.queue) {
-		if !a.autoCredit && a.outEvents > 0 && (a.outEvents >= cfg.CreditEvents || a.outBytes >= cfg.CreditBytes) {
+		if a.outEvents > 0 && (a.outEvents >= cfg.CreditEvents || a.outBytes >= cfg.CreditBytes) {
 			break
 		}
 		batch := &api.EventBatch{Handle: a.clientHandle}
 		var batchBytes uint64
 		for a.qhead < len(a.queue) {
-			if !a.autoCredit && a.outEvents > 0 && (a.outEvents >= cfg.CreditEvents || a.outBytes >= cfg.CreditBytes) {
+			if a.outEvents > 0 && (a.outEvents >= cfg.CreditEvents || a.outBytes >= cfg.CreditBytes) {
 				break
 			}
 			if a.sess != nil && batchBytes > 0 && batchBytes >= uint64(cfg.LinkFragment) {
@@ -358,10 +360,8 @@ func (a *handleActor) pump(ctx actor.Context) {
 			a.queuedBytes -= size
 			batch.Events = append(batch.Events, ev)
 			batchBytes += size
-			if !a.autoCredit {
-				a.outEvents++
-				a.outBytes += size
-			}
+			a.outEvents++
+			a.outBytes += size
 		}
 		if len(batch.Events) > 0 {
 			a.toClient(ctx, batch)

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
+	"github.com/asynkron/protoactor-go/eventstream"
 	premote "github.com/asynkron/protoactor-go/remote"
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
@@ -51,6 +52,9 @@ type Node struct {
 	sessMu   sync.Mutex
 	sessions map[*session]bool // open client sessions; nil once stopping
 
+	ownSystem bool                      // Stop shuts the system down (Start made it)
+	deadSub   *eventstream.Subscription // deadCall on the system's event stream
+
 	stopOnce sync.Once
 	done     chan struct{} // closed when the node has stopped
 	failure  atomic.Pointer[error]
@@ -70,6 +74,16 @@ func WithLogger(l zerolog.Logger) Option { return func(n *Node) { n.log = l } }
 // (cpg.WithNode), or on its client socket if one is configured.
 func WithNetwork(net *remote.MemNetwork) Option { return func(n *Node) { n.memnet = net } }
 
+// WithActorSystem starts the node inside the application's own actor
+// system instead of a new one: the node actor is spawned there under
+// RootName (its handle, group and sequencer actors under it), so one
+// system hosts at most one node. Stop then stops the node's actors (and
+// the remoting it started) but leaves the system running. With
+// cfg.Listen set the node starts its own remoting on sys, which must not
+// have remoting already (Start refuses it: the node's transport needs its
+// own gRPC options, security and link handlers).
+func WithActorSystem(sys *actor.ActorSystem) Option { return func(n *Node) { n.system = sys } }
+
 // Start starts a node from cfg (validated first). With cfg.Listen set, the
 // node accepts attached clients on that address.
 func Start(cfg remote.Config, opts ...Option) (*Node, error) {
@@ -88,7 +102,12 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	n.ringSeq = seq
 	n.start = time.Now()
 	n.view.Store(&api.TotemConfchg{RingId: &api.RingId{Nodeid: cfg.NodeID, Seq: seq}, Members: []uint32{cfg.NodeID}})
-	n.system = actor.NewActorSystemWithConfig(SystemConfig(n.log))
+	if n.system == nil {
+		n.system = actor.NewActorSystemWithConfig(SystemConfig(n.log))
+		n.ownSystem = true
+	} else if _, taken := n.system.ProcessRegistry.GetLocal(RootName); taken {
+		return nil, fmt.Errorf("actors: the actor system already hosts a node (an actor named %q)", RootName)
+	}
 	if n.memnet != nil {
 		self := actor.NewPID(n.system.Address(), RootName)
 		n.peers = n.memnet.Join(cfg.NodeID, func(from uint32, m proto.Message) {
@@ -99,10 +118,16 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 			}
 		})
 	} else if cfg.Listen != "" {
+		if hasRemoting(n.system) {
+			return nil, errors.New("actors: WithActorSystem: the actor system already has remoting started; " +
+				"a listening node starts its own (give a system without remoting, or cfg.Listen = \"\")")
+		}
 		sec := cfg.Security()
 		r, addr, err := remote.StartRemoting(n.system, cfg.Listen, sec)
 		if err != nil {
-			n.system.Shutdown()
+			if n.ownSystem {
+				n.system.Shutdown()
+			}
 			return nil, err
 		}
 		n.remote, n.addr = r, addr
@@ -138,7 +163,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	// over) and on the client socket. A request whose actor is gone is
 	// answered from the dead letters.
 	n.sessions = make(map[*session]bool)
-	n.system.EventStream.Subscribe(deadCall)
+	n.deadSub = n.system.EventStream.Subscribe(deadCall)
 	remote.ServeClients(n.system, n.serveSession)
 	if path := cfg.ClientSocketPath(); path != "" {
 		policy := remote.ClientPolicy{UIDs: cfg.ClientUIDs, GIDs: cfg.ClientGIDs}
@@ -151,6 +176,12 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	}
 	n.log.Info().Str("listen", n.addr).Str("client_socket", cfg.ClientSocketPath()).Uint64("ring_seq", seq).Msg("node started")
 	return n, nil
+}
+
+// hasRemoting reports whether protoactor remoting was started on sys.
+func hasRemoting(sys *actor.ActorSystem) bool {
+	var r *premote.Remote // ExtensionID does not read its receiver
+	return sys.Extensions.Get(r.ExtensionID()) != nil
 }
 
 // nodeAt returns the id of the node of the node list at addr, or 0.
@@ -285,7 +316,12 @@ func (n *Node) Stop() {
 		if n.remote != nil {
 			remote.Shutdown(n.remote)
 		}
-		n.system.Shutdown()
+		if n.deadSub != nil {
+			n.system.EventStream.Unsubscribe(n.deadSub)
+		}
+		if n.ownSystem {
+			n.system.Shutdown()
+		}
 	})
 }
 

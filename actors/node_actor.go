@@ -324,7 +324,6 @@ func (a *nodeActor) newHandle(ctx actor.Context, m *api.InitRequest, client *act
 		client:       client,
 		sess:         sess,
 		clientHandle: clientHandle,
-		autoCredit:   m.AutoCredit,
 	}
 	// The handle actor's name holds 128 random bits: its PID is a
 	// capability that only an in-process client learns.

@@ -716,7 +716,8 @@ type InitRequest struct {
 	Pid uint32 `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
 	// flags are the model V1 flags (Model V1 DELIVER_INITIAL_TOTEM_CONF).
 	Flags uint32 `protobuf:"varint,4,opt,name=flags,proto3" json:"flags,omitempty"`
-	// auto_credit: the client consumes events as it receives them (actor face).
+	// auto_credit is ignored (it once exempted the actor face from the credit
+	// window); every client returns credit as it consumes events.
 	AutoCredit    bool `protobuf:"varint,5,opt,name=auto_credit,json=autoCredit,proto3" json:"auto_credit,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
@@ -1749,6 +1750,54 @@ func (*HeartbeatAck) Descriptor() ([]byte, []int) {
 	return file_api_cpg_proto_rawDescGZIP(), []int{27}
 }
 
+// FlowControl tells an actor-face receiver (cpg.InitializeActor) that its
+// handle's multicasts start (enabled) or stop being refused with
+// CS_ERR_TRY_AGAIN, in order with its events. It never travels between
+// processes: the client library makes it.
+type FlowControl struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	Enabled       bool                   `protobuf:"varint,1,opt,name=enabled,proto3" json:"enabled,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *FlowControl) Reset() {
+	*x = FlowControl{}
+	mi := &file_api_cpg_proto_msgTypes[28]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *FlowControl) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*FlowControl) ProtoMessage() {}
+
+func (x *FlowControl) ProtoReflect() protoreflect.Message {
+	mi := &file_api_cpg_proto_msgTypes[28]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use FlowControl.ProtoReflect.Descriptor instead.
+func (*FlowControl) Descriptor() ([]byte, []int) {
+	return file_api_cpg_proto_rawDescGZIP(), []int{28}
+}
+
+func (x *FlowControl) GetEnabled() bool {
+	if x != nil {
+		return x.Enabled
+	}
+	return false
+}
+
 var File_api_cpg_proto protoreflect.FileDescriptor
 
 const file_api_cpg_proto_rawDesc = "" +
@@ -1872,7 +1921,9 @@ const file_api_cpg_proto_rawDesc = "" +
 	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"6\n" +
 	"\tHeartbeat\x12)\n" +
 	"\x06client\x18\x01 \x01(\v2\x11.actorcpg.api.PidR\x06client\"\x0e\n" +
-	"\fHeartbeatAckB\"Z github.com/actorcpg/actorcpg/apib\x06proto3"
+	"\fHeartbeatAck\"'\n" +
+	"\vFlowControl\x12\x18\n" +
+	"\aenabled\x18\x01 \x01(\bR\aenabledB\"Z github.com/actorcpg/actorcpg/apib\x06proto3"
 
 var (
 	file_api_cpg_proto_rawDescOnce sync.Once
@@ -1886,7 +1937,7 @@ func file_api_cpg_proto_rawDescGZIP() []byte {
 	return file_api_cpg_proto_rawDescData
 }
 
-var file_api_cpg_proto_msgTypes = make([]protoimpl.MessageInfo, 28)
+var file_api_cpg_proto_msgTypes = make([]protoimpl.MessageInfo, 29)
 var file_api_cpg_proto_goTypes = []any{
 	(*Address)(nil),           // 0: actorcpg.api.Address
 	(*RingId)(nil),            // 1: actorcpg.api.RingId
@@ -1916,6 +1967,7 @@ var file_api_cpg_proto_goTypes = []any{
 	(*Credit)(nil),            // 25: actorcpg.api.Credit
 	(*Heartbeat)(nil),         // 26: actorcpg.api.Heartbeat
 	(*HeartbeatAck)(nil),      // 27: actorcpg.api.HeartbeatAck
+	(*FlowControl)(nil),       // 28: actorcpg.api.FlowControl
 }
 var file_api_cpg_proto_depIdxs = []int32{
 	0,  // 0: actorcpg.api.Confchg.members:type_name -> actorcpg.api.Address
@@ -1955,7 +2007,7 @@ func file_api_cpg_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_cpg_proto_rawDesc), len(file_api_cpg_proto_rawDesc)),
 			NumEnums:      0,
-			NumMessages:   28,
+			NumMessages:   29,
 			NumExtensions: 0,
 			NumServices:   0,
 		},

@@ -178,7 +178,7 @@ func clientSystem() *actor.ActorSystem {
 
 func (c *conn) spawnClient() error {
 	props := actor.PropsFromProducer(func() actor.Actor { return &clientActor{c: c} })
-	pid := c.system.Root.Spawn(props)
+	pid := c.system.Root.SpawnPrefix(props, "cpg-client")
 	if pid == nil {
 		return fmt.Errorf("cpg: spawn client actor: %w", api.ErrLibrary)
 	}
@@ -187,11 +187,11 @@ func (c *conn) spawnClient() error {
 }
 
 // route hands a node's event batch or control message to its handle.
-func (c *conn) route(sc actor.SenderContext, m proto.Message) {
+func (c *conn) route(m proto.Message) {
 	switch m := m.(type) {
 	case *api.EventBatch:
 		if h := c.handle(m.Handle); h != nil {
-			h.receive(sc, m.Events)
+			h.receive(m.Events)
 		}
 	case *api.Control:
 		if h := c.handle(m.Handle); h != nil {
@@ -255,6 +255,10 @@ func (c *conn) kill() {
 	connsMu.Unlock()
 	if c.sess != nil {
 		c.sess.close()
+	}
+	if c.client != nil {
+		// The node is gone; its system may live on (actors.WithActorSystem).
+		c.system.Root.Stop(c.client)
 	}
 	c.mu.RLock()
 	hs := make([]*Handle, 0, len(c.handles))
@@ -363,7 +367,7 @@ type clientActor struct {
 func (a *clientActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *api.EventBatch, *api.Control:
-		a.c.route(ctx, m.(proto.Message))
+		a.c.route(m.(proto.Message))
 	case *actor.Started:
 		ctx.Watch(a.c.node)
 	case *actor.Terminated:

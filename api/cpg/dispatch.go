@@ -4,8 +4,6 @@ import (
 	"sync"
 	"sync/atomic"
 
-	"github.com/asynkron/protoactor-go/actor"
-
 	"github.com/actorcpg/actorcpg/api"
 )
 
@@ -59,37 +57,28 @@ func (q *eventQueue) pop() *api.Event {
 
 // receive takes events from the node (on the client actor, or on the
 // session's reading goroutine; one at a time either way): it gives the
-// send window back for the handle's own messages, and queues the events,
-// or sends them to the receiver actor. Deliveries come whole.
-func (h *Handle) receive(ctx actor.SenderContext, events []*api.Event) {
+// send window back for the handle's own messages, and queues the events
+// for Dispatch, or hands them to the receiver's courier (receiver.go).
+// Deliveries come whole.
+func (h *Handle) receive(events []*api.Event) {
 	if h.finalized.Load() {
 		return
 	}
-	if h.recvSystem != nil {
-		ctx = h.recvSystem.Root
+	if h.courier != nil {
+		h.fwdMu.Lock()
+		h.forward(events)
+		h.fwdMu.Unlock()
+		return
 	}
 	h.q.mu.Lock()
-	queued := false
 	for _, ev := range events {
 		if d := ev.Deliver; d != nil && d.Nodeid == h.nodeid && d.Pid == h.pid {
 			h.unsend(1, int64(len(d.Data)))
 		}
-		if h.receiver != nil {
-			switch {
-			case ev.Deliver != nil:
-				ctx.Send(h.receiver, ev.Deliver)
-			case ev.Confchg != nil:
-				ctx.Send(h.receiver, ev.Confchg)
-			case ev.TotemConfchg != nil:
-				ctx.Send(h.receiver, ev.TotemConfchg)
-			}
-			continue
-		}
 		h.q.items = append(h.q.items, ev)
-		queued = true
 	}
 	h.q.mu.Unlock()
-	if queued {
+	if len(events) > 0 {
 		h.q.signal()
 	}
 }
@@ -127,6 +116,9 @@ func (h *Handle) control(m *api.Control) {
 	}
 	if m.Closed {
 		h.close()
+	}
+	if m.FlowControl != 0 || m.Rejected > 0 {
+		h.noteFlow()
 	}
 }
 

@@ -78,8 +78,9 @@ func WithNode(n *actors.Node) Option { return func(o *options) { o.node = n } }
 func WithAddress(addr string) Option { return func(o *options) { o.address = addr } }
 
 // WithActorSystem names the actor system InitializeActor's receiver runs
-// in. An attached handle needs it to hand the receiver its events (an
-// embedded one uses its node's system, where the receiver runs).
+// in: its events are sent from there, by a small actor of the handle (the
+// courier, receiver.go). An attached handle needs it; an embedded one
+// needs it when the receiver is not in its node's system.
 func WithActorSystem(sys *actor.ActorSystem) Option { return func(o *options) { o.system = sys } }
 
 // WithTLS attaches to a node's remoting port over TLS with cfg (its
@@ -110,9 +111,12 @@ type Handle struct {
 	pid    uint32
 	model  ModelV1Data
 	// receiver, if set, gets the events as actor messages (the actor face),
-	// through recvSystem's root when set.
+	// from courier, an actor in recvSystem, the receiver's (receiver.go).
 	receiver   *actor.PID
 	recvSystem *actor.ActorSystem
+	courier    *actor.PID
+	fwdMu      sync.Mutex // orders what goes to the courier
+	fcShown    bool       // the flow control state last told the receiver
 
 	maxAtomic    uint32
 	maxMessage   uint64
@@ -146,6 +150,10 @@ type Handle struct {
 
 	itMu       sync.Mutex
 	iterations map[*Iteration]bool
+
+	// the queue of the asynchronous calls and its goroutine (async.go).
+	asyncOnce sync.Once
+	asyncQ    chan asyncCall
 }
 
 // Initialize creates a handle with the deliver and confchg callbacks
@@ -183,10 +191,16 @@ func ModelInitialize(model api.Model, data *ModelV1Data, context any, opts ...Op
 
 // InitializeActor creates a handle whose events go to receiver as
 // *api.Deliver, *api.Confchg and *api.TotemConfchg messages, in the order
-// and with the meaning of the callbacks (the actor face). receiver must run
-// in this process: in the embedded node's actor system, or, attached, in
-// the system given by WithActorSystem. flags may hold api.ModelV1DeliverInitialTotemConf.
-// Dispatch is not used with such a handle.
+// and with the meaning of the callbacks, and *api.FlowControl when its
+// multicasts start or stop being refused with ErrTryAgain (the actor face;
+// see the package doc). receiver must be a live actor of the system its
+// events are sent from: the embedded node's, or the one given by
+// WithActorSystem (required when attached); any other PID gives
+// ErrInvalidParam. When receiver stops, the handle is finalized (its group
+// sees PROCDOWN). Events reach receiver only as fast as it processes them;
+// the backlog waits in the node, bounded. flags may hold
+// api.ModelV1DeliverInitialTotemConf. Dispatch is not used with such a
+// handle.
 func InitializeActor(receiver *actor.PID, flags uint32, opts ...Option) (*Handle, error) {
 	if receiver == nil {
 		return nil, fmt.Errorf("cpg: nil receiver: %w", api.ErrInvalidParam)
@@ -206,10 +220,23 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, recvSystem: o.system, done: make(chan struct{}), large: make(chan error, 1)}
+	h := &Handle{conn: c, id: c.nextID.Add(1), model: md, receiver: receiver, done: make(chan struct{}), large: make(chan error, 1)}
 	h.q.init()
+	if receiver != nil {
+		sys := o.system
+		if sys == nil && !c.attached {
+			sys = c.system // the embedded node's
+		}
+		if sys == nil {
+			return nil, fmt.Errorf("cpg: an attached handle's receiver needs WithActorSystem (its actor system): %w", api.ErrInvalidParam)
+		}
+		if err := checkReceiver(sys, receiver); err != nil {
+			return nil, err
+		}
+		h.startCourier(sys)
+	}
 	c.add(h)
-	req := &api.InitRequest{Handle: h.id, Pid: o.pid, Flags: md.Flags, AutoCredit: receiver != nil}
+	req := &api.InitRequest{Handle: h.id, Pid: o.pid, Flags: md.Flags}
 	var res any
 	if c.attached {
 		res, err = c.sessRequest(h.id, req)
@@ -219,15 +246,18 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	}
 	if err != nil {
 		c.remove(h)
+		h.stopCourier()
 		return nil, fmt.Errorf("cpg: initialize: %w", asLibrary(err))
 	}
 	r, ok := res.(*api.InitReply)
 	if !ok {
 		c.remove(h)
+		h.stopCourier()
 		return nil, fmt.Errorf("cpg: initialize: unexpected reply %T: %w", res, api.ErrLibrary)
 	}
 	if code := api.Code(r.Code); code != api.CodeOK {
 		c.remove(h)
+		h.stopCourier()
 		return nil, fmt.Errorf("cpg: initialize: %w", code.Err())
 	}
 	h.actor = actors.ToPID(r.HandleActor)
@@ -236,6 +266,9 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	h.sendWindow, h.sendBytes = int64(r.SendWindow), int64(r.SendWindowBytes)
 	h.creditEvents, h.creditBytes = r.CreditEvents, r.CreditBytes
 	c.startHeartbeat(time.Duration(r.HeartbeatMs)*time.Millisecond, time.Duration(r.PatienceMs)*time.Millisecond)
+	if h.courier != nil {
+		h.recvSystem.Root.Send(h.courier, &courierStart{})
+	}
 	return h, nil
 }
 
@@ -283,9 +316,19 @@ func (h *Handle) call(msg proto.Message) (*api.Status, error) {
 // whatever the result; unlike libcpg, the node's own answer is returned.
 // Called inside a callback, it makes that Dispatch return ErrBadHandle.
 func (h *Handle) Finalize() error {
-	if h == nil || !h.finalized.CompareAndSwap(false, true) {
+	if !h.finalizeBegin() {
 		return api.ErrBadHandle
 	}
+	return h.finalizeEnd()
+}
+
+// finalizeBegin makes the handle unusable; false if it already was.
+func (h *Handle) finalizeBegin() bool {
+	return h != nil && h.finalized.CompareAndSwap(false, true)
+}
+
+// finalizeEnd tells the node and releases the handle.
+func (h *Handle) finalizeEnd() error {
 	h.endIterations()
 	var err error
 	if !h.closed.Load() {
@@ -308,7 +351,10 @@ func (h *Handle) close() {
 }
 
 func (h *Handle) shut() {
-	h.doneOnce.Do(func() { close(h.done) })
+	h.doneOnce.Do(func() {
+		close(h.done)
+		h.stopCourier()
+	})
 	h.q.wake()
 }
 
@@ -386,11 +432,12 @@ func (h *Handle) NodeID() uint32 {
 
 // ActorPID returns the handle's actor on an embedded node (nil when
 // attached: a session names its handles itself). An application actor may
-// send it *api.JoinRequest and *api.LeaveRequest (answered with *api.Status)
-// and *api.McastRequest (one-way) instead of calling the methods. Use one way
-// or the other for a handle: the methods track the join state and send
-// window on this side, messages sent straight to the actor bypass both (the
-// node still refuses what is not allowed).
+// send it *api.JoinRequest, *api.LeaveRequest and *api.FinalizeRequest
+// (answered with *api.Status, in the order sent) and *api.McastRequest
+// (one-way) instead of calling the methods. Use one way or the other for a
+// handle: the methods (and their Async forms) track the join state and
+// send window on this side, messages sent straight to the actor bypass
+// both (the node still refuses what is not allowed).
 func (h *Handle) ActorPID() *actor.PID {
 	if h == nil {
 		return nil

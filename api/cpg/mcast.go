@@ -77,6 +77,7 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 		return api.ErrNotExist
 	}
 	if h.flowControlled() {
+		h.noteFlow()
 		return api.ErrTryAgain
 	}
 	data := make([]byte, 0, total)
@@ -87,6 +88,7 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 	defer h.sendMu.Unlock()
 	h.inflight.Add(1)
 	h.inflightBytes.Add(int64(total))
+	h.noteFlow()
 	if total > int(h.maxAtomic) {
 		return h.sendLarge(guarantee, data)
 	}

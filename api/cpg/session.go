@@ -94,7 +94,6 @@ func (c *conn) readSession() {
 			c.sess.sc.Refused(p)
 		}
 	}()
-	root := c.system.Root
 	for {
 		f, err := c.sess.sc.Read()
 		if err != nil {
@@ -104,6 +103,6 @@ func (c *conn) readSession() {
 			c.sess.resolve(f.Corr, f.Msg)
 			continue
 		}
-		c.route(root, f.Msg)
+		c.route(f.Msg)
 	}
 }

@@ -82,15 +82,16 @@ func TestHostileSessionFrames(t *testing.T) {
 // bound. Each handle's events are bounded by its client's credit window
 // (CreditEvents/CreditBytes: the handle actor pushes no more until credit
 // comes back, and the rest waits in its receive queue, itself bounded by
-// QueueLimitBytes: eviction); a handle with auto credit (the actor face)
-// has no window, so the session's writer queue is bounded too: beyond
-// QueueLimitBytes the node cuts the session off, and its handles are
-// finalized. (It fails without the session's bound: remote.SessionConn's
-// maxQueued.)
+// QueueLimitBytes and StallTimeout: eviction). The auto_credit the client
+// asks for is ignored (it once exempted the actor face from the window);
+// the session's writer queue is bounded as well (remote.SessionConn's
+// maxQueued): beyond it the node cuts the session off. Either way the
+// member leaves its group.
 func TestHostileSessionThatStopsReading(t *testing.T) {
 	n := startNode(t, func(c *remote.Config) {
 		c.QueueHighBytes = 4 << 20
 		c.QueueLimitBytes = 8 << 20
+		c.StallTimeout = time.Second
 	})
 	group := "flood"
 	sender := watch(t, group, cpg.WithNode(n))
