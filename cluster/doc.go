@@ -82,7 +82,12 @@
 // them again right after it (Replay), batches the groups' acks into one
 // wire.Ack per node, and remembers the last event id of the groups whose
 // machines were dropped (Open, Close). How its messages reach the group
-// machines, and their answers reach it, is its caller's.
+// machines, and their answers reach it, is its caller's. An asynchronous
+// caller sees what Engine's callers never do: the view machine waiting
+// for its groups' Installed. Meanwhile the host holds other nodes'
+// messages (TakeHeld gives them back after the totem confchg), ticks
+// nothing and counts as Syncing, so that the install is still one step
+// for the view.
 //
 // Engine is the synchronous composition: the Host, a GroupMachine per
 // group and the route from a handle to its group. The machines' messages

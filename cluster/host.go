@@ -43,6 +43,12 @@ type Host struct {
 	early     []envelope
 	earlyRing ringID
 	replay    bool
+	// held keeps the messages of other nodes that come while the view
+	// machine waits for its groups' Installed (only an asynchronous caller
+	// sees that: Engine's calls always end with the install done), and
+	// Tick does nothing then: the install is one step for the view
+	// machine, as in the Engine.
+	held []envelope
 
 	// ready is the node's output. The Engine adds its groups' output to
 	// it; the actor shell's group actors carry out their own.
@@ -112,8 +118,13 @@ func (h *Host) Ring() *api.RingId { return h.vm.Ring().api() }
 // Members returns the installed view's node ids, ascending.
 func (h *Host) Members() []uint32 { return slices.Clone(h.vm.Members()) }
 
-// Syncing reports whether a view change is in progress on this node.
-func (h *Host) Syncing() bool { return h.vm.Syncing() }
+// Syncing reports whether a view change is in progress on this node: from
+// the proposal it accepted until the new view's totem confchg.
+func (h *Host) Syncing() bool { return h.vm.Syncing() || h.installing() }
+
+// installing: the view machine installed a view and waits for its groups'
+// Installed.
+func (h *Host) installing() bool { return h.vm.installing != nil }
 
 // Now returns the time of the last Tick.
 func (h *Host) Now() time.Duration { return h.now }
@@ -165,6 +176,12 @@ func (h *Host) Step(from uint32, m proto.Message) []GroupRoute {
 	if !h.vm.isNode(from) {
 		return nil
 	}
+	if h.installing() {
+		if len(h.held) < maxEarlyMessages {
+			h.held = append(h.held, envelope{from, m})
+		}
+		return nil
+	}
 	h.vm.Step(from, m)
 	return h.Route(from, m, nil)
 }
@@ -176,7 +193,9 @@ func (h *Host) StepLocal(m ViewInput) { h.vm.StepLocal(m) }
 // caller (after TakeView).
 func (h *Host) Tick(now time.Duration) {
 	h.now = now
-	h.vm.Tick(now)
+	if !h.installing() {
+		h.vm.Tick(now)
+	}
 }
 
 // TakeView moves the view machine's output into Ready and returns its
@@ -220,6 +239,26 @@ func (h *Host) Replay() []GroupRoute {
 	for _, env := range early {
 		out = h.Route(env.from, env.msg, out)
 	}
+	return out
+}
+
+// PeerMessage is a message of node From.
+type PeerMessage struct {
+	From uint32
+	Msg  proto.Message
+}
+
+// TakeHeld returns, once the install is done, the messages that came
+// while the groups installed it, in order: step each again (Step).
+func (h *Host) TakeHeld() []PeerMessage {
+	if h.installing() || len(h.held) == 0 {
+		return nil
+	}
+	out := make([]PeerMessage, len(h.held))
+	for i, e := range h.held {
+		out[i] = PeerMessage{From: e.from, Msg: e.msg}
+	}
+	h.held = nil
 	return out
 }
 
