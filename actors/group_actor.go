@@ -97,8 +97,17 @@ func (a *groupActor) Receive(ctx actor.Context) {
 	switch m := ctx.Message().(type) {
 	case *groupIn:
 		a.got++
-		if _, ok := m.msg.(cluster.Freeze); ok {
+		switch in := m.msg.(type) {
+		case cluster.Freeze:
 			a.held = true
+		case cluster.PeerMsg:
+			if a.node.blocked(in.From) {
+				return // cut off since the node routed it (fault tests)
+			}
+		case cluster.AckPart:
+			if a.node.blocked(in.From) {
+				return
+			}
 		}
 		a.gm.Step(m.msg)
 		if g, ok := m.msg.(cluster.GoneReq); ok {
@@ -186,7 +195,7 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 	if len(rd.Acks) > 0 {
 		ctx.Send(a.nodePID, &groupAcks{acks: slices.Clone(rd.Acks)})
 	}
-	if len(rd.ToView) > 0 || hasConfchg(rd.Deliveries) {
+	if rd.MembersChanged {
 		// Before the events go out: a handle that saw its confchg finds
 		// the member list that includes it.
 		a.node.setGroupMembers(a.name, gm.Members())
@@ -227,16 +236,4 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 		}
 	}
 	gm.Advance()
-}
-
-// hasConfchg reports whether a delivery carries a group confchg.
-func hasConfchg(ds []*groups.Delivery) bool {
-	for _, d := range ds {
-		for _, ev := range d.Events {
-			if ev.Confchg != nil {
-				return true
-			}
-		}
-	}
-	return false
 }

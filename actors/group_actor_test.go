@@ -83,3 +83,24 @@ func TestGroupActorPIDIsPublicAndReaped(t *testing.T) {
 	})
 	_ = api.CodeOK
 }
+
+// TestMembershipOnANodeWithoutLocalMembers: membership_get on a node where
+// no handle is in the group lists the members of the other nodes (the
+// group actor publishes its member list when it changes, with or without
+// local handles to deliver the confchg to).
+func TestMembershipOnANodeWithoutLocalMembers(t *testing.T) {
+	_, ns := memCluster(t, 2)
+	m := join(t, ns[0], "remote-only")
+	other := join(t, ns[1], "elsewhere")
+	waitUntil(t, "node 2 listing the member of node 1", func() bool {
+		ms, err := other.h.MembershipGet([]byte("remote-only"))
+		return err == nil && len(ms) == 1 && ms[0].Nodeid == 1 && ms[0].Pid == m.h.Pid()
+	})
+	if err := m.h.Leave([]byte("remote-only")); err != nil {
+		t.Fatal(err)
+	}
+	waitUntil(t, "node 2 listing no member", func() bool {
+		ms, err := other.h.MembershipGet([]byte("remote-only"))
+		return err == nil && len(ms) == 0
+	})
+}
