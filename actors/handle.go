@@ -187,11 +187,7 @@ func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest, rt replyTo) {
 				code = api.CodeBadHandle
 			}
 		}
-		st := &api.Status{Code: int32(code), Epoch: a.epoch}
-		if code == api.CodeOK && a.sess == nil {
-			st.GroupActor = r.GroupActor // public: an embedded application may watch it
-		}
-		rt.send(ctx, st)
+		rt.send(ctx, &api.Status{Code: int32(code), Epoch: a.epoch})
 		if a.finalized {
 			ctx.Stop(ctx.Self())
 		}
