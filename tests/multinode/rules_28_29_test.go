@@ -59,20 +59,24 @@ func TestRule28_NoGhostAfterNodeDiesDuringViewChange(t *testing.T) {
 	waitMembers(t, group, addrsOf(0, byNode[3]...), byNode[3]...)
 	for _, m := range byNode[1] {
 		// Every process of nodes 2 and 3 left with NODEDOWN, none came
-		// back.
-		var gone []addr
-		for _, e := range m.snapshot() {
-			if e.Kind == kConfchg {
-				gone = append(gone, e.Left...)
-				if len(e.Joined) > 0 && e.Joined[0].Reason != uint32(api.ReasonJoin) {
-					t.Errorf("%s: unexpected confchg %v", m.name, e)
+		// back. The node's member list (waitMembers) changes before the
+		// member's dispatch has run the confchgs: wait for those.
+		gone := func() []addr {
+			var gone []addr
+			for _, e := range m.snapshot() {
+				if e.Kind == kConfchg {
+					gone = append(gone, e.Left...)
+					if len(e.Joined) > 0 && e.Joined[0].Reason != uint32(api.ReasonJoin) {
+						t.Errorf("%s: unexpected confchg %v", m.name, e)
+					}
 				}
 			}
+			return sortedAddrs(gone)
 		}
 		want := withReason(addrsOf(0, append(slices.Clone(byNode[2]), byNode[3]...)...), api.ReasonNodeDown)
-		if got := sortedAddrs(gone); !slices.Equal(got, want) {
-			t.Errorf("%s: processes seen leaving %v, want %v", m.name, got, want)
-		}
+		waitFor(t, m.name+": the processes of nodes 2 and 3 seen leaving with NODEDOWN",
+			func() bool { return slices.Equal(gone(), want) },
+			func() string { return fmt.Sprintf("seen leaving %v, want %v", gone(), want) })
 	}
 
 	c.heal()
