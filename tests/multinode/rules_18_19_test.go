@@ -458,8 +458,14 @@ func TestRule19_TryAgainDuringViewChangeThenSuccess(t *testing.T) {
 	mcastTA := g.senders[1].tryAgains.Load() + g.senders[2].tryAgains.Load()
 	t.Logf("TRY_AGAIN seen: %d by mcast, %d by join, %d by leave; %d join/leave cycles; %d and %d messages sent",
 		mcastTA, joinTA.Load(), leaveTA.Load(), cycles.Load(), len(g.senders[1].sentOK()), len(g.senders[2].sentOK()))
-	if mcastTA == 0 {
-		t.Errorf("no McastJoined returned TRY_AGAIN during four view changes under a flood")
+	// Rule 19 says each of the three MAY return TRY_AGAIN during a sync;
+	// which does depends on when a call meets the (short) sync window.
+	// Since the group actors, a flood's multicasts fall into it less often
+	// (one run in three had none), so the test asks that the TRY_AGAIN path
+	// was taken and retried at all, by any of them; that every retried
+	// call succeeded without loss or duplication is checked below.
+	if mcastTA+joinTA.Load()+leaveTA.Load() == 0 {
+		t.Errorf("no McastJoined, Join or Leave returned TRY_AGAIN during four view changes under a flood")
 	}
 	checkOwed(t, group, marks, []uint32{1, 2}, survivorSenders, survivors)
 	checkStreams(t, survivors...)
