@@ -187,7 +187,11 @@ func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest, rt replyTo) {
 				code = api.CodeBadHandle
 			}
 		}
-		rt.send(ctx, &api.Status{Code: int32(code), Epoch: a.epoch})
+		st := &api.Status{Code: int32(code), Epoch: a.epoch}
+		if code == api.CodeOK && a.sess == nil {
+			st.GroupActor = r.GroupActor // public: an embedded application may watch it
+		}
+		rt.send(ctx, st)
 		if a.finalized {
 			ctx.Stop(ctx.Self())
 		}

@@ -1,9 +1,12 @@
 // Package actors is the actor shell of an actorcpg node: the node actor
-// (root of one node, driving the node's cluster.Engine: views, groups,
-// sequencers, links to the other nodes) and the handle actor (one per CPG
-// handle: its queue, credits and flow control toward its client). The
-// protocol decisions live in the engine's state machines; the actors only
-// feed them events and carry out their output.
+// (root of one node, hosting the node's cluster.Host: the view, the checks
+// and routing of other nodes' messages, links to the other nodes), a group
+// actor per group on the node (hosting its cluster.GroupMachine: replica,
+// log, sequencer) and the handle actor (one per CPG handle: its queue,
+// credits and flow control toward its client). The protocol decisions live
+// in the cluster package's state machines, the same the simulator drives
+// through cluster.Engine; the actors only feed them events, carry their
+// messages to each other and carry out their output.
 package actors
 
 import (
@@ -12,6 +15,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -54,6 +58,11 @@ type Node struct {
 
 	ownSystem bool                      // Stop shuts the system down (Start made it)
 	deadSub   *eventstream.Subscription // deadCall on the system's event stream
+
+	// members holds each group's member list, as its group actor last
+	// published it (membership_get, iteration).
+	membersMu sync.Mutex
+	members   map[string][]*api.Address
 
 	stopOnce sync.Once
 	done     chan struct{} // closed when the node has stopped
@@ -323,6 +332,41 @@ func (n *Node) Stop() {
 			n.system.Shutdown()
 		}
 	})
+}
+
+// setGroupMembers publishes a group's member list (nil: none).
+func (n *Node) setGroupMembers(name []byte, list []*api.Address) {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	if len(list) == 0 {
+		delete(n.members, string(name))
+		return
+	}
+	if n.members == nil {
+		n.members = make(map[string][]*api.Address)
+	}
+	n.members[string(name)] = list
+}
+
+// groupMembers returns a group's member list (sorted by nodeid, pid), or
+// nil for a group with none.
+func (n *Node) groupMembers(name []byte) []*api.Address {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	return n.members[string(name)]
+}
+
+// groupNames returns the names of the groups with members, in
+// api.CompareNames order.
+func (n *Node) groupNames() [][]byte {
+	n.membersMu.Lock()
+	out := make([][]byte, 0, len(n.members))
+	for k := range n.members {
+		out = append(out, []byte(k))
+	}
+	n.membersMu.Unlock()
+	slices.SortFunc(out, api.CompareNames)
+	return out
 }
 
 // nextRingSeq reads the persisted ring sequence of nodeID from dir, adds

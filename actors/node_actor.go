@@ -2,6 +2,7 @@ package actors
 
 import (
 	"bytes"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -22,6 +23,14 @@ import (
 // collide with real process ids chosen by other handles.
 const firstAssignedPid = 1<<22 + 1
 
+// groupRef is the node actor's record of a group actor: sent counts the
+// messages it sent it that the group must take before it may be dropped
+// (groupIn, groupJoin).
+type groupRef struct {
+	pid  *actor.PID
+	sent uint64
+}
+
 type handleRef struct {
 	pid          *actor.PID
 	sess         *session // the session that created it; nil in-process
@@ -34,16 +43,23 @@ type clientLease struct {
 	handles  map[groups.HandleID]bool
 }
 
-// nodeActor is the root of a node. It drives the node's protocol engine
-// (cluster.Engine): it feeds it the handles' requests, the other nodes'
-// messages and the clock, and carries out its Ready (messages to nodes,
-// events to handles). It also creates handles, answers membership_get and
-// iteration from the engine, and finalizes the handles of attached
-// clients that die or go silent.
+// nodeActor is the root of a node. It hosts the node's cluster.Host (the
+// view machine and the node-level duties) and a group actor per group
+// (group_actor.go), each hosting the group's machine: it feeds the host
+// the other nodes' messages and the clock, routes the group messages the
+// host lets through to their group actors (spawning them), takes the
+// groups' answers and acks, and carries out the host's Ready (view
+// messages to nodes, the totem confchg to handles). It also creates
+// handles, routes their joins, answers membership_get and iteration from
+// the groups' member lists, and finalizes the handles of attached clients
+// that die or go silent.
 type nodeActor struct {
 	node *Node
 	log  zerolog.Logger
-	eng  *cluster.Engine
+	host *cluster.Host
+
+	groups    map[string]*groupRef
+	nextGroup uint64
 
 	nextHandle groups.HandleID
 	nextPid    uint32
@@ -52,8 +68,8 @@ type nodeActor struct {
 	clients    map[*session]*clientLease
 	peers      map[uint32]*actor.PID
 	stopTicker scheduler.CancelFunc
-	flushing   bool
 	lastLease  time.Time
+	syncing    bool // as last told the handles
 
 	// awake is the time the node was scheduled: it grows with each tick,
 	// by at most a few tick periods, so that a stall of the process (a
@@ -67,7 +83,8 @@ func newNodeActor(n *Node) *nodeActor {
 	a := &nodeActor{
 		node:    n,
 		log:     n.log.With().Str("actor", "node").Logger(),
-		eng:     cluster.New(n.engineConfig()),
+		host:    cluster.NewHost(n.engineConfig()),
+		groups:  make(map[string]*groupRef),
 		nextPid: firstAssignedPid,
 		handles: make(map[groups.HandleID]*handleRef),
 		byActor: make(map[string]groups.HandleID),
@@ -109,7 +126,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	case *actor.Started:
 		every := a.node.tickEvery()
 		a.stopTicker = scheduler.NewTimerScheduler(ctx).SendRepeatedly(every, every, ctx.Self(), &wire.Tick{})
-		a.eng.Tick(a.node.clock())
+		a.tick(ctx)
 	case *actor.Stopping:
 		if a.stopTicker != nil {
 			a.stopTicker()
@@ -123,23 +140,24 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		a.sessionCall(m)
 	case *sessionClosed:
 		a.dropSession(ctx, m.sess, "client session closed")
-	case *wire.HandleMcast:
-		a.eng.Mcast(groups.HandleID(m.HandleId), m.Msgs)
-	case *wire.Flush:
-		a.flushing = false
-		a.eng.Flush()
 	case *wire.JoinGroup:
-		code := a.eng.Join(m.Group, groups.HandleID(m.HandleId), m.Pid)
-		ctx.Respond(&wire.JoinResult{Code: int32(code), GroupActor: apiPid(ctx.Self())})
+		a.join(ctx, m)
 	case *wire.LeaveGroup:
-		h := groups.HandleID(m.HandleId)
 		if m.Gone {
-			a.eng.Gone(h)
-		} else if code := a.eng.Leave(h, api.Reason(m.Reason)); ctx.Sender() != nil {
-			ctx.Respond(status(code))
+			// A handle actor that stopped without saying it (a panic):
+			// its group, whichever it is, hears it is gone.
+			for _, g := range a.groups {
+				g.sent++
+				ctx.Send(g.pid, &groupIn{msg: cluster.GoneReq{Handle: groups.HandleID(m.HandleId)}})
+			}
+		} else {
+			reply(ctx, status(api.CodeNotExist)) // leaves go to the group actor
 		}
-	case *wire.Congestion:
-		a.eng.Congestion(groups.HandleID(m.HandleId), m.Congested)
+	case *groupAnswer:
+		a.answered(ctx, m)
+	case *groupAcks:
+		a.host.AddAcks(m.acks)
+		a.host.SendAcks()
 	case *wire.LinkControl:
 		if !a.node.cfg.TestLinkControl {
 			a.log.Warn().Msg("link control refused: the node was not started for fault tests")
@@ -157,7 +175,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		if e := a.log.Debug(); e.Enabled() && isViewMessage(m) {
 			e.Uint32("from", from).Str("type", typeName(m)).Msg("view message in")
 		}
-		a.eng.Step(from, m.(proto.Message))
+		a.stepPeer(ctx, from, m.(proto.Message))
 	case *api.MembershipRequest:
 		reply(ctx, a.membership(m))
 	case *api.IterationRequest:
@@ -167,7 +185,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	case *wire.Tick:
 		now := time.Now()
 		a.advanceAwake(now)
-		a.eng.Tick(a.node.clock())
+		a.tick(ctx)
 		if now.Sub(a.lastLease) >= a.node.cfg.ClientHeartbeat {
 			a.lastLease = now
 			a.expireClients(ctx)
@@ -192,72 +210,186 @@ func (a *nodeActor) installView(ctx actor.Context, t *api.TotemConfchg) {
 	}
 }
 
-// carryOut performs the engine's Ready in its documented order, then
-// schedules a Flush if the engine has batched output.
+// tick gives the host and every group the time.
+func (a *nodeActor) tick(ctx actor.Context) {
+	now := a.node.clock()
+	a.host.Tick(now)
+	a.pump(ctx)
+	for _, g := range a.groups {
+		ctx.Send(g.pid, &groupTick{now: now})
+	}
+	a.host.SendAcks()
+}
+
+// join routes a local handle's join to its group actor (spawned if need
+// be), which answers the handle.
+func (a *nodeActor) join(ctx actor.Context, m *wire.JoinGroup) {
+	if err := api.CheckName(m.Group); err != nil {
+		reply(ctx, &wire.JoinResult{Code: int32(api.CodeOf(err))})
+		return
+	}
+	if a.host.Syncing() {
+		reply(ctx, &wire.JoinResult{Code: int32(api.CodeTryAgain)})
+		return
+	}
+	ref, ok := a.handles[groups.HandleID(m.HandleId)]
+	if !ok {
+		reply(ctx, &wire.JoinResult{Code: int32(api.CodeBadHandle)})
+		return
+	}
+	g := a.group(ctx, m.Group)
+	if g == nil {
+		reply(ctx, &wire.JoinResult{Code: int32(api.CodeNoResources)})
+		return
+	}
+	g.sent++
+	ctx.Send(g.pid, &groupJoin{req: m, handle: ref.pid, replyTo: ctx.Sender()})
+}
+
+// group returns the actor of the group named name, spawning it (and
+// opening the group in the host) if there is none; nil if it could not
+// be spawned.
+func (a *nodeActor) group(ctx actor.Context, name []byte) *groupRef {
+	if g, ok := a.groups[string(name)]; ok {
+		return g
+	}
+	cfg := a.host.Open(name)
+	ga := &groupActor{
+		node:    a.node,
+		nodePID: ctx.Self(),
+		name:    slices.Clone(name),
+		gm:      cluster.NewGroupMachine(cfg),
+		handles: make(map[groups.HandleID]*actor.PID),
+		// Spawned during a view change (by its Install): it waits for the
+		// totem confchg like the others.
+		held: a.host.Syncing(),
+	}
+	a.nextGroup++
+	pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return ga }), "g-"+itoa(a.nextGroup))
+	if err != nil {
+		// Not expected (the names are the node's own): the host closes the
+		// group again, which the view machine forgets at its next install.
+		a.log.Error().Err(err).Msg("spawn group actor")
+		a.host.Close(name, 0)
+		return nil
+	}
+	g := &groupRef{pid: pid}
+	a.groups[string(name)] = g
+	return g
+}
+
+// route sends the host's routes to their group actors, in order.
+func (a *nodeActor) route(ctx actor.Context, routes []cluster.GroupRoute) {
+	for _, r := range routes {
+		var g *groupRef
+		if r.IfOpen {
+			g = a.groups[string(r.Group)]
+		} else {
+			g = a.group(ctx, r.Group)
+		}
+		if g != nil {
+			g.sent++
+			ctx.Send(g.pid, &groupIn{msg: r.Msg})
+		}
+	}
+}
+
+// pump sends the view machine's messages to the group actors, and carries
+// out the host's output.
+func (a *nodeActor) pump(ctx actor.Context) {
+	for _, m := range a.host.TakeView(0) {
+		if g := a.group(ctx, m.Group); g != nil {
+			g.sent++
+			ctx.Send(g.pid, &groupIn{msg: m.Msg})
+		}
+	}
+	a.carryOut(ctx)
+}
+
+// answered takes a group's answer to the view machine. An idle group's
+// actor is stopped, unless the node sent it something since (then the
+// machine, which took it, goes on as the group's).
+func (a *nodeActor) answered(ctx actor.Context, m *groupAnswer) {
+	a.host.StepLocal(m.msg)
+	if in, ok := m.msg.(cluster.Installed); ok && in.Idle {
+		if g, ok := a.groups[string(m.name)]; ok {
+			if g.sent == m.got {
+				a.host.Close(m.name, in.LastMsgID)
+				delete(a.groups, string(m.name))
+				a.node.setGroupMembers(m.name, nil)
+				ctx.Stop(g.pid)
+			} else {
+				a.host.Open(m.name)
+			}
+		}
+	}
+	a.pump(ctx)
+}
+
+// carryOut performs the host's Ready in its documented order: after a new
+// view's totem confchg, the groups go on (resume), and the messages of the
+// view that came before it reach them.
 func (a *nodeActor) carryOut(ctx actor.Context) {
-	if a.eng.HasReady() {
-		rd := a.eng.Ready()
-		if rd.PersistSeq != 0 {
-			if err := writeRingSeq(a.node.cfg.StateDir, a.node.cfg.NodeID, rd.PersistSeq); err != nil {
-				a.log.Error().Err(err).Msg("persist ring seq")
-			}
-		}
-		var last proto.Message
-		var frame *remote.Frame
-		for _, o := range rd.Messages {
-			if e := a.log.Debug(); e.Enabled() && isViewMessage(o.Msg) {
-				e.Uint32("to", o.To).Str("type", typeName(o.Msg)).Msg("view message out")
-			}
-			if _, ok := a.peers[o.To]; !ok || a.node.blocked(o.To) || a.node.peers == nil {
-				continue
-			}
-			if o.Msg != last { // the same message to many nodes is marshaled once
-				last, frame = o.Msg, remote.NewFrame(o.Msg)
-			}
-			if frame != nil { // every peer message travels on links
-				a.node.peers.Send(o.To, frame)
-			}
-		}
-		rd.InOrder(func(d *groups.Delivery, _ bool) {
-			if ref, ok := a.handles[d.Handle]; ok {
-				ctx.Send(ref.pid, &wire.LocalEvents{Events: d.Events})
-			}
-		}, func(t *api.TotemConfchg) { a.installView(ctx, t) })
-		for _, l := range rd.Left {
-			if ref, ok := a.handles[l.Handle]; ok {
-				ctx.Send(ref.pid, &wire.MemberLeft{Reason: uint32(l.Reason)})
-			}
-		}
-		for _, r := range rd.Rejected {
-			if ref, ok := a.handles[r.Handle]; ok {
-				ctx.Send(ref.pid, &wire.McastRejected{Count: r.Count, Bytes: r.Bytes})
-			}
-		}
-		for _, f := range rd.Flow {
-			if ref, ok := a.handles[f.Handle]; ok {
-				ctx.Send(ref.pid, &wire.FlowControl{Enabled: f.Enabled})
-			}
-		}
-		for _, h := range rd.Interrupted {
-			if ref, ok := a.handles[h]; ok {
-				ctx.Send(ref.pid, &wire.McastInterrupted{Count: 1})
-			}
-		}
-		if rd.SyncChanged {
-			if a.eng.Syncing() {
-				a.log.Info().Msg("view change started")
-			}
-			fc := &wire.FlowControl{Syncing: true, Enabled: a.eng.Syncing()}
-			for _, ref := range a.handles {
-				ctx.Send(ref.pid, fc)
-			}
-		}
-		a.eng.Advance()
+	if !a.host.HasReady() {
+		return
 	}
-	if !a.flushing && a.eng.NeedsFlush() {
-		a.flushing = true
-		ctx.Send(ctx.Self(), &wire.Flush{})
+	rd := a.host.Ready()
+	a.host.Advance()
+	if rd.PersistSeq != 0 {
+		if err := writeRingSeq(a.node.cfg.StateDir, a.node.cfg.NodeID, rd.PersistSeq); err != nil {
+			a.log.Error().Err(err).Msg("persist ring seq")
+		}
 	}
+	var last proto.Message
+	var frame *remote.Frame
+	for _, o := range rd.Messages {
+		if e := a.log.Debug(); e.Enabled() && isViewMessage(o.Msg) {
+			e.Uint32("to", o.To).Str("type", typeName(o.Msg)).Msg("view message out")
+		}
+		if _, ok := a.peers[o.To]; !ok || a.node.blocked(o.To) || a.node.peers == nil {
+			continue
+		}
+		if o.Msg != last { // the same message to many nodes is marshaled once
+			last, frame = o.Msg, remote.NewFrame(o.Msg)
+		}
+		if frame != nil { // every peer message travels on links
+			a.node.peers.Send(o.To, frame)
+		}
+	}
+	if rd.Totem != nil {
+		a.installView(ctx, rd.Totem)
+	}
+	// Syncing lasts from the proposal accepted to the totem confchg of the
+	// view installed (the groups install it in between).
+	if syncing := a.host.Syncing(); syncing != a.syncing {
+		a.syncing = syncing
+		if syncing {
+			a.log.Info().Msg("view change started")
+		}
+		fc := &wire.FlowControl{Syncing: true, Enabled: syncing}
+		for _, ref := range a.handles {
+			ctx.Send(ref.pid, fc)
+		}
+		if !syncing {
+			// The totem confchg is out: the groups go on, with the messages
+			// of the view that came before its install, then those that
+			// came while the groups installed it.
+			for _, g := range a.groups {
+				ctx.Send(g.pid, &groupResume{})
+			}
+			a.route(ctx, a.host.Replay())
+			for _, pm := range a.host.TakeHeld() {
+				a.stepPeer(ctx, pm.From, pm.Msg)
+			}
+		}
+	}
+}
+
+// stepPeer takes a message of node from.
+func (a *nodeActor) stepPeer(ctx actor.Context, from uint32, m proto.Message) {
+	a.route(ctx, a.host.Step(from, m))
+	a.pump(ctx)
+	a.host.SendAcks()
 }
 
 // initHandle creates a handle for an in-process client: its events go to
@@ -380,7 +512,7 @@ func (a *nodeActor) membership(m *api.MembershipRequest) *api.MembershipReply {
 	if len(m.Group) > api.MaxNameLength {
 		return &api.MembershipReply{Code: int32(api.CodeNameTooLong)}
 	}
-	return &api.MembershipReply{Code: int32(api.CodeOK), Members: a.eng.GroupMembers(m.Group)}
+	return &api.MembershipReply{Code: int32(api.CodeOK), Members: a.node.groupMembers(m.Group)}
 }
 
 func (a *nodeActor) iterate(m *api.IterationRequest) *api.IterationReply {
@@ -394,7 +526,7 @@ func (a *nodeActor) iterate(m *api.IterationRequest) *api.IterationReply {
 		return &api.IterationReply{Code: int32(api.CodeInvalidParam)}
 	}
 	var out []*api.IterationEntry
-	for _, name := range a.eng.GroupNames() {
+	for _, name := range a.node.groupNames() {
 		if t == api.IterationOneGroup && !bytes.Equal(name, m.Group) {
 			continue
 		}
@@ -402,7 +534,7 @@ func (a *nodeActor) iterate(m *api.IterationRequest) *api.IterationReply {
 			out = append(out, &api.IterationEntry{Group: name})
 			continue
 		}
-		for _, addr := range a.eng.GroupMembers(name) {
+		for _, addr := range a.node.groupMembers(name) {
 			out = append(out, &api.IterationEntry{Group: name, Nodeid: addr.Nodeid, Pid: addr.Pid})
 		}
 	}

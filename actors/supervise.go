@@ -20,23 +20,35 @@ import (
 //     cpgnode then exits non-zero, so that its supervisor (systemd, the
 //     cluster script) starts a fresh node, which rejoins with a new ring,
 //     as Corosync does after an assertion.
+//   - A group actor holds its group's machine: a panic there stops the
+//     node too, for the same reason (the group actor's Receive records the
+//     failure and stops the node; the actor itself stops).
 //   - A handle actor's state is its own client's: after a panic it stops,
 //     and the node finalizes it (PROCDOWN to its group), as if its client
 //     had exited. The rest of the node is untouched.
 
-// ErrNodePanicked is what Err returns after the node stopped on a panic.
-var ErrNodePanicked = errors.New("actors: the node actor panicked; the node stopped")
+// ErrNodePanicked is what Err returns after the node stopped on a panic
+// in its node actor or one of its group actors.
+var ErrNodePanicked = errors.New("actors: a state machine's actor panicked; the node stopped")
 
 // stopOnPanic is the node actor's supervisor: it stops the node.
 func (n *Node) stopOnPanic() actor.SupervisorStrategy {
 	return actor.NewOneForOneStrategy(0, time.Second, func(reason any) actor.Directive {
-		err := fmt.Errorf("%w: %v", ErrNodePanicked, reason)
-		n.failure.CompareAndSwap(nil, &err)
-		n.log.Error().Interface("panic", reason).
-			Msg("node actor panicked: stopping the node (its state may be half-changed)")
-		go n.Stop() // not here: Stop waits for the node actor, whose failure this is
+		n.failed("node", reason)
 		return actor.StopDirective
 	})
+}
+
+// failed stops the node after a panic in the node actor or a group actor
+// (who): Err says why.
+func (n *Node) failed(who string, reason any) {
+	err := fmt.Errorf("%w: %s actor: %v", ErrNodePanicked, who, reason)
+	if !n.failure.CompareAndSwap(nil, &err) {
+		return
+	}
+	n.log.Error().Str("actor", who).Interface("panic", reason).
+		Msg("panic in a state machine's actor: stopping the node (its state may be half-changed)")
+	go n.Stop() // not here: Stop waits for the node actor, whose failure this may be
 }
 
 // stopHandle is the supervisor of the handle actors: a handle actor that

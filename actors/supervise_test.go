@@ -9,6 +9,7 @@ import (
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
+	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/remote"
 )
 
@@ -139,4 +140,33 @@ func TestSupervisionHandleActorPanicFinalizesTheHandle(t *testing.T) {
 	if n.Err() != nil {
 		t.Fatalf("the node stopped: %v", n.Err())
 	}
+}
+
+// TestSupervisionGroupActorPanicStopsTheNode: a panic in a group actor
+// (whose group machine may then be half-stepped) stops the node, as one
+// in the node actor does: Done closes, Err says why, and its handles fail
+// with CS_ERR_LIBRARY from then on.
+func TestSupervisionGroupActorPanicStopsTheNode(t *testing.T) {
+	n := oneNode(t)
+	m := join(t, n, "sup-g")
+	if m.h.GroupPID() == nil {
+		t.Fatal("no group actor PID after the join")
+	}
+	actors.SetPanicHook(func(who string, m any) bool {
+		_, ok := m.(*wire.HandleMcast)
+		return who == "group" && ok
+	})
+	t.Cleanup(func() { actors.SetPanicHook(nil) })
+	go m.h.McastJoined(api.TypeAgreed, []byte("boom")) // the group actor panics on it
+	select {
+	case <-n.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the node did not stop after a group actor panicked (Err %v)", n.Err())
+	}
+	if err := n.Err(); !errors.Is(err, actors.ErrNodePanicked) {
+		t.Fatalf("Err() = %v, want ErrNodePanicked", err)
+	}
+	waitUntil(t, "CS_ERR_LIBRARY from a handle of the stopped node", func() bool {
+		return errors.Is(m.h.McastJoined(api.TypeAgreed, []byte("after")), api.ErrLibrary)
+	})
 }

@@ -1563,9 +1563,13 @@ func (x *FinalizeRequest) GetReplyTo() *Pid {
 // Status answers a request with a CS code (1 = CS_OK). epoch numbers a
 // successful join.
 type Status struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
-	Epoch         uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Code  int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Epoch uint64                 `protobuf:"varint,2,opt,name=epoch,proto3" json:"epoch,omitempty"`
+	// group_actor, in a join's answer to an embedded handle, is the actor
+	// of the group on the handle's node (see Handle.GroupPID): it may be
+	// watched.
+	GroupActor    *Pid `protobuf:"bytes,3,opt,name=group_actor,json=groupActor,proto3" json:"group_actor,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1612,6 +1616,13 @@ func (x *Status) GetEpoch() uint64 {
 		return x.Epoch
 	}
 	return 0
+}
+
+func (x *Status) GetGroupActor() *Pid {
+	if x != nil {
+		return x.GroupActor
+	}
+	return nil
 }
 
 // Credit gives a handle actor back room in the client's window after the
@@ -1912,10 +1923,12 @@ const file_api_cpg_proto_rawDesc = "" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x16\n" +
 	"\x06nodeid\x18\x02 \x01(\rR\x06nodeid\"?\n" +
 	"\x0fFinalizeRequest\x12,\n" +
-	"\breply_to\x18\x01 \x01(\v2\x11.actorcpg.api.PidR\areplyTo\"2\n" +
+	"\breply_to\x18\x01 \x01(\v2\x11.actorcpg.api.PidR\areplyTo\"f\n" +
 	"\x06Status\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x14\n" +
-	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\"6\n" +
+	"\x05epoch\x18\x02 \x01(\x04R\x05epoch\x122\n" +
+	"\vgroup_actor\x18\x03 \x01(\v2\x11.actorcpg.api.PidR\n" +
+	"groupActor\"6\n" +
 	"\x06Credit\x12\x16\n" +
 	"\x06events\x18\x01 \x01(\rR\x06events\x12\x14\n" +
 	"\x05bytes\x18\x02 \x01(\x04R\x05bytes\"6\n" +
@@ -1988,12 +2001,13 @@ var file_api_cpg_proto_depIdxs = []int32{
 	0,  // 15: actorcpg.api.MembershipReply.members:type_name -> actorcpg.api.Address
 	19, // 16: actorcpg.api.IterationReply.entries:type_name -> actorcpg.api.IterationEntry
 	9,  // 17: actorcpg.api.FinalizeRequest.reply_to:type_name -> actorcpg.api.Pid
-	9,  // 18: actorcpg.api.Heartbeat.client:type_name -> actorcpg.api.Pid
-	19, // [19:19] is the sub-list for method output_type
-	19, // [19:19] is the sub-list for method input_type
-	19, // [19:19] is the sub-list for extension type_name
-	19, // [19:19] is the sub-list for extension extendee
-	0,  // [0:19] is the sub-list for field type_name
+	9,  // 18: actorcpg.api.Status.group_actor:type_name -> actorcpg.api.Pid
+	9,  // 19: actorcpg.api.Heartbeat.client:type_name -> actorcpg.api.Pid
+	20, // [20:20] is the sub-list for method output_type
+	20, // [20:20] is the sub-list for method input_type
+	20, // [20:20] is the sub-list for extension type_name
+	20, // [20:20] is the sub-list for extension extendee
+	0,  // [0:20] is the sub-list for field type_name
 }
 
 func init() { file_api_cpg_proto_init() }

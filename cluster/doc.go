@@ -72,20 +72,31 @@
 //  5. With every group's Installed, the view machine emits the totem
 //     confchg and a heartbeat of the new view.
 //
-// # Engine: the composition
+// # Host and Engine: the composition
 //
-// Engine is the host: one ViewMachine, a GroupMachine per group, the
-// route from a handle to its group, and the node-level duties: it drops
-// messages of nodes outside the node list, checks a group message (ring,
-// sender, well-formed events) before starting a machine for it, keeps
-// the messages of an accepted ring that come before its install and
-// takes them right after it, and batches the groups' acks into one
-// wire.Ack per node. The machines' messages to each other go through a
-// FIFO queue that every call drains before it returns, so each call is
-// still one step, as before the split. This is the seam the actor shell
-// cuts: a node actor hosting the view machine and the host duties, a
-// group actor per group machine, the queue's messages becoming actor
-// messages.
+// Host (host.go) is the node's side without its group machines: one
+// ViewMachine and the node-level duties: it drops messages of nodes
+// outside the node list, checks a group message (ring, sender,
+// well-formed events) and names the group it is for (GroupRoute), keeps
+// the messages of an accepted ring that come before its install and gives
+// them again right after it (Replay), batches the groups' acks into one
+// wire.Ack per node, and remembers the last event id of the groups whose
+// machines were dropped (Open, Close). How its messages reach the group
+// machines, and their answers reach it, is its caller's. An asynchronous
+// caller sees what Engine's callers never do: the view machine waiting
+// for its groups' Installed. Meanwhile the host holds other nodes'
+// messages (TakeHeld gives them back after the totem confchg), ticks
+// nothing and counts as Syncing, so that the install is still one step
+// for the view.
+//
+// Engine is the synchronous composition: the Host, a GroupMachine per
+// group and the route from a handle to its group. The machines' messages
+// to each other go through a FIFO queue that every call drains before it
+// returns, so each call is still one step, as before the split; the
+// simulator drives it. The actor shell (package actors) composes the same
+// Host and GroupMachines asynchronously: the node actor hosts the Host,
+// one group actor per group hosts its GroupMachine, and the queue's
+// messages become actor messages.
 //
 // # The order of output
 //

@@ -9,7 +9,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
 )
 
@@ -178,35 +177,21 @@ func ringOf(r *api.RingId) ringID {
 
 func (r ringID) api() *api.RingId { return &api.RingId{Nodeid: r.node, Seq: r.seq} }
 
-// Engine is one node's protocol state: a ViewMachine and a GroupMachine
-// per group, composed (see the package doc). It routes other nodes'
-// messages to the machine they are for, local requests to the handle's
-// group, and the machines' messages to each other through a FIFO queue it
-// drains within each call, in a fixed order; it gathers their output in
-// one Ready. Not safe for concurrent use.
+// Engine is one node's protocol state: a Host (the ViewMachine and the
+// node-level duties) and a GroupMachine per group, composed (see the
+// package doc). It routes local requests to the handle's group, and the
+// machines' messages to each other through a FIFO queue it drains within
+// each call, in a fixed order; it gathers their output in one Ready. Not
+// safe for concurrent use.
 type Engine struct {
 	cfg Config
-	now time.Duration
+	h   *Host
 
-	vm      *ViewMachine
 	groups  map[string]*slot
 	handles map[groups.HandleID]*slot
-	// msgIDs keeps the last event id of groups dropped while idle.
-	msgIDs  map[string]uint64
 	flushes []*slot // groups with something for Flush
 	// queue holds the machines' messages to each other, in order.
 	queue []local
-	// acks are the groups' acknowledgements since the last sendAcks, for
-	// every other node of the view.
-	acks []*wire.GroupAck
-	// early holds group messages of the accepted ring (earlyRing) that
-	// arrived before its install (nodes install at slightly different
-	// times); replay says to take them now that it is installed.
-	early     []envelope
-	earlyRing ringID
-	replay    bool
-
-	ready Ready
 }
 
 // slot is the engine's place for one group machine.
@@ -224,40 +209,14 @@ type local struct {
 	toView  ViewInput
 }
 
-// envelope is a message from another node, kept for later.
-type envelope struct {
-	from uint32
-	msg  proto.Message
-}
-
-// maxEarlyMessages bounds the messages kept for a view not yet installed.
-const maxEarlyMessages = 1 << 14
-
 // New returns the engine of node cfg.NodeID, alone in its first view.
 func New(cfg Config) *Engine {
-	if len(cfg.Nodes) == 0 {
-		cfg.Nodes = []uint32{cfg.NodeID}
-	}
-	cfg.Nodes = slices.Clone(cfg.Nodes)
-	slices.Sort(cfg.Nodes)
-	if cfg.FrameBytes <= 0 {
-		cfg.FrameBytes = 1 << 20
-	}
-	if cfg.Retransmit <= 0 {
-		cfg.Retransmit = max(cfg.Heartbeat, time.Millisecond)
-	}
-	if cfg.Window <= 0 {
-		cfg.Window = DefaultWindow
-	}
-	if cfg.Handoff == 0 {
-		cfg.Handoff = DefaultHandoff
-	}
+	h := NewHost(cfg)
 	return &Engine{
-		cfg:     cfg,
-		vm:      NewViewMachine(cfg),
+		cfg:     h.cfg,
+		h:       h,
 		groups:  make(map[string]*slot),
 		handles: make(map[groups.HandleID]*slot),
-		msgIDs:  make(map[string]uint64),
 	}
 }
 
@@ -265,14 +224,14 @@ func New(cfg Config) *Engine {
 func (e *Engine) NodeID() uint32 { return e.cfg.NodeID }
 
 // Ring returns the installed view's ring id.
-func (e *Engine) Ring() *api.RingId { return e.vm.Ring().api() }
+func (e *Engine) Ring() *api.RingId { return e.h.Ring() }
 
 // Members returns the installed view's node ids, ascending.
-func (e *Engine) Members() []uint32 { return slices.Clone(e.vm.Members()) }
+func (e *Engine) Members() []uint32 { return e.h.Members() }
 
 // Syncing reports whether a view change is in progress on this node:
 // joins and leaves get CodeTryAgain and multicasts wait for the new view.
-func (e *Engine) Syncing() bool { return e.vm.Syncing() }
+func (e *Engine) Syncing() bool { return e.h.Syncing() }
 
 // GroupMembers returns a group's member list (sorted by nodeid, pid), or
 // nil for a group with none.
@@ -303,7 +262,7 @@ func (e *Engine) Owner(name []byte) uint32 {
 	if s, ok := e.groups[string(name)]; ok {
 		return s.gm.Owner()
 	}
-	return owner(name, e.vm.Members())
+	return owner(name, e.h.vm.Members())
 }
 
 // owner places a group's sequencer at the start of a view by rendezvous
@@ -338,32 +297,26 @@ func mix(x uint64) uint64 {
 }
 
 // HasReady reports whether Ready has anything to carry out.
-func (e *Engine) HasReady() bool {
-	r := &e.ready
-	return r.PersistSeq != 0 || len(r.Messages) > 0 || len(r.Deliveries) > 0 || len(r.Left) > 0 ||
-		len(r.Rejected) > 0 || len(r.Flow) > 0 || len(r.Interrupted) > 0 || r.Totem != nil || r.SyncChanged
-}
+func (e *Engine) HasReady() bool { return e.h.ready.has() }
 
 // Ready returns the pending output. Call Advance once it is carried out.
-func (e *Engine) Ready() Ready { return e.ready }
+func (e *Engine) Ready() Ready { return e.h.ready }
 
 // Advance clears the output returned by Ready.
-func (e *Engine) Advance() { e.ready = Ready{} }
+func (e *Engine) Advance() { e.h.Advance() }
 
 // NeedsFlush reports whether Flush has something to send.
-func (e *Engine) NeedsFlush() bool { return len(e.flushes) > 0 && !e.vm.Syncing() }
+func (e *Engine) NeedsFlush() bool { return len(e.flushes) > 0 && !e.h.vm.Syncing() }
 
 // group returns the slot of the group named name, starting its machine
-// (and telling the view machine) if there is none.
+// (and telling the host) if there is none.
 func (e *Engine) group(name []byte) *slot {
 	if s, ok := e.groups[string(name)]; ok {
 		return s
 	}
 	s := &slot{key: string(name)}
-	s.gm = NewGroupMachine(GroupConfig{Config: e.cfg, Name: name, Ring: e.vm.Ring(), Members: e.vm.Members(),
-		Now: e.now, LastMsgID: e.msgIDs[s.key]})
+	s.gm = NewGroupMachine(e.h.Open(name))
 	e.groups[s.key] = s
-	e.vm.StepLocal(GroupOpened{Group: s.gm.Name()})
 	return s
 }
 
@@ -374,29 +327,42 @@ func (e *Engine) stepGroup(s *slot, m GroupInput) api.Code {
 	return code
 }
 
+// stepRoutes steps the group machines with the host's routes, in order.
+func (e *Engine) stepRoutes(routes []GroupRoute) {
+	for _, r := range routes {
+		if r.IfOpen {
+			if s, ok := e.groups[string(r.Group)]; ok {
+				e.stepGroup(s, r.Msg)
+			}
+			continue
+		}
+		e.stepGroup(e.group(r.Group), r.Msg)
+	}
+}
+
 // take moves a group machine's output into the engine's Ready, its acks
-// to the next sendAcks, its answers to the view machine into the queue.
+// to the host's next SendAcks, its answers to the view machine into the
+// queue.
 func (e *Engine) take(s *slot) {
 	gm := s.gm
 	if !gm.HasReady() {
 		return
 	}
 	rd := gm.Ready()
-	e.ready.Messages = append(e.ready.Messages, rd.Messages...)
-	e.acks = append(e.acks, rd.Acks...)
-	e.ready.Deliveries = append(e.ready.Deliveries, rd.Deliveries...)
+	r := &e.h.ready
+	r.Messages = append(r.Messages, rd.Messages...)
+	e.h.AddAcks(rd.Acks)
+	r.Deliveries = append(r.Deliveries, rd.Deliveries...)
 	for _, l := range rd.Left {
 		delete(e.handles, l.Handle)
 	}
-	e.ready.Left = append(e.ready.Left, rd.Left...)
-	e.ready.Rejected = append(e.ready.Rejected, rd.Rejected...)
-	e.ready.Flow = append(e.ready.Flow, rd.Flow...)
-	e.ready.Interrupted = append(e.ready.Interrupted, rd.Interrupted...)
+	r.Left = append(r.Left, rd.Left...)
+	r.Rejected = append(r.Rejected, rd.Rejected...)
+	r.Flow = append(r.Flow, rd.Flow...)
+	r.Interrupted = append(r.Interrupted, rd.Interrupted...)
 	for _, m := range rd.ToView {
 		if in, ok := m.(Installed); ok && in.Idle && e.groups[s.key] == s {
-			// The group's event ids go on where they stopped if it is
-			// used again: the others remember the last one delivered.
-			e.msgIDs[s.key] = in.LastMsgID
+			e.h.Close(gm.Name(), in.LastMsgID)
 			delete(e.groups, s.key)
 		}
 		e.queue = append(e.queue, local{toView: m})
@@ -408,29 +374,12 @@ func (e *Engine) take(s *slot) {
 	gm.Advance()
 }
 
-// takeView moves the view machine's output into the engine's Ready, its
-// messages for the groups into the queue.
+// takeView moves the view machine's output into the Ready, its messages
+// for the groups into the queue.
 func (e *Engine) takeView() {
-	if !e.vm.HasReady() {
-		return
-	}
-	rd := e.vm.Ready()
-	if rd.PersistSeq != 0 {
-		e.ready.PersistSeq = rd.PersistSeq
-	}
-	e.ready.Messages = append(e.ready.Messages, rd.Messages...)
-	e.ready.SyncChanged = e.ready.SyncChanged || rd.SyncChanged
-	for _, m := range rd.ToGroups {
+	for _, m := range e.h.TakeView(len(e.h.ready.Deliveries)) {
 		e.queue = append(e.queue, local{group: string(m.Group), toGroup: m.Msg})
 	}
-	if rd.Totem != nil {
-		// Every group installed the view: the totem confchg goes after
-		// what they delivered doing it.
-		e.ready.Totem = rd.Totem
-		e.ready.TotemAt = len(e.ready.Deliveries)
-		e.replay = true
-	}
-	e.vm.Advance()
 }
 
 // pump carries the machines' messages to each other until none is left,
@@ -446,38 +395,13 @@ func (e *Engine) pump() {
 		e.queue[0] = local{}
 		e.queue = e.queue[1:]
 		if m.toView != nil {
-			e.vm.StepLocal(m.toView)
+			e.h.StepLocal(m.toView)
 			continue
 		}
 		e.stepGroup(e.group([]byte(m.group)), m.toGroup)
 	}
 	e.queue = nil
-	if e.replay {
-		e.replay = false
-		early := e.early
-		e.early = nil
-		if e.earlyRing == e.vm.Ring() {
-			for _, env := range early {
-				e.route(env.from, env.msg)
-			}
-		}
-	}
-}
-
-// sendAcks sends the groups' acknowledgements to every other node of the
-// view, in one message per node.
-func (e *Engine) sendAcks() {
-	if len(e.acks) == 0 {
-		return
-	}
-	acks := e.acks
-	e.acks = nil
-	ring := e.vm.Ring().api()
-	for _, to := range e.vm.Members() {
-		if to != e.cfg.NodeID {
-			e.ready.Messages = append(e.ready.Messages, Outbound{To: to, Msg: &wire.Ack{From: e.cfg.NodeID, Ring: ring, Groups: acks}})
-		}
-	}
+	e.stepRoutes(e.h.Replay())
 }
 
 // Join asks to add local handle h (with pid) to group name; see
@@ -486,7 +410,7 @@ func (e *Engine) Join(name []byte, h groups.HandleID, pid uint32) api.Code {
 	if err := api.CheckName(name); err != nil {
 		return api.CodeOf(err)
 	}
-	if e.vm.Syncing() {
+	if e.h.Syncing() {
 		return api.CodeTryAgain
 	}
 	if _, ok := e.handles[h]; ok {
@@ -533,7 +457,7 @@ func (e *Engine) Mcast(h groups.HandleID, msgs []*api.McastRequest) {
 		for _, r := range msgs {
 			n += uint64(len(r.Data))
 		}
-		e.ready.Rejected = append(e.ready.Rejected, groups.Rejected{Handle: h, Count: uint32(len(msgs)), Bytes: n})
+		e.h.ready.Rejected = append(e.h.ready.Rejected, groups.Rejected{Handle: h, Count: uint32(len(msgs)), Bytes: n})
 		return
 	}
 	e.stepGroup(s, McastReq{Handle: h, Msgs: msgs})
@@ -547,107 +471,31 @@ func (e *Engine) Congestion(h groups.HandleID, congested bool) {
 		return
 	}
 	e.stepGroup(s, CongestionReq{Handle: h, Congested: congested})
-	e.sendAcks()
+	e.h.SendAcks()
 }
 
 // Step takes a message from node from. Messages from nodes outside the
 // node list, of the wrong type, or malformed are dropped.
 func (e *Engine) Step(from uint32, m proto.Message) {
-	if !e.vm.isNode(from) {
+	if !e.h.vm.isNode(from) {
 		return
 	}
-	e.vm.Step(from, m)
-	e.route(from, m)
+	e.stepRoutes(e.h.Step(from, m))
 	e.pump()
-	e.sendAcks()
-}
-
-// route hands a group message from node from to its group's machine, if
-// it is of the installed ring and well formed; one of the accepted ring,
-// not installed yet, it keeps for the install.
-func (e *Engine) route(from uint32, m proto.Message) {
-	switch m := m.(type) {
-	case *wire.Submit:
-		if e.keepForInstall(from, m.Ring, m) || !e.current(m.Ring) || m.From != from || api.CheckName(m.Group) != nil {
-			return
-		}
-		for _, ev := range m.Events {
-			if ev != nil && !validSubmitted(ev) {
-				return
-			}
-		}
-		e.stepGroup(e.group(m.Group), PeerMsg{From: from, Msg: m})
-	case *wire.Ordered:
-		if e.keepForInstall(from, m.Ring, m) || !e.current(m.Ring) || m.From != from || api.CheckName(m.Group) != nil {
-			return
-		}
-		// Any node of the view: each seq is given by one sequencer only
-		// (the view's first, then each handoff's target from the seq
-		// after it), and any replica may send again what it holds
-		// (onNack).
-		members := e.vm.Members()
-		if !slices.Contains(members, from) {
-			return
-		}
-		for _, ev := range m.Events {
-			if ev != nil && !validOrdered(ev, members) {
-				return // malformed: none of the frame is taken
-			}
-		}
-		e.stepGroup(e.group(m.Group), PeerMsg{From: from, Msg: m})
-	case *wire.Ack:
-		if e.keepForInstall(from, m.Ring, m) || !e.current(m.Ring) || m.From != from {
-			return
-		}
-		for _, a := range m.Groups {
-			if a == nil || api.CheckName(a.Group) != nil {
-				continue
-			}
-			e.stepGroup(e.group(a.Group), AckPart{From: from, Ack: a})
-		}
-	case *wire.Nack:
-		if e.keepForInstall(from, m.Ring, m) || !e.current(m.Ring) || m.From != from {
-			return
-		}
-		if s, ok := e.groups[string(m.Group)]; ok {
-			e.stepGroup(s, PeerMsg{From: from, Msg: m})
-		}
-	}
-}
-
-// current: ring is the installed view's, and no view change is under way.
-func (e *Engine) current(ring *api.RingId) bool {
-	return !e.vm.Syncing() && ringOf(ring) == e.vm.Ring()
-}
-
-// keepForInstall keeps a message of the accepted, not yet installed ring
-// (its sender installed first); it is taken right after the install.
-func (e *Engine) keepForInstall(from uint32, ring *api.RingId, m proto.Message) bool {
-	if !e.vm.Syncing() || ringOf(ring) != e.vm.Accepted() {
-		return false
-	}
-	if e.earlyRing != e.vm.Accepted() {
-		e.early, e.earlyRing = nil, e.vm.Accepted() // of an attempt that failed
-	}
-	if len(e.early) >= maxEarlyMessages {
-		return false
-	}
-	e.early = append(e.early, envelope{from, m})
-	return true
+	e.h.SendAcks()
 }
 
 // Tick tells the engine the time (any monotonic clock; only differences
 // matter): it sends heartbeats, detects failures, drives view changes,
 // acknowledges, and asks for or re-sends what went missing.
 func (e *Engine) Tick(now time.Duration) {
-	e.now = now
-	e.vm.Tick(now)
+	e.h.Tick(now)
 	e.pump()
 	for _, s := range e.sortedGroups() {
 		s.gm.Tick(now)
 		e.take(s)
 	}
-	e.sendAcks()
+	e.h.SendAcks()
 	e.pump()
 }
 
@@ -657,7 +505,7 @@ func (e *Engine) Tick(now time.Duration) {
 // on this node takes the submissions directly, and this node's replica
 // takes the ordered events directly.
 func (e *Engine) Flush() {
-	if e.vm.Syncing() || e.ready.Totem != nil {
+	if e.h.vm.Syncing() || e.h.ready.Totem != nil {
 		return // the new view's traffic waits until its totem confchg is out
 	}
 	// A group may be queued again while flushing (its own sequencer
@@ -672,7 +520,7 @@ func (e *Engine) Flush() {
 			}
 		}
 	}
-	e.sendAcks()
+	e.h.SendAcks()
 }
 
 // sortedGroups returns the groups in name order, so that the engine's

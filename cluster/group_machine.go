@@ -255,7 +255,8 @@ func (g *GroupMachine) stepPeer(p PeerMsg) {
 func (g *GroupMachine) HasReady() bool {
 	r := &g.ready
 	return len(r.Messages) > 0 || len(r.Acks) > 0 || len(r.Deliveries) > 0 || len(r.Left) > 0 ||
-		len(r.Rejected) > 0 || len(r.Flow) > 0 || len(r.Interrupted) > 0 || len(r.ToView) > 0 || g.wantFlush
+		len(r.Rejected) > 0 || len(r.Flow) > 0 || len(r.Interrupted) > 0 || len(r.ToView) > 0 || g.wantFlush ||
+		r.MembersChanged
 }
 
 // Ready returns the pending output. Call Advance once it is carried out.
@@ -302,6 +303,7 @@ func (g *GroupMachine) collect() {
 	g.ready.Deliveries = append(g.ready.Deliveries, rd.Deliveries...)
 	g.ready.Left = append(g.ready.Left, rd.Left...)
 	g.ready.Rejected = append(g.ready.Rejected, rd.Rejected...)
+	g.ready.MembersChanged = g.ready.MembersChanged || rd.MembersChanged
 	if rd.FlowChanged {
 		on := g.rep.FlowControlled()
 		hs := g.rep.Handles()

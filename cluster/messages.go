@@ -156,6 +156,8 @@ type GroupReady struct {
 	// Interrupted names local handles whose large message a view change
 	// cut.
 	Interrupted []groups.HandleID
+	// MembersChanged says the member list changed (Members).
+	MembersChanged bool
 	// ToView are answers for the view machine (Frozen, Installed).
 	ToView []ViewInput
 	// Flush: the group has something to send; step it a FlushReq when the

@@ -136,6 +136,8 @@ type Handle struct {
 	// join state: epoch of the current membership (0: none) and leaving.
 	joinEpoch atomic.Uint64
 	leaving   atomic.Bool
+	// groupPID is the group actor of the last join (embedded handles).
+	groupPID atomic.Pointer[actor.PID]
 	// send window: multicasts sent and not yet delivered back or rejected.
 	inflight      atomic.Int64
 	inflightBytes atomic.Int64
@@ -443,6 +445,18 @@ func (h *Handle) ActorPID() *actor.PID {
 		return nil
 	}
 	return h.actor
+}
+
+// GroupPID returns, for an embedded handle, the actor of the group of its
+// last successful join on its node (nil before any, and when attached).
+// An application may watch it: it stops when the group is dropped from
+// the node (no members, nothing left to order), or when the node stops.
+// A later join of the same group may be served by a new actor.
+func (h *Handle) GroupPID() *actor.PID {
+	if h == nil {
+		return nil
+	}
+	return h.groupPID.Load()
 }
 
 // FlowControlStateGet reports whether McastJoined would now return

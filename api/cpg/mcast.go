@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sync"
 
+	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 )
 
@@ -26,6 +27,9 @@ func (h *Handle) Join(group []byte) error {
 	}
 	h.leaving.Store(false)
 	h.joinEpoch.Store(st.Epoch)
+	if st.GroupActor != nil {
+		h.groupPID.Store(actors.ToPID(st.GroupActor))
+	}
 	return nil
 }
 

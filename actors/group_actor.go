@@ -1,0 +1,239 @@
+package actors
+
+import (
+	"slices"
+	"time"
+
+	"github.com/asynkron/protoactor-go/actor"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/cluster"
+	"github.com/actorcpg/actorcpg/groups"
+	"github.com/actorcpg/actorcpg/remote"
+)
+
+// groupActor is one group on its node: it hosts the group's
+// cluster.GroupMachine (the replica, the log of the view, the node's
+// submissions and, when this node orders the group, its sequencer).
+//
+// Its inputs: from the node actor, the group's messages from other nodes
+// (checked and routed by the node's cluster.Host), Freeze and Install,
+// the clock, the joins of local handles, and resume (the view's totem
+// confchg is out); from its handle actors, their multicasts, leaves and
+// congestion. It carries out its machine's output itself: messages to
+// other nodes on the node's transport, events to its handle actors, its
+// acks and its answers (Frozen, Installed) to the node actor.
+//
+// The node actor spawns it at the group's first local join or first
+// message, and stops it when its Installed says it is idle and nothing
+// the node sent is still on its way to it (the node's count of what it
+// sent equals the count the answer carries).
+type groupActor struct {
+	node    *Node
+	nodePID *actor.PID
+	name    []byte
+	gm      *cluster.GroupMachine
+	handles map[groups.HandleID]*actor.PID
+
+	// got counts the messages of the node actor taken (groupIn,
+	// groupJoin): see reaping in nodeActor.answered.
+	got uint64
+	// held: between Freeze and resume the group neither ticks nor
+	// flushes. Past its Install it would otherwise order and deliver the
+	// new view's events before the node sends the view's totem confchg.
+	held      bool
+	wantFlush bool
+	flushing  bool // a groupFlush is in the mailbox
+}
+
+// The messages between the node actor and its group actors (in-process
+// only).
+type (
+	// groupIn is a message of the node's Host for the group's machine.
+	groupIn struct{ msg cluster.GroupInput }
+	// groupJoin is a local handle's join, answered to replyTo with a
+	// wire.JoinResult.
+	groupJoin struct {
+		req     *wire.JoinGroup
+		handle  *actor.PID
+		replyTo *actor.PID
+	}
+	// groupTick is the clock.
+	groupTick struct{ now time.Duration }
+	// groupResume: the view's totem confchg is out; tick and flush again.
+	groupResume struct{}
+	// groupFlush: send what the inputs since the last flush produced.
+	groupFlush struct{}
+	// groupAnswer is a group machine's answer to the view machine; got
+	// is the group actor's count of the node's messages when it answered.
+	groupAnswer struct {
+		name []byte
+		msg  cluster.ViewInput
+		got  uint64
+	}
+	// groupAcks are a group's acknowledgements, for the node's next
+	// wire.Ack to each node of the view.
+	groupAcks struct{ acks []*wire.GroupAck }
+)
+
+// Receive implements actor.Actor.
+func (a *groupActor) Receive(ctx actor.Context) {
+	if nilMessage(ctx.Message()) {
+		return
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			// The machine may be half-stepped: the node stops (as for a
+			// panic in the node actor), and so does this actor.
+			a.node.failed("group", r)
+			panic(r)
+		}
+	}()
+	if panicking("group", ctx.Message()) {
+		panic("test panic in a group actor")
+	}
+	switch m := ctx.Message().(type) {
+	case *groupIn:
+		a.got++
+		switch in := m.msg.(type) {
+		case cluster.Freeze:
+			a.held = true
+		case cluster.PeerMsg:
+			if a.node.blocked(in.From) {
+				return // cut off since the node routed it (fault tests)
+			}
+		case cluster.AckPart:
+			if a.node.blocked(in.From) {
+				return
+			}
+		}
+		a.gm.Step(m.msg)
+		if g, ok := m.msg.(cluster.GoneReq); ok {
+			a.carryOut(ctx)
+			delete(a.handles, g.Handle)
+			return
+		}
+	case *groupJoin:
+		a.got++
+		h := groups.HandleID(m.req.HandleId)
+		code := a.gm.Step(cluster.JoinReq{Handle: h, Pid: m.req.Pid})
+		if code == api.CodeOK {
+			a.handles[h] = m.handle
+		}
+		if m.replyTo != nil {
+			ctx.Send(m.replyTo, &wire.JoinResult{Code: int32(code), GroupActor: apiPid(ctx.Self())})
+		}
+	case *groupTick:
+		if !a.held {
+			a.gm.Tick(m.now)
+		}
+	case *groupResume:
+		a.held = false
+		if a.wantFlush {
+			a.wantFlush = false
+			a.scheduleFlush(ctx)
+		}
+	case *groupFlush:
+		a.flushing = false
+		if a.held {
+			a.wantFlush = true
+			return
+		}
+		a.gm.Step(cluster.FlushReq{})
+	case *wire.HandleMcast:
+		a.gm.Step(cluster.McastReq{Handle: groups.HandleID(m.HandleId), Msgs: m.Msgs})
+	case *wire.LeaveGroup:
+		h := groups.HandleID(m.HandleId)
+		if m.Gone {
+			a.gm.Step(cluster.GoneReq{Handle: h})
+			a.carryOut(ctx)
+			delete(a.handles, h)
+			return
+		}
+		code := a.gm.Step(cluster.LeaveReq{Handle: h, Reason: api.Reason(m.Reason)})
+		reply(ctx, status(code))
+	case *wire.Congestion:
+		a.gm.Step(cluster.CongestionReq{Handle: groups.HandleID(m.HandleId), Congested: m.Congested})
+	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+		return
+	default:
+		unexpected.Drop(a.node.log, "group: unexpected messages dropped", typeName(m))
+		return
+	}
+	a.carryOut(ctx)
+}
+
+func (a *groupActor) scheduleFlush(ctx actor.Context) {
+	if !a.flushing {
+		a.flushing = true
+		ctx.Send(ctx.Self(), &groupFlush{})
+	}
+}
+
+// carryOut performs the machine's Ready in its documented order.
+func (a *groupActor) carryOut(ctx actor.Context) {
+	gm := a.gm
+	if !gm.HasReady() {
+		return
+	}
+	rd := gm.Ready()
+	var last proto.Message
+	var frame *remote.Frame
+	for _, o := range rd.Messages {
+		if a.node.peers == nil || a.node.blocked(o.To) || o.To == a.node.cfg.NodeID {
+			continue
+		}
+		if o.Msg != last { // the same message to many nodes is marshaled once
+			last, frame = o.Msg, remote.NewFrame(o.Msg)
+		}
+		if frame != nil {
+			a.node.peers.Send(o.To, frame)
+		}
+	}
+	if len(rd.Acks) > 0 {
+		ctx.Send(a.nodePID, &groupAcks{acks: slices.Clone(rd.Acks)})
+	}
+	if rd.MembersChanged {
+		// Before the events go out: a handle that saw its confchg finds
+		// the member list that includes it.
+		a.node.setGroupMembers(a.name, gm.Members())
+	}
+	for _, d := range rd.Deliveries {
+		if pid, ok := a.handles[d.Handle]; ok {
+			ctx.Send(pid, &wire.LocalEvents{Events: d.Events})
+		}
+	}
+	for _, l := range rd.Left {
+		if pid, ok := a.handles[l.Handle]; ok {
+			ctx.Send(pid, &wire.MemberLeft{Reason: uint32(l.Reason)})
+		}
+	}
+	for _, r := range rd.Rejected {
+		if pid, ok := a.handles[r.Handle]; ok {
+			ctx.Send(pid, &wire.McastRejected{Count: r.Count, Bytes: r.Bytes})
+		}
+	}
+	for _, f := range rd.Flow {
+		if pid, ok := a.handles[f.Handle]; ok {
+			ctx.Send(pid, &wire.FlowControl{Enabled: f.Enabled})
+		}
+	}
+	for _, h := range rd.Interrupted {
+		if pid, ok := a.handles[h]; ok {
+			ctx.Send(pid, &wire.McastInterrupted{Count: 1})
+		}
+	}
+	for _, m := range rd.ToView {
+		ctx.Send(a.nodePID, &groupAnswer{name: a.name, msg: m, got: a.got})
+	}
+	if rd.Flush {
+		if a.held {
+			a.wantFlush = true
+		} else {
+			a.scheduleFlush(ctx)
+		}
+	}
+	gm.Advance()
+}
