@@ -16,15 +16,18 @@ import (
 
 // groupActor is one group on its node: it hosts the group's
 // cluster.GroupMachine (the replica, the log of the view, the node's
-// submissions and, when this node orders the group, its sequencer).
+// submissions). When this node orders the group, the group actor's child,
+// its sequencer actor (sequencerActor), assigns the order.
 //
 // Its inputs: from the node actor, the group's messages from other nodes
 // (checked and routed by the node's cluster.Host), Freeze and Install,
 // the clock, the joins of local handles, and resume (the view's totem
 // confchg is out); from its handle actors, their multicasts, leaves and
-// congestion. It carries out its machine's output itself: messages to
-// other nodes on the node's transport, events to its handle actors, its
-// acks and its answers (Frozen, Installed) to the node actor.
+// congestion; from its sequencer actor, what it ordered. It carries out its
+// machine's output itself: messages to other nodes on the node's
+// transport, events to its handle actors, its acks and its answers
+// (Frozen, Installed) to the node actor, and the sequencer's inputs to
+// its sequencer actor (spawned and stopped as the machine says).
 //
 // The node actor spawns it at the group's first local join or first
 // message, and stops it when its Installed says it is idle and nothing
@@ -36,6 +39,10 @@ type groupActor struct {
 	name    []byte
 	gm      *cluster.GroupMachine
 	handles map[groups.HandleID]*actor.PID
+	// seq is the group's sequencer actor while this node orders the
+	// group (nil otherwise); seqs counts those spawned, for their names.
+	seq  *actor.PID
+	seqs uint64
 
 	// got counts the messages of the node actor taken (groupIn,
 	// groupJoin): see reaping in nodeActor.answered.
@@ -128,7 +135,15 @@ func (a *groupActor) Receive(ctx actor.Context) {
 	case *groupTick:
 		if !a.held {
 			a.gm.Tick(m.now)
+			if a.seq != nil {
+				ctx.Send(a.seq, &seqTick{now: m.now})
+			}
 		}
+	case *seqOut:
+		if a.seq == nil || m.gen != a.seqs {
+			return // a stopped sequencer actor's, still on its way
+		}
+		a.gm.Step(m.msg)
 	case *groupResume:
 		a.held = false
 		if a.wantFlush {
@@ -225,6 +240,9 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 			ctx.Send(pid, &wire.McastInterrupted{Count: 1})
 		}
 	}
+	for _, m := range rd.ToSeq {
+		a.toSequencer(ctx, m)
+	}
 	for _, m := range rd.ToView {
 		ctx.Send(a.nodePID, &groupAnswer{name: a.name, msg: m, got: a.got})
 	}
@@ -236,4 +254,38 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 		}
 	}
 	gm.Advance()
+}
+
+// toSequencer carries out one of the group machine's messages for its
+// sequencer: spawn the sequencer actor (SeqStart), stop it (SeqStop), or
+// pass the message on.
+func (a *groupActor) toSequencer(ctx actor.Context, m cluster.SeqInput) {
+	switch m := m.(type) {
+	case cluster.SeqStart:
+		if a.seq != nil {
+			ctx.Stop(a.seq)
+		}
+		a.seqs++
+		sa := &sequencerActor{node: a.node, group: ctx.Self(), gen: a.seqs, sm: cluster.NewSequencerMachine(m.Config)}
+		pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return sa }), "seq-"+itoa(a.seqs))
+		if err != nil {
+			// Not expected (the names are the group actor's own). The
+			// group goes unordered here until the view changes: say so.
+			a.node.log.Error().Err(err).Bytes("group", a.name).Msg("spawn sequencer actor")
+			a.seq = nil
+			return
+		}
+		a.seq = pid
+		a.node.setSequencer(a.name, pid)
+	case cluster.SeqStop:
+		if a.seq != nil {
+			ctx.Stop(a.seq)
+			a.seq = nil
+			a.node.setSequencer(a.name, nil)
+		}
+	default:
+		if a.seq != nil {
+			ctx.Send(a.seq, &seqIn{msg: m})
+		}
+	}
 }

@@ -63,6 +63,9 @@ type Node struct {
 	// published it (membership_get, iteration).
 	membersMu sync.Mutex
 	members   map[string][]*api.Address
+	// sequencers holds the PID of the sequencer actor of each group this
+	// node orders (Sequencers), under membersMu.
+	sequencers map[string]*actor.PID
 
 	stopOnce sync.Once
 	done     chan struct{} // closed when the node has stopped
@@ -346,6 +349,35 @@ func (n *Node) setGroupMembers(name []byte, list []*api.Address) {
 		n.members = make(map[string][]*api.Address)
 	}
 	n.members[string(name)] = list
+}
+
+// setSequencer publishes the sequencer actor of a group this node orders
+// (nil: it orders the group no more).
+func (n *Node) setSequencer(name []byte, pid *actor.PID) {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	if pid == nil {
+		delete(n.sequencers, string(name))
+		return
+	}
+	if n.sequencers == nil {
+		n.sequencers = make(map[string]*actor.PID)
+	}
+	n.sequencers[string(name)] = pid
+}
+
+// Sequencers returns the sequencer actor of each group whose agreed order
+// this node assigns now, by group name. A node runs a group's sequencer
+// actor while the view places the group on it and it has something to
+// order, or a handoff moved the group to it; the map is a snapshot.
+func (n *Node) Sequencers() map[string]*actor.PID {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	out := make(map[string]*actor.PID, len(n.sequencers))
+	for k, v := range n.sequencers {
+		out[k] = v
+	}
+	return out
 }
 
 // groupMembers returns a group's member list (sorted by nodeid, pid), or

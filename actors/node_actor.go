@@ -265,7 +265,9 @@ func (a *nodeActor) group(ctx actor.Context, name []byte) *groupRef {
 		held: a.host.Syncing(),
 	}
 	a.nextGroup++
-	pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return ga }), "g-"+itoa(a.nextGroup))
+	// A panic in its sequencer actor (its child) stops the node, as its own.
+	props := actor.PropsFromProducer(func() actor.Actor { return ga }, actor.WithSupervisor(a.node.stopOnPanic()))
+	pid, err := ctx.SpawnNamed(props, "g-"+itoa(a.nextGroup))
 	if err != nil {
 		// Not expected (the names are the node's own): the host closes the
 		// group again, which the view machine forgets at its next install.

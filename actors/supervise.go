@@ -20,9 +20,10 @@ import (
 //     cpgnode then exits non-zero, so that its supervisor (systemd, the
 //     cluster script) starts a fresh node, which rejoins with a new ring,
 //     as Corosync does after an assertion.
-//   - A group actor holds its group's machine: a panic there stops the
-//     node too, for the same reason (the group actor's Receive records the
-//     failure and stops the node; the actor itself stops).
+//   - A group actor holds its group's machine, a sequencer actor its
+//     group's order: a panic in either stops the node too, for the same
+//     reason (the actor's Receive records the failure and stops the node;
+//     the actor itself stops).
 //   - A handle actor's state is its own client's: after a panic it stops,
 //     and the node finalizes it (PROCDOWN to its group), as if its client
 //     had exited. The rest of the node is untouched.

@@ -1,8 +1,8 @@
 // Package cluster is one node's protocol engine, built from pure state
 // machines: failure detection, view agreement with a virtual-synchrony
-// flush, and the node's replica of every group (groups.Group) together
-// with the sequencers (sequencer.Sequencer) of the groups this node
-// orders.
+// flush (ViewMachine), the node's replica of every group (GroupMachine,
+// over groups.Group) and the sequencer of every group this node orders
+// (SequencerMachine, over sequencer.Sequencer).
 //
 // No machine has goroutines, clocks or randomness. Each takes inputs with
 // Step (and Tick, with the time given by the caller) and collects outputs
@@ -25,13 +25,23 @@
 // reassembly, local handles and their flow control), the log of the
 // current view (held events, the early ones beyond a gap, stable point,
 // acks of each node, delivery cursor and per-origin dedup), this node's
-// pending submissions, the group's sequencer when this node orders it,
-// and the handoff. It knows the view only as the view machine told it
-// (Install).
+// pending submissions, and where the group's sequencer is (the view's
+// placement, then each handoff in the log). It knows the view only as the
+// view machine told it (Install).
 //
-// Neither reads the other's fields: everything one needs from the other
-// comes as a message (messages.go), a value the sender gives up, so that
-// each machine can later live in its own actor.
+// SequencerMachine (seq_machine.go), one per group on the node that
+// orders the group, assigns the agreed order: it numbers the submissions
+// of every node, sends them to the view (each node's own payloads left
+// out) and to its group machine, announces the stable point as the nodes
+// acknowledge, and hands the group over to a node that alone submits
+// (Config.Handoff). The group machine starts it (SeqStart: the view
+// places the group here and something is submitted, or a handoff in its
+// log moves the group here) and stops it (SeqStop: a handoff moves the
+// group away, Freeze, Install).
+//
+// No machine reads another's fields: everything one needs from another
+// comes as a message (messages.go, seq_machine.go), a value the sender
+// gives up, so that each machine lives in its own actor.
 //
 // # The messages
 //
@@ -42,7 +52,13 @@
 //   - from local handles: JoinReq, LeaveReq (Step answers with the code),
 //     GoneReq, McastReq, CongestionReq, and FlushReq (send what the
 //     inputs produced);
-//   - from the view machine: Freeze and Install.
+//   - from the view machine: Freeze and Install;
+//   - from its sequencer machine: SeqOrdered (what it ordered).
+//
+// Into a SequencerMachine (SeqInput), from its group machine: SeqSubmit
+// (this node's submissions, and other nodes' Submits), SeqAck (every
+// node's acks) and SeqFlush; SeqStart and SeqStop are for the host, which
+// starts and stops the machine.
 //
 // Into the ViewMachine: peer messages (Step: any message proves its
 // sender alive; PeerHeartbeat, ViewPropose, ViewReject, ViewState and
@@ -90,13 +106,15 @@
 // for the view.
 //
 // Engine is the synchronous composition: the Host, a GroupMachine per
-// group and the route from a handle to its group. The machines' messages
-// to each other go through a FIFO queue that every call drains before it
-// returns, so each call is still one step, as before the split; the
-// simulator drives it. The actor shell (package actors) composes the same
-// Host and GroupMachines asynchronously: the node actor hosts the Host,
-// one group actor per group hosts its GroupMachine, and the queue's
-// messages become actor messages.
+// group, its SequencerMachine when this node orders the group, and the
+// route from a handle to its group. The machines' messages to each other
+// go through a FIFO queue that every call drains before it returns, so
+// each call is still one step, as before the split; the simulator drives
+// it. The actor shell (package actors) composes the same machines
+// asynchronously: the node actor hosts the Host, one group actor per
+// group hosts its GroupMachine, the group actor's child, a sequencer
+// actor, hosts its SequencerMachine, and the queue's messages become
+// actor messages.
 //
 // # The order of output
 //

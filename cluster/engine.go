@@ -194,19 +194,24 @@ type Engine struct {
 	queue []local
 }
 
-// slot is the engine's place for one group machine.
+// slot is the engine's place for one group machine and, when this node
+// orders the group, its sequencer machine.
 type slot struct {
-	key    string
-	gm     *GroupMachine
-	queued bool // in Engine.flushes
+	key       string
+	gm        *GroupMachine
+	sm        *SequencerMachine
+	queued    bool // in Engine.flushes for gm
+	seqQueued bool // in Engine.flushes for sm
 }
 
 // local is a message between the node's machines: for the view machine
-// (toView) or for group's machine.
+// (toView), for a group's machine (toGroup) or for its sequencer machine
+// (toSeq).
 type local struct {
 	group   string
 	toGroup GroupInput
 	toView  ViewInput
+	toSeq   SeqInput
 }
 
 // New returns the engine of node cfg.NodeID, alone in its first view.
@@ -360,6 +365,9 @@ func (e *Engine) take(s *slot) {
 	r.Rejected = append(r.Rejected, rd.Rejected...)
 	r.Flow = append(r.Flow, rd.Flow...)
 	r.Interrupted = append(r.Interrupted, rd.Interrupted...)
+	for _, m := range rd.ToSeq {
+		e.queue = append(e.queue, local{group: s.key, toSeq: m})
+	}
 	for _, m := range rd.ToView {
 		if in, ok := m.(Installed); ok && in.Idle && e.groups[s.key] == s {
 			e.h.Close(gm.Name(), in.LastMsgID)
@@ -372,6 +380,42 @@ func (e *Engine) take(s *slot) {
 		e.flushes = append(e.flushes, s)
 	}
 	gm.Advance()
+}
+
+// stepSeq carries out a group machine's message for its sequencer
+// machine: start or stop it, or step it and take its output.
+func (e *Engine) stepSeq(s *slot, m SeqInput) {
+	switch m := m.(type) {
+	case SeqStart:
+		s.sm = NewSequencerMachine(m.Config)
+	case SeqStop:
+		s.sm = nil
+	default:
+		if s.sm == nil {
+			return
+		}
+		s.sm.Step(m)
+	}
+	e.takeSeq(s)
+}
+
+// takeSeq moves a sequencer machine's output into the engine's Ready and
+// its messages for the group machine into the queue.
+func (e *Engine) takeSeq(s *slot) {
+	sm := s.sm
+	if sm == nil || !sm.HasReady() {
+		return
+	}
+	rd := sm.Ready()
+	e.h.ready.Messages = append(e.h.ready.Messages, rd.Messages...)
+	for _, m := range rd.ToGroup {
+		e.queue = append(e.queue, local{group: s.key, toGroup: m})
+	}
+	if rd.Flush && !s.seqQueued {
+		s.seqQueued = true
+		e.flushes = append(e.flushes, s)
+	}
+	sm.Advance()
 }
 
 // takeView moves the view machine's output into the Ready, its messages
@@ -394,11 +438,16 @@ func (e *Engine) pump() {
 		m := e.queue[0]
 		e.queue[0] = local{}
 		e.queue = e.queue[1:]
-		if m.toView != nil {
+		switch {
+		case m.toView != nil:
 			e.h.StepLocal(m.toView)
-			continue
+		case m.toSeq != nil:
+			if s, ok := e.groups[m.group]; ok {
+				e.stepSeq(s, m.toSeq)
+			}
+		default:
+			e.stepGroup(e.group([]byte(m.group)), m.toGroup)
 		}
-		e.stepGroup(e.group([]byte(m.group)), m.toGroup)
 	}
 	e.queue = nil
 	e.stepRoutes(e.h.Replay())
@@ -494,6 +543,10 @@ func (e *Engine) Tick(now time.Duration) {
 	for _, s := range e.sortedGroups() {
 		s.gm.Tick(now)
 		e.take(s)
+		if s.sm != nil {
+			s.sm.Tick(now)
+			e.takeSeq(s)
+		}
 	}
 	e.h.SendAcks()
 	e.pump()
@@ -514,9 +567,21 @@ func (e *Engine) Flush() {
 		list := e.flushes
 		e.flushes = nil
 		for _, s := range list {
-			s.queued = false
-			if e.groups[s.key] == s {
+			if e.groups[s.key] != s {
+				continue
+			}
+			if s.queued {
+				s.queued = false
 				e.stepGroup(s, FlushReq{})
+				e.pump()
+			}
+			if s.seqQueued {
+				s.seqQueued = false
+				if s.sm != nil {
+					s.sm.Step(SeqFlush{})
+					e.takeSeq(s)
+					e.pump()
+				}
 			}
 		}
 	}

@@ -9,7 +9,6 @@ import (
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
-	"github.com/actorcpg/actorcpg/sequencer"
 )
 
 // maxEarly bounds the events a replica keeps ahead of a gap; beyond it
@@ -30,10 +29,11 @@ func (a eventID) after(b eventID) bool {
 // GroupMachine is one node's state of one group, a pure state machine
 // (see the package doc): the replica (groups.Group) with its log in the
 // current view, what this node submitted and has not yet seen ordered, and
-// the sequencer (sequencer.Sequencer) when this node orders the group. It
+// the sequencer (SequencerMachine) when this node orders the group. It
 // knows the view only from the Install messages the view machine sends
-// it, and the time only from Tick and the view messages. Not safe for
-// concurrent use.
+// it, and the time only from Tick and the view messages. When this node
+// orders the group, the group's SequencerMachine does (GroupReady.ToSeq).
+// Not safe for concurrent use.
 type GroupMachine struct {
 	cfg  Config
 	now  time.Duration
@@ -98,18 +98,9 @@ type GroupMachine struct {
 	// owner is the node that sequences the group: owner() at the start
 	// of the view, then where each handoff in the log moves it.
 	owner uint32
-	// sole is the only node whose events this node's sequencer ordered
-	// since soleSince, soleEvents of them (see Config.Handoff).
-	sole       uint32
-	soleSince  time.Duration
-	soleEvents int
-
-	// seq is the group's sequencer when this node is its owner in the
-	// view; seqOut its ordered events not yet sent.
-	seq         *sequencer.Sequencer
-	seqOut      []*wire.GroupEvent
-	seqStable   bool
-	lastSeqBeat time.Duration
+	// seqOn: the group's SequencerMachine runs on this node (SeqStart
+	// sent, no SeqStop since).
+	seqOn bool
 	// wantFlush: Flush has something to send (GroupReady.Flush).
 	wantFlush bool
 	dirty     bool // the replica may have output
@@ -129,8 +120,7 @@ func (g *GroupMachine) resetLog(now time.Duration) {
 	clear(g.remoteCong)
 	g.rep.SetRemoteCongestion(false)
 	g.gapSince = -1
-	g.seq, g.seqOut, g.seqStable = nil, nil, false
-	g.sole, g.soleSince, g.soleEvents = 0, now, 0
+	g.stopSeq()
 	g.sent, g.restart = 0, true
 	g.lastProgress, g.lastSend = now, now
 	g.rep.ResetSeq(1)
@@ -222,6 +212,8 @@ func (g *GroupMachine) Step(m GroupInput) api.Code {
 		}
 	case FlushReq:
 		g.flush()
+	case SeqOrdered:
+		g.onOrdered(m)
 	case Freeze:
 		g.freeze(m)
 	case Install:
@@ -255,7 +247,7 @@ func (g *GroupMachine) stepPeer(p PeerMsg) {
 func (g *GroupMachine) HasReady() bool {
 	r := &g.ready
 	return len(r.Messages) > 0 || len(r.Acks) > 0 || len(r.Deliveries) > 0 || len(r.Left) > 0 ||
-		len(r.Rejected) > 0 || len(r.Flow) > 0 || len(r.Interrupted) > 0 || len(r.ToView) > 0 || g.wantFlush ||
+		len(r.Rejected) > 0 || len(r.Flow) > 0 || len(r.Interrupted) > 0 || len(r.ToView) > 0 || len(r.ToSeq) > 0 || g.wantFlush ||
 		r.MembersChanged
 }
 
@@ -274,7 +266,8 @@ func (g *GroupMachine) Advance() {
 	clear(r.Acks)
 	clear(r.Deliveries)
 	clear(r.ToView)
-	*r = GroupReady{Messages: r.Messages[:0], Acks: r.Acks[:0], Deliveries: r.Deliveries[:0], ToView: r.ToView[:0]}
+	clear(r.ToSeq)
+	*r = GroupReady{Messages: r.Messages[:0], Acks: r.Acks[:0], Deliveries: r.Deliveries[:0], ToView: r.ToView[:0], ToSeq: r.ToSeq[:0]}
 	g.wantFlush = false
 }
 
@@ -326,7 +319,6 @@ func (g *GroupMachine) flush() {
 	}
 	g.wantFlush = false
 	g.flushSubmits()
-	g.flushOrdered()
 	if g.contiguous() > g.acked && (g.ackNow || g.heldBytes > g.cfg.Window/4) {
 		g.ack()
 	}
@@ -346,16 +338,14 @@ func (g *GroupMachine) flushSubmits() {
 	g.lastSend = g.now
 	own := g.owner
 	if own == g.cfg.NodeID {
-		if g.seq == nil {
-			g.seq = sequencer.New(g.members)
-		}
+		g.startSeq(nil)
 		// The sequencer numbers what it orders; keep our pending copies
 		// unnumbered, they may be sent again in another view.
 		cp := make([]*wire.GroupEvent, len(evs))
 		for i, ev := range evs {
 			cp[i] = cloneEvent(ev)
 		}
-		g.sequence(g.cfg.NodeID, restart, cp)
+		g.toSeq(SeqSubmit{From: g.cfg.NodeID, Restart: restart, Events: cp})
 		return
 	}
 	for len(evs) > 0 {
@@ -389,31 +379,6 @@ func cloneEvent(ev *wire.GroupEvent) *wire.GroupEvent {
 	}
 }
 
-// sequence feeds a submission to this node's sequencer of the group, and
-// hands the group over to the submitting node if it has been the only one
-// for Config.Handoff (never in the middle of a large message).
-func (g *GroupMachine) sequence(from uint32, restart bool, evs []*wire.GroupEvent) {
-	before := g.seq.NextSeq()
-	g.seq.Submit(from, restart, evs)
-	if n := g.seq.NextSeq() - before; n > 0 {
-		if from != g.sole {
-			g.sole, g.soleSince, g.soleEvents = from, g.now, 0
-		}
-		g.soleEvents += int(n)
-		last := g.seq.Ready().Ordered
-		if g.cfg.Handoff > 0 && from != g.cfg.NodeID && g.now-g.soleSince >= g.cfg.Handoff &&
-			g.soleEvents >= handoffEvents && len(last) > 0 && !last[len(last)-1].More {
-			g.seq.HandOff(g.cfg.NodeID, from)
-		}
-	}
-	g.takeSequencer()
-}
-
-// handoffEvents is how many events in a row from one other node, at
-// least, move a group's sequencer there (with Config.Handoff): a node
-// that sends now and then after a quiet spell does not move it.
-const handoffEvents = 16
-
 // handedOff applies a handoff that is now in this node's log in order:
 // the group's sequencer is the handoff's target from the next seq on.
 // This node's unordered submissions go there, from the first.
@@ -423,20 +388,10 @@ func (g *GroupMachine) handedOff(ev *wire.GroupEvent) {
 		return // malformed, or not from the sequencer of the log so far
 	}
 	g.owner = to
-	g.sole, g.soleSince, g.soleEvents = 0, g.now, 0
 	if to == g.cfg.NodeID {
-		acks := make(map[uint32]uint64, len(g.members))
-		for _, m := range g.members {
-			acks[m] = g.conts[m]
-		}
-		acks[g.cfg.NodeID] = g.contiguous()
-		g.seq = sequencer.Resume(g.members, ev, acks)
-		// Announce where the stable point is (the old sequencer may
-		// not have announced the last of it).
-		g.seqStable = true
-		g.queueFlush()
+		g.startSeq(ev)
 	} else {
-		g.seq = nil
+		g.stopSeq()
 	}
 	if len(g.pending) > 0 {
 		g.sent, g.restart = 0, true
@@ -444,48 +399,42 @@ func (g *GroupMachine) handedOff(ev *wire.GroupEvent) {
 	}
 }
 
-func (g *GroupMachine) takeSequencer() {
-	if !g.seq.HasReady() {
+// startSeq starts the group's sequencer machine on this node, if it is
+// not running: from the handoff event resume (this node's log so far
+// holds it), or (nil) as the view's first.
+func (g *GroupMachine) startSeq(resume *wire.GroupEvent) {
+	if g.seqOn && resume == nil {
 		return
 	}
-	rd := g.seq.Ready()
-	g.seqOut = append(g.seqOut, rd.Ordered...)
-	g.seqStable = g.seqStable || rd.StableChanged
-	g.seq.Advance()
-	g.queueFlush()
+	cfg := SeqConfig{Config: g.cfg, Name: g.name, Ring: g.ring, Members: g.members, Now: g.now, Resume: resume}
+	if resume != nil {
+		cfg.Acks = make(map[uint32]uint64, len(g.members))
+		for _, m := range g.members {
+			cfg.Acks[m] = g.conts[m]
+		}
+		cfg.Acks[g.cfg.NodeID] = g.contiguous()
+	}
+	g.seqOn = true
+	g.toSeq(SeqStart{Config: cfg})
 }
 
-func (g *GroupMachine) flushOrdered() {
-	if g.seq == nil || (len(g.seqOut) == 0 && !g.seqStable) {
-		return
+// stopSeq stops the group's sequencer machine on this node, if it runs.
+func (g *GroupMachine) stopSeq() {
+	if g.seqOn {
+		g.seqOn = false
+		g.toSeq(SeqStop{})
 	}
-	out := g.seqOut
-	g.seqOut, g.seqStable = nil, false
-	stable, high := g.seq.Stable(), g.seq.High()
-	g.lastSeqBeat = g.now
-	evs := out
-	for {
-		n := 0
-		if len(evs) > 0 {
-			n = frameCount(evs, g.cfg.FrameBytes)
-		}
-		m := &wire.Ordered{Group: g.name, Events: evs[:n:n], Ring: g.ring.api(), Stable: stable, High: high, From: g.cfg.NodeID}
-		for _, to := range g.members {
-			if to == g.cfg.NodeID {
-				continue
-			}
-			if el := elideFor(to, m); el != nil {
-				g.send(to, el) // the origin has its own payloads
-			} else {
-				g.send(to, m)
-			}
-		}
-		evs = evs[n:]
-		if len(evs) == 0 {
-			break
-		}
+}
+
+func (g *GroupMachine) toSeq(m SeqInput) { g.ready.ToSeq = append(g.ready.ToSeq, m) }
+
+// onOrdered takes what this node's sequencer machine ordered (SeqOrdered)
+// into the group's log: the machine's own copy of what it sent the view.
+func (g *GroupMachine) onOrdered(m SeqOrdered) {
+	if g.frozen || m.Ring != g.ring || !g.seqOn {
+		return // a machine this group stopped: a view or handoff ago
 	}
-	g.receive(out, stable, high)
+	g.receive(m.Events, m.Stable, m.High)
 }
 
 // elideFor returns m for node to with the payloads of to's own events
@@ -695,10 +644,8 @@ func (g *GroupMachine) onSubmit(from uint32, m *wire.Submit) {
 		}
 		return
 	}
-	if g.seq == nil {
-		g.seq = sequencer.New(g.members)
-	}
-	g.sequence(from, m.Restart, m.Events)
+	g.startSeq(nil)
+	g.toSeq(SeqSubmit{From: from, Restart: m.Restart, Events: m.Events})
 }
 
 // validOrdered: ev could have been ordered in a view of members: a kind
@@ -754,14 +701,8 @@ func (g *GroupMachine) onAck(from uint32, a *wire.GroupAck) {
 		g.conts[from] = a.Seq
 		g.deliver(false)
 	}
-	if g.seq != nil {
-		g.seq.Ack(from, a.Seq)
-		g.takeSequencer()
-		if repeat && g.seq.Stable() > 0 {
-			// A node acknowledges again only while it sees the stable
-			// point lag: the announcement may have been lost.
-			g.send(from, &wire.Ordered{Group: g.name, Ring: g.ring.api(), Stable: g.seq.Stable(), High: g.seq.High(), From: g.cfg.NodeID})
-		}
+	if g.seqOn {
+		g.toSeq(SeqAck{From: from, Seq: a.Seq})
 	}
 }
 
@@ -789,8 +730,8 @@ func (g *GroupMachine) onNack(from uint32, m *wire.Nack) {
 
 // Tick tells the machine the time. Unless frozen, it acknowledges what
 // this node holds, asks for what it misses, re-sends submissions that
-// were not ordered, and lets its sequencer repeat its stable point and
-// highest seq while some node lags.
+// were not ordered. (The group's sequencer machine, if this node runs it,
+// has a Tick of its own.)
 func (g *GroupMachine) Tick(now time.Duration) {
 	g.now = now
 	if g.frozen {
@@ -830,10 +771,6 @@ func (g *GroupMachine) Tick(now time.Duration) {
 			g.touch()
 		}
 	}
-	if g.seq != nil && g.seq.High() > g.seq.Stable() && g.now-g.lastSeqBeat >= g.cfg.Retransmit/2 {
-		g.seqStable = true
-		g.queueFlush()
-	}
 	g.collect()
 }
 
@@ -845,9 +782,8 @@ func (g *GroupMachine) Tick(now time.Duration) {
 func (g *GroupMachine) ack() {
 	cont := g.contiguous()
 	g.acked, g.lastAck, g.ackNow = cont, g.now, false
-	if g.seq != nil {
-		g.seq.Ack(g.cfg.NodeID, cont)
-		g.takeSequencer()
+	if g.seqOn {
+		g.toSeq(SeqAck{From: g.cfg.NodeID, Seq: cont})
 	}
 	g.sentCong = g.rep.LocalCongested()
 	a := &wire.GroupAck{Group: g.name, Seq: cont, Congested: g.sentCong}

@@ -12,6 +12,7 @@ import (
 // freeze stops the group's view and answers with its state.
 func (g *GroupMachine) freeze(m Freeze) {
 	g.frozen = true
+	g.stopSeq() // the view's order ends here; a new view starts a new one
 	g.ready.ToView = append(g.ready.ToView, Frozen{Ring: m.Ring, State: g.state()})
 }
 

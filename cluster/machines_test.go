@@ -23,8 +23,8 @@ func testGroup(t *testing.T, self uint32) *GroupMachine {
 func takeGroup(g *GroupMachine) GroupReady {
 	rd := g.Ready()
 	// A copy: Advance reuses the slices.
-	rd.Messages, rd.Acks, rd.Deliveries, rd.ToView = slices.Clone(rd.Messages), slices.Clone(rd.Acks),
-		slices.Clone(rd.Deliveries), slices.Clone(rd.ToView)
+	rd.Messages, rd.Acks, rd.Deliveries, rd.ToView, rd.ToSeq = slices.Clone(rd.Messages), slices.Clone(rd.Acks),
+		slices.Clone(rd.Deliveries), slices.Clone(rd.ToView), slices.Clone(rd.ToSeq)
 	g.Advance()
 	return rd
 }
@@ -34,6 +34,73 @@ func mcastEvent(seq uint64, node uint32, msgid uint64) *wire.GroupEvent {
 		Guarantee: uint32(api.TypeAgreed), Data: []byte("x")}
 }
 
+// pair is one node's machines of a group, composed as the host does: the
+// group machine and, when it starts one, its sequencer machine, whose
+// messages to each other are carried at once.
+type pair struct {
+	g   *GroupMachine
+	s   *SequencerMachine
+	out GroupReady
+}
+
+func (p *pair) step(in GroupInput) api.Code {
+	code := p.g.Step(in)
+	p.settle()
+	return code
+}
+
+func (p *pair) tick(now time.Duration) {
+	p.g.Tick(now)
+	if p.s != nil {
+		p.s.Tick(now)
+	}
+	p.settle()
+}
+
+// settle carries the machines' messages to each other until they are
+// quiet, gathering their output.
+func (p *pair) settle() {
+	for p.g.HasReady() || (p.s != nil && p.s.HasReady()) {
+		rd := takeGroup(p.g)
+		p.out.Messages = append(p.out.Messages, rd.Messages...)
+		p.out.Acks = append(p.out.Acks, rd.Acks...)
+		p.out.Deliveries = append(p.out.Deliveries, rd.Deliveries...)
+		p.out.ToView = append(p.out.ToView, rd.ToView...)
+		for _, m := range rd.ToSeq {
+			switch m := m.(type) {
+			case SeqStart:
+				p.s = NewSequencerMachine(m.Config)
+			case SeqStop:
+				p.s = nil
+			default:
+				if p.s != nil {
+					p.s.Step(m)
+				}
+			}
+		}
+		if p.s == nil {
+			continue
+		}
+		if p.s.Ready().Flush {
+			p.s.Step(SeqFlush{})
+		}
+		srd := p.s.Ready()
+		p.out.Messages = append(p.out.Messages, srd.Messages...)
+		back := slices.Clone(srd.ToGroup)
+		p.s.Advance()
+		for _, m := range back {
+			p.g.Step(m)
+		}
+	}
+}
+
+// take returns and clears what the machines produced.
+func (p *pair) take() GroupReady {
+	out := p.out
+	p.out = GroupReady{}
+	return out
+}
+
 func TestGroupMachineFreezeAnswersStateAndTakesNoSubmitsUntilInstall(t *testing.T) {
 	self := uint32(0)
 	for _, n := range []uint32{1, 2, 3} {
@@ -41,23 +108,23 @@ func TestGroupMachineFreezeAnswersStateAndTakesNoSubmitsUntilInstall(t *testing.
 			self = n // the group's sequencer in the view
 		}
 	}
-	g := testGroup(t, self)
+	p := &pair{g: testGroup(t, self)}
 	other := self%3 + 1
 	ring := ringID{2, 5}
 	sub := func(msgid uint64) {
 		ev := mcastEvent(0, other, msgid)
 		ev.Seq = 0
-		g.Step(PeerMsg{From: other, Msg: &wire.Submit{Group: []byte("g"), From: other, Ring: ring.api(), Restart: true, Events: []*wire.GroupEvent{ev}}})
+		p.step(PeerMsg{From: other, Msg: &wire.Submit{Group: []byte("g"), From: other, Ring: ring.api(), Restart: true, Events: []*wire.GroupEvent{ev}}})
 	}
 	sub(1)
-	g.Step(FlushReq{})
-	rd := takeGroup(g)
+	p.step(FlushReq{})
+	rd := p.take()
 	if n := orderedEvents(rd.Messages); n != 2 { // to both other nodes
 		t.Fatalf("before the freeze: %d ordered events sent, want 2", n)
 	}
 
-	g.Step(Freeze{Ring: ringID{1, 6}})
-	rd = takeGroup(g)
+	p.step(Freeze{Ring: ringID{1, 6}})
+	rd = p.take()
 	if len(rd.ToView) != 1 {
 		t.Fatalf("freeze: answers %v", rd.ToView)
 	}
@@ -68,18 +135,18 @@ func TestGroupMachineFreezeAnswersStateAndTakesNoSubmitsUntilInstall(t *testing.
 	// Frozen: a submission is not ordered, a flush sends nothing, a tick
 	// neither, a join must wait.
 	sub(2)
-	g.Step(FlushReq{})
-	g.Tick(time.Second)
-	if rd := takeGroup(g); len(rd.Messages) != 0 || len(rd.Acks) != 0 {
+	p.step(FlushReq{})
+	p.tick(time.Second)
+	if rd := p.take(); len(rd.Messages) != 0 || len(rd.Acks) != 0 {
 		t.Fatalf("frozen group sent %v acks %v", rd.Messages, rd.Acks)
 	}
-	if c := g.Step(JoinReq{Handle: 1, Pid: 101}); c != api.CodeTryAgain {
+	if c := p.step(JoinReq{Handle: 1, Pid: 101}); c != api.CodeTryAgain {
 		t.Fatalf("join while frozen: %v", c)
 	}
 	// Its cut: the event it holds. Then the new view takes submissions.
-	g.Step(Install{Ring: ringID{1, 6}, Members: []uint32{1, 2, 3}, OldMembers: []uint32{1, 2, 3}, Cohort: []uint32{1, 2, 3},
+	p.step(Install{Ring: ringID{1, 6}, Members: []uint32{1, 2, 3}, OldMembers: []uint32{1, 2, 3}, Cohort: []uint32{1, 2, 3},
 		Cut: &wire.GroupCut{Group: []byte("g"), Events: fr.State.Held, Upto: 1}, Now: time.Second})
-	rd = takeGroup(g)
+	rd = p.take()
 	if len(rd.ToView) != 1 {
 		t.Fatalf("install: answers %v", rd.ToView)
 	}
@@ -89,8 +156,8 @@ func TestGroupMachineFreezeAnswersStateAndTakesNoSubmitsUntilInstall(t *testing.
 	ring = ringID{1, 6}
 	if owner([]byte("g"), []uint32{1, 2, 3}) == self {
 		sub(3)
-		g.Step(FlushReq{})
-		if n := orderedEvents(takeGroup(g).Messages); n != 2 {
+		p.step(FlushReq{})
+		if n := orderedEvents(p.take().Messages); n != 2 {
 			t.Fatalf("after the install: %d ordered events sent, want 2", n)
 		}
 	}

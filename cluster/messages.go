@@ -160,6 +160,10 @@ type GroupReady struct {
 	MembersChanged bool
 	// ToView are answers for the view machine (Frozen, Installed).
 	ToView []ViewInput
+	// ToSeq are for the group's SequencerMachine on this node, in order:
+	// SeqStart and SeqStop are the host's to carry out (start, stop
+	// the machine), the others the machine's to Step.
+	ToSeq []SeqInput
 	// Flush: the group has something to send; step it a FlushReq when the
 	// node flushes.
 	Flush bool
