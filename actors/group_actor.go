@@ -67,6 +67,13 @@ type (
 		handle  *actor.PID
 		replyTo *actor.PID
 	}
+	// groupPeer is a group message of node from (a Submit, Ordered or
+	// Nack) that a link handed straight to the group actor (Node.fromPeer
+	// checked it).
+	groupPeer struct {
+		from uint32
+		msg  proto.Message
+	}
 	// groupTick is the clock.
 	groupTick struct{ now time.Duration }
 	// groupResume: the view's totem confchg is out; tick and flush again.
@@ -132,6 +139,13 @@ func (a *groupActor) Receive(ctx actor.Context) {
 		if m.replyTo != nil {
 			ctx.Send(m.replyTo, &wire.JoinResult{Code: int32(code), GroupActor: apiPid(ctx.Self())})
 		}
+	case *groupPeer:
+		if a.node.blocked(m.from) {
+			return // cut off since the link routed it (fault tests)
+		}
+		// The machine takes it only in its installed view, unfrozen: the
+		// link routed it in the view it knew, which may have ended since.
+		a.gm.Step(cluster.PeerMsg{From: m.from, Msg: m.msg})
 	case *groupTick:
 		if !a.held {
 			a.gm.Tick(m.now)

@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/cluster"
 	"github.com/actorcpg/actorcpg/remote"
 )
@@ -48,10 +49,18 @@ type Node struct {
 	sock    net.Listener // the client socket, if any
 	addr    string
 	root    *actor.PID
+	rootPID *actor.PID // the node actor's PID, known before it is spawned (fromPeer)
 	start   time.Time
 	ringSeq uint64
 	view    atomic.Pointer[api.TotemConfchg]
 	block   atomic.Pointer[map[uint32]bool]
+	// route and groupActors are what the links need to hand a group's
+	// messages straight to its group actor (fromPeer): the installed view
+	// while no view change is under way (nil during one), and the group
+	// actors by group name. The node actor publishes both; each is
+	// replaced whole, never changed in place.
+	route       atomic.Pointer[peerRoute]
+	groupActors atomic.Pointer[map[string]*actor.PID]
 
 	sessMu   sync.Mutex
 	sessions map[*session]bool // open client sessions; nil once stopping
@@ -121,12 +130,12 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("actors: the actor system already hosts a node (an actor named %q)", RootName)
 	}
 	if n.memnet != nil {
-		self := actor.NewPID(n.system.Address(), RootName)
+		n.rootPID = actor.NewPID(n.system.Address(), RootName)
 		n.peers = n.memnet.Join(cfg.NodeID, func(from uint32, m proto.Message) {
 			// The network knows the sender, as a TLS link does: a message
 			// claiming another is dropped.
 			if pm, ok := m.(peerMessage); ok && pm.GetFrom() == from {
-				n.system.Root.Send(self, m)
+				n.fromPeer(m)
 			}
 		})
 	} else if cfg.Listen != "" {
@@ -143,6 +152,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 			return nil, err
 		}
 		n.remote, n.addr = r, addr
+		n.rootPID = actor.NewPID(n.system.Address(), RootName)
 		addrs := make(map[uint32]string, len(cfg.Nodes))
 		for _, na := range cfg.Nodes {
 			addrs[na.NodeID] = na.Addr
@@ -157,8 +167,10 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		lim.Log = n.log
 		remote.SetLinkLimits(n.system, lim)
 		// Links come from the other nodes, to this node actor; clients
-		// come on sessions, and no link reaches a handle actor.
+		// come on sessions, and no link reaches a handle actor. A link's
+		// reader hands each message over itself (fromPeer).
 		remote.AcceptLinks(n.system, func(target string) bool { return target == RootName })
+		remote.HandleLinks(n.system, RootName, n.fromPeer)
 	}
 	// A priority mailbox: heartbeats, the clock and the view protocol go
 	// ahead of the data backlog (see wire.PeerHeartbeat.GetPriority).
@@ -194,6 +206,76 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 func hasRemoting(sys *actor.ActorSystem) bool {
 	var r *premote.Remote // ExtensionID does not read its receiver
 	return sys.Extensions.Get(r.ExtensionID()) != nil
+}
+
+// peerRoute is the view the links route group messages in (Node.route).
+type peerRoute struct {
+	ring    *api.RingId
+	members []uint32
+}
+
+// fromPeer takes a message of another node, on the goroutine of the link
+// (or in-memory network) that brought it; the sender is checked (the
+// link's certificate, or the network). A Submit, Ordered or Nack of the
+// installed view, while no view change is under way, for a group that
+// has an actor here, and well formed (cluster.GroupMessage), goes
+// straight to the group actor: a group's traffic does not queue behind
+// the node's other groups, nor the node's heartbeats behind data.
+// Everything else goes to the node actor, whose host checks it, routes it,
+// or keeps it for an install.
+func (n *Node) fromPeer(m proto.Message) {
+	pm, ok := m.(peerMessage)
+	if !ok {
+		return
+	}
+	switch m.(type) {
+	case *wire.Submit, *wire.Ordered, *wire.Nack:
+		if pid := n.groupActorFor(pm.GetFrom(), m); pid != nil {
+			n.system.Root.Send(pid, &groupPeer{from: pm.GetFrom(), msg: m})
+			return
+		}
+	}
+	n.system.Root.Send(n.rootPID, m)
+}
+
+// groupActorFor returns the group actor that takes group message m of node
+// from straight from the link, or nil: the node actor must see it.
+func (n *Node) groupActorFor(from uint32, m proto.Message) *actor.PID {
+	r := n.route.Load()
+	if r == nil || n.blocked(from) {
+		return nil
+	}
+	ring := m.(interface{ GetRing() *api.RingId }).GetRing()
+	if ring.GetNodeid() != r.ring.GetNodeid() || ring.GetSeq() != r.ring.GetSeq() {
+		return nil
+	}
+	name, ok := cluster.GroupMessage(from, m, r.members)
+	if !ok {
+		return nil
+	}
+	if ga := n.groupActors.Load(); ga != nil {
+		return (*ga)[string(name)]
+	}
+	return nil
+}
+
+// setGroupActor publishes a group's actor (nil: it has none).
+func (n *Node) setGroupActor(name []byte, pid *actor.PID) {
+	var next map[string]*actor.PID
+	if cur := n.groupActors.Load(); cur != nil {
+		next = make(map[string]*actor.PID, len(*cur)+1)
+		for k, v := range *cur {
+			next[k] = v
+		}
+	} else {
+		next = make(map[string]*actor.PID)
+	}
+	if pid == nil {
+		delete(next, string(name))
+	} else {
+		next[string(name)] = pid
+	}
+	n.groupActors.Store(&next)
 }
 
 // nodeAt returns the id of the node of the node list at addr, or 0.

@@ -127,6 +127,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		every := a.node.tickEvery()
 		a.stopTicker = scheduler.NewTimerScheduler(ctx).SendRepeatedly(every, every, ctx.Self(), &wire.Tick{})
 		a.tick(ctx)
+		a.publishRoute()
 	case *actor.Stopping:
 		if a.stopTicker != nil {
 			a.stopTicker()
@@ -277,6 +278,7 @@ func (a *nodeActor) group(ctx actor.Context, name []byte) *groupRef {
 	}
 	g := &groupRef{pid: pid}
 	a.groups[string(name)] = g
+	a.node.setGroupActor(name, pid)
 	return g
 }
 
@@ -318,6 +320,7 @@ func (a *nodeActor) answered(ctx actor.Context, m *groupAnswer) {
 			if g.sent == m.got {
 				a.host.Close(m.name, in.LastMsgID)
 				delete(a.groups, string(m.name))
+				a.node.setGroupActor(m.name, nil)
 				a.node.setGroupMembers(m.name, nil)
 				ctx.Stop(g.pid)
 			} else {
@@ -385,6 +388,27 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 			}
 		}
 	}
+	a.publishRoute()
+}
+
+// publishRoute tells the links (Node.fromPeer) the view in which they
+// may hand group messages straight to the group actors: the installed
+// one, once its totem confchg is out; none while a view change is under
+// way (the host must see those messages, to keep them for the install or
+// drop them).
+func (a *nodeActor) publishRoute() {
+	cur := a.node.route.Load()
+	if a.host.Syncing() {
+		if cur != nil {
+			a.node.route.Store(nil)
+		}
+		return
+	}
+	ring := a.host.Ring()
+	if cur != nil && cur.ring.GetNodeid() == ring.GetNodeid() && cur.ring.GetSeq() == ring.GetSeq() {
+		return
+	}
+	a.node.route.Store(&peerRoute{ring: ring, members: a.host.Members()})
 }
 
 // stepPeer takes a message of node from.

@@ -282,38 +282,21 @@ func (h *Host) SendAcks() {
 }
 
 // Route appends to out the routes of a group message from node from, if
-// it is of the installed ring and well formed; one of the accepted ring,
-// not installed yet, it keeps for the install (Replay).
+// it is of the installed ring and well formed (GroupMessage); one of the
+// accepted ring, not installed yet, it keeps for the install (Replay).
 func (h *Host) Route(from uint32, m proto.Message, out []GroupRoute) []GroupRoute {
 	switch m := m.(type) {
-	case *wire.Submit:
-		if h.keepForInstall(from, m.Ring, m) || !h.current(m.Ring) || m.From != from || api.CheckName(m.Group) != nil {
+	case *wire.Submit, *wire.Ordered, *wire.Nack:
+		ring := m.(interface{ GetRing() *api.RingId }).GetRing()
+		if h.keepForInstall(from, ring, m) || !h.current(ring) {
 			return out
 		}
-		for _, ev := range m.Events {
-			if ev != nil && !validSubmitted(ev) {
-				return out
-			}
-		}
-		out = append(out, GroupRoute{Group: m.Group, Msg: PeerMsg{From: from, Msg: m}})
-	case *wire.Ordered:
-		if h.keepForInstall(from, m.Ring, m) || !h.current(m.Ring) || m.From != from || api.CheckName(m.Group) != nil {
+		name, ok := GroupMessage(from, m, h.vm.Members())
+		if !ok {
 			return out
 		}
-		// Any node of the view: each seq is given by one sequencer only
-		// (the view's first, then each handoff's target from the seq
-		// after it), and any replica may send again what it holds
-		// (onNack).
-		members := h.vm.Members()
-		if !slices.Contains(members, from) {
-			return out
-		}
-		for _, ev := range m.Events {
-			if ev != nil && !validOrdered(ev, members) {
-				return out // malformed: none of the frame is taken
-			}
-		}
-		out = append(out, GroupRoute{Group: m.Group, Msg: PeerMsg{From: from, Msg: m}})
+		_, nack := m.(*wire.Nack)
+		out = append(out, GroupRoute{Group: name, Msg: PeerMsg{From: from, Msg: m}, IfOpen: nack})
 	case *wire.Ack:
 		if h.keepForInstall(from, m.Ring, m) || !h.current(m.Ring) || m.From != from {
 			return out
@@ -324,13 +307,51 @@ func (h *Host) Route(from uint32, m proto.Message, out []GroupRoute) []GroupRout
 			}
 			out = append(out, GroupRoute{Group: a.Group, Msg: AckPart{From: from, Ack: a}})
 		}
-	case *wire.Nack:
-		if h.keepForInstall(from, m.Ring, m) || !h.current(m.Ring) || m.From != from {
-			return out
-		}
-		out = append(out, GroupRoute{Group: m.Group, Msg: PeerMsg{From: from, Msg: m}, IfOpen: true})
 	}
 	return out
+}
+
+// GroupMessage checks a message of one group (Submit, Ordered or Nack)
+// from node from, of a view of members, as Route does, except for its
+// ring: it claims its sender, names a valid group, and carries only
+// events of the kinds such a message may (a Submit: joins, leaves and
+// multicasts; an Ordered: those and handoffs, of nodes of the view, and
+// only from a node of the view). It returns the group. Safe for
+// concurrent use: a node's links check the messages they hand straight to
+// a group actor with it.
+func GroupMessage(from uint32, m proto.Message, members []uint32) ([]byte, bool) {
+	switch m := m.(type) {
+	case *wire.Submit:
+		if m.From != from || api.CheckName(m.Group) != nil {
+			return nil, false
+		}
+		for _, ev := range m.Events {
+			if ev != nil && !validSubmitted(ev) {
+				return nil, false
+			}
+		}
+		return m.Group, true
+	case *wire.Ordered:
+		// Any node of the view: each seq is given by one sequencer only
+		// (the view's first, then each handoff's target from the seq
+		// after it), and any replica may send again what it holds
+		// (onNack).
+		if m.From != from || api.CheckName(m.Group) != nil || !slices.Contains(members, from) {
+			return nil, false
+		}
+		for _, ev := range m.Events {
+			if ev != nil && !validOrdered(ev, members) {
+				return nil, false // malformed: none of the frame is taken
+			}
+		}
+		return m.Group, true
+	case *wire.Nack:
+		if m.From != from {
+			return nil, false
+		}
+		return m.Group, true
+	}
+	return nil, false
 }
 
 // current: ring is the installed view's, and no view change is under way.
