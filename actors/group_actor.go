@@ -30,9 +30,12 @@ import (
 // its sequencer actor (spawned and stopped as the machine says).
 //
 // The node actor spawns it at the group's first local join or first
-// message, and stops it when its Installed says it is idle and nothing
-// the node sent is still on its way to it (the node's count of what it
-// sent equals the count the answer carries).
+// message, and stops it when its machine says it is drained (between view
+// changes) or its Installed says it is idle, and nothing the node sent is
+// still on its way to it (the node's count of what it sent equals the
+// count the answer carries). A message a link handed straight to it
+// (Node.fromPeer) as it stopped is lost, as on the network: its sender
+// sends it again.
 type groupActor struct {
 	node    *Node
 	nodePID *actor.PID
@@ -86,6 +89,12 @@ type (
 		name []byte
 		msg  cluster.ViewInput
 		got  uint64
+	}
+	// groupDrained is a group machine's news that it is drained (see
+	// cluster.Drained); got as in groupAnswer.
+	groupDrained struct {
+		d   cluster.Drained
+		got uint64
 	}
 	// groupAcks are a group's acknowledgements, for the node's next
 	// wire.Ack to each node of the view.
@@ -259,6 +268,9 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 	}
 	for _, m := range rd.ToView {
 		ctx.Send(a.nodePID, &groupAnswer{name: a.name, msg: m, got: a.got})
+	}
+	if rd.Drained != nil {
+		ctx.Send(a.nodePID, &groupDrained{d: *rd.Drained, got: a.got})
 	}
 	if rd.Flush {
 		if a.held {

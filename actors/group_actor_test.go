@@ -1,12 +1,17 @@
 package actors_test
 
 import (
+	"errors"
+	"fmt"
+	"runtime"
 	"testing"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
+	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/cpg"
 )
 
 // watcher records the Terminated it gets for the actor it watches.
@@ -103,4 +108,63 @@ func TestMembershipOnANodeWithoutLocalMembers(t *testing.T) {
 		ms, err := other.h.MembershipGet([]byte("remote-only"))
 		return err == nil && len(ms) == 0
 	})
+}
+
+// TestGroupActorsAreReapedAfterAThousandGroups: 1,000 groups joined and
+// left one after another, on a node that orders them all (one node) and
+// across three nodes: once each group is empty and drained, every node
+// holds no group actor and no sequencer actor, and the process's
+// goroutines are back where they were before the first join.
+func TestGroupActorsAreReapedAfterAThousandGroups(t *testing.T) {
+	for _, nodes := range []int{1, 3} {
+		t.Run(fmt.Sprintf("nodes=%d", nodes), func(t *testing.T) {
+			var ns []*actors.Node
+			if nodes == 1 {
+				ns = []*actors.Node{oneNode(t)}
+			} else {
+				_, ns = memCluster(t, nodes)
+			}
+			h, err := cpg.Initialize(&cpg.Callbacks{}, cpg.WithNode(ns[0]))
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer h.Finalize()
+			time.Sleep(100 * time.Millisecond) // the nodes' own goroutines settle
+			base := runtime.NumGoroutine()
+			for i := 0; i < 1000; i++ {
+				name := []byte(fmt.Sprintf("reap-%d", i))
+				// The handle's last leave is delivered first: until then
+				// a join is answered TRY_AGAIN (CPG-SPEC 3.8, step 2).
+				err := h.Join(name)
+				for deadline := time.Now().Add(10 * time.Second); errors.Is(err, api.ErrTryAgain) && time.Now().Before(deadline); {
+					time.Sleep(time.Millisecond)
+					err = h.Join(name)
+				}
+				if err != nil {
+					t.Fatalf("join %s: %v", name, err)
+				}
+				if err := h.Leave(name); err != nil {
+					t.Fatalf("leave %s: %v", name, err)
+				}
+			}
+			for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
+				left := 0
+				for _, n := range ns {
+					left += len(n.GroupActors()) + len(n.Sequencers())
+				}
+				if left == 0 {
+					break
+				}
+				if time.Now().After(deadline) {
+					for _, n := range ns {
+						t.Errorf("node %d: group actors %v, sequencers %v", n.NodeID(), n.GroupActors(), n.Sequencers())
+					}
+					t.FailNow()
+				}
+			}
+			waitUntil(t, fmt.Sprintf("goroutines back to %d", base), func() bool {
+				return runtime.NumGoroutine() <= base
+			})
+		})
+	}
 }

@@ -259,6 +259,22 @@ func (n *Node) groupActorFor(from uint32, m proto.Message) *actor.PID {
 	return nil
 }
 
+// GroupActors returns the node's group actors now, by group name: one per
+// group that has members, local handles or traffic on this node. A group
+// that empties is drained and its actor stopped (see cluster.Drained);
+// the map is a snapshot.
+func (n *Node) GroupActors() map[string]*actor.PID {
+	cur := n.groupActors.Load()
+	if cur == nil {
+		return map[string]*actor.PID{}
+	}
+	out := make(map[string]*actor.PID, len(*cur))
+	for k, v := range *cur {
+		out[k] = v
+	}
+	return out
+}
+
 // setGroupActor publishes a group's actor (nil: it has none).
 func (n *Node) setGroupActor(name []byte, pid *actor.PID) {
 	var next map[string]*actor.PID

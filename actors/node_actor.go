@@ -154,6 +154,8 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 		} else {
 			reply(ctx, status(api.CodeNotExist)) // leaves go to the group actor
 		}
+	case *groupDrained:
+		a.drained(ctx, m)
 	case *groupAnswer:
 		a.answered(ctx, m)
 	case *groupAcks:
@@ -329,6 +331,21 @@ func (a *nodeActor) answered(ctx actor.Context, m *groupAnswer) {
 		}
 	}
 	a.pump(ctx)
+}
+
+// drained stops the actor of a drained group (cluster.Drained), if the
+// host agrees (no view change is under way) and nothing the node sent is
+// still on its way to it. A later message of the group starts a new one,
+// resumed where this one ended.
+func (a *nodeActor) drained(ctx actor.Context, m *groupDrained) {
+	g, ok := a.groups[string(m.d.Group)]
+	if !ok || g.sent != m.got || !a.host.Drop(m.d) {
+		return
+	}
+	a.node.setGroupActor(m.d.Group, nil)
+	delete(a.groups, string(m.d.Group))
+	a.node.setGroupMembers(m.d.Group, nil)
+	ctx.Stop(g.pid)
 }
 
 // carryOut performs the host's Ready in its documented order: after a new

@@ -379,6 +379,9 @@ func (e *Engine) take(s *slot) {
 		s.queued = true
 		e.flushes = append(e.flushes, s)
 	}
+	if rd.Drained != nil && e.groups[s.key] == s && e.h.Drop(*rd.Drained) {
+		delete(e.groups, s.key)
+	}
 	gm.Advance()
 }
 

@@ -703,3 +703,73 @@ func TestCongestedMemberElsewhereFlowControlsSenders(t *testing.T) {
 		t.Fatalf("node 1: flow changes %v: the congestion lease should have run out", tn.flows[1])
 	}
 }
+
+// A group that empties is drained between view changes: every node drops
+// its machine, the node that orders it once its sequencer has stopped. The
+// group used again in the same view goes on where it ended (its seqs and
+// each sender's ids continue: nothing is delivered twice or lost), and a
+// view change after that finds every node's part of it.
+func TestDrainedGroupIsDroppedAndResumesInTheSameView(t *testing.T) {
+	tn := newTestNet(t, 3)
+	tn.run(500 * time.Millisecond)
+	tn.joinAll("g")
+	for _, id := range tn.ids() {
+		tn.mcast(id, 1, fmt.Sprintf("before %d", id))
+	}
+	tn.run(100 * time.Millisecond)
+	for _, id := range tn.ids() {
+		tn.nodes[id].Leave(1, api.ReasonLeave)
+		tn.take(id)
+	}
+	tn.run(200 * time.Millisecond)
+	for _, id := range tn.ids() {
+		if _, ok := tn.nodes[id].groups["g"]; ok {
+			t.Fatalf("node %d still holds the drained group's machine", id)
+		}
+	}
+	ring := tn.nodes[1].Ring()
+	// Again, in the same view.
+	for _, id := range tn.ids() {
+		if c := tn.nodes[id].Join([]byte("g"), 2, 200+id); c != api.CodeOK {
+			t.Fatalf("join again: %v", c)
+		}
+		tn.take(id)
+	}
+	tn.run(100 * time.Millisecond)
+	for _, id := range tn.ids() {
+		tn.mcast(id, 2, fmt.Sprintf("after %d", id))
+	}
+	tn.run(200 * time.Millisecond)
+	if r := tn.nodes[1].Ring(); r.Seq != ring.Seq || r.Nodeid != ring.Nodeid {
+		t.Fatalf("the view changed (%v, was %v): the test wants the same view", r, ring)
+	}
+	var want []string
+	for _, id := range tn.ids() {
+		got := tn.events[id][2]
+		var msgs []string
+		for _, ev := range got {
+			if strings.HasPrefix(ev, "msg") {
+				msgs = append(msgs, ev)
+			}
+		}
+		if len(msgs) != 3 {
+			t.Fatalf("node %d after the group came back: %v", id, got)
+		}
+		if want == nil {
+			want = msgs
+		} else if !slices.Equal(msgs, want) {
+			t.Fatalf("node %d delivered %v, node 1 %v", id, msgs, want)
+		}
+		if s, ok := tn.nodes[id].groups["g"]; !ok || s.gm.base == 0 && s.gm.next <= 4 {
+			t.Fatalf("node %d: the group's log did not go on where it ended", id)
+		}
+	}
+	// A view change: every node reports the group, the members stay.
+	tn.down[3] = true
+	tn.run(time.Second)
+	for _, id := range []uint32{1, 2} {
+		if ms := tn.nodes[id].GroupMembers([]byte("g")); len(ms) != 2 {
+			t.Fatalf("node %d after the view change: members %v", id, ms)
+		}
+	}
+}

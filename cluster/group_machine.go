@@ -99,8 +99,12 @@ type GroupMachine struct {
 	// of the view, then where each handoff in the log moves it.
 	owner uint32
 	// seqOn: the group's SequencerMachine runs on this node (SeqStart
-	// sent, no SeqStop since).
-	seqOn bool
+	// sent, no SeqStop since). draining: SeqDrain sent, its answer not
+	// yet taken. seqResume: where the next sequencer on this node resumes
+	// in this view (a drained one stopped there).
+	seqOn     bool
+	draining  bool
+	seqResume *wire.GroupEvent
 	// wantFlush: Flush has something to send (GroupReady.Flush).
 	wantFlush bool
 	dirty     bool // the replica may have output
@@ -121,6 +125,7 @@ func (g *GroupMachine) resetLog(now time.Duration) {
 	g.rep.SetRemoteCongestion(false)
 	g.gapSince = -1
 	g.stopSeq()
+	g.seqResume = nil
 	g.sent, g.restart = 0, true
 	g.lastProgress, g.lastSend = now, now
 	g.rep.ResetSeq(1)
@@ -141,6 +146,10 @@ type GroupConfig struct {
 	// LastMsgID is the id of the last event this node's earlier machine of
 	// the group sent (0: none), so that ids go on where they stopped.
 	LastMsgID uint64
+	// Resume, when not nil, is where the node's earlier machine of the
+	// group, dropped drained in the view Ring, ended: the log goes on
+	// after its Seq, with the sequencer on its Owner.
+	Resume *Drained
 }
 
 // NewGroupMachine returns the machine of group cfg.Name, with no members.
@@ -165,6 +174,14 @@ func NewGroupMachine(cfg GroupConfig) *GroupMachine {
 	g.rep.SetLastMsgID(cfg.LastMsgID)
 	g.rep.SetFragment(g.cfg.Fragment)
 	g.lastProgress = g.now
+	if r := cfg.Resume; r != nil && r.Ring == g.ring {
+		// Every node held everything up to Seq, and this node delivered
+		// it: nothing below it will come again in this view.
+		g.base, g.next, g.stable, g.high, g.acked = r.Seq, r.Seq+1, r.Seq, r.Seq, r.Seq
+		g.owner = r.Owner
+		g.seqResume = r.SeqResume
+		g.rep.ResetSeq(r.Seq + 1)
+	}
 	return g
 }
 
@@ -214,6 +231,8 @@ func (g *GroupMachine) Step(m GroupInput) api.Code {
 		g.flush()
 	case SeqOrdered:
 		g.onOrdered(m)
+	case SeqDrained:
+		g.onDrained(m)
 	case Freeze:
 		g.freeze(m)
 	case Install:
@@ -247,7 +266,7 @@ func (g *GroupMachine) stepPeer(p PeerMsg) {
 func (g *GroupMachine) HasReady() bool {
 	r := &g.ready
 	return len(r.Messages) > 0 || len(r.Acks) > 0 || len(r.Deliveries) > 0 || len(r.Left) > 0 ||
-		len(r.Rejected) > 0 || len(r.Flow) > 0 || len(r.Interrupted) > 0 || len(r.ToView) > 0 || len(r.ToSeq) > 0 || g.wantFlush ||
+		len(r.Rejected) > 0 || len(r.Flow) > 0 || len(r.Interrupted) > 0 || len(r.ToView) > 0 || len(r.ToSeq) > 0 || r.Drained != nil || g.wantFlush ||
 		r.MembersChanged
 }
 
@@ -388,6 +407,7 @@ func (g *GroupMachine) handedOff(ev *wire.GroupEvent) {
 		return // malformed, or not from the sequencer of the log so far
 	}
 	g.owner = to
+	g.seqResume = nil
 	if to == g.cfg.NodeID {
 		g.startSeq(ev)
 	} else {
@@ -406,11 +426,17 @@ func (g *GroupMachine) startSeq(resume *wire.GroupEvent) {
 	if g.seqOn && resume == nil {
 		return
 	}
+	if resume == nil {
+		resume, g.seqResume = g.seqResume, nil // after a drained one
+	}
 	cfg := SeqConfig{Config: g.cfg, Name: g.name, Ring: g.ring, Members: g.members, Now: g.now, Resume: resume}
 	if resume != nil {
+		// What each node is known to hold: as far as it acknowledged,
+		// or the stable point says (a machine resumed after a drain knows
+		// only the latter).
 		cfg.Acks = make(map[uint32]uint64, len(g.members))
 		for _, m := range g.members {
-			cfg.Acks[m] = g.conts[m]
+			cfg.Acks[m] = max(g.conts[m], g.stable)
 		}
 		cfg.Acks[g.cfg.NodeID] = g.contiguous()
 	}
@@ -420,9 +446,30 @@ func (g *GroupMachine) startSeq(resume *wire.GroupEvent) {
 
 // stopSeq stops the group's sequencer machine on this node, if it runs.
 func (g *GroupMachine) stopSeq() {
+	g.draining = false
 	if g.seqOn {
 		g.seqOn = false
 		g.toSeq(SeqStop{})
+	}
+}
+
+// onDrained takes the sequencer machine's answer to SeqDrain: it is closed,
+// having ordered up to m.High; the next one on this node resumes there.
+// This node's submissions it did not take go again, to the next one.
+func (g *GroupMachine) onDrained(m SeqDrained) {
+	if m.Ring != g.ring || !g.seqOn || !g.draining {
+		return
+	}
+	if m.Refused {
+		g.draining = false // it had more: ask again when quiet
+		return
+	}
+	g.stopSeq()
+	g.seqResume = &wire.GroupEvent{Seq: m.High, Kind: wire.Kind_KIND_HANDOFF, Nodeid: g.cfg.NodeID,
+		Handoff: &wire.Handoff{To: g.cfg.NodeID, Origins: m.Origins}}
+	if len(g.pending) > 0 {
+		g.sent, g.restart = 0, true
+		g.queueFlush()
 	}
 }
 
@@ -701,8 +748,15 @@ func (g *GroupMachine) onAck(from uint32, a *wire.GroupAck) {
 		g.conts[from] = a.Seq
 		g.deliver(false)
 	}
-	if g.seqOn {
+	switch {
+	case g.seqOn:
 		g.toSeq(SeqAck{From: from, Seq: a.Seq})
+	case g.seqResume != nil && g.owner == g.cfg.NodeID && a.Seq <= g.stable && g.stable >= g.seqResume.Seq:
+		// This node's sequencer stopped drained, every node holding all
+		// it ordered; a node that still acknowledges missed the last
+		// announcement of the stable point: repeat it, as the sequencer
+		// would.
+		g.send(from, &wire.Ordered{Group: g.name, Ring: g.ring.api(), Stable: g.stable, High: g.high, From: g.cfg.NodeID})
 	}
 }
 
@@ -730,8 +784,8 @@ func (g *GroupMachine) onNack(from uint32, m *wire.Nack) {
 
 // Tick tells the machine the time. Unless frozen, it acknowledges what
 // this node holds, asks for what it misses, re-sends submissions that
-// were not ordered. (The group's sequencer machine, if this node runs it,
-// has a Tick of its own.)
+// were not ordered, and says when it is drained (Drained). (The group's
+// sequencer machine, if this node runs it, has a Tick of its own.)
 func (g *GroupMachine) Tick(now time.Duration) {
 	g.now = now
 	if g.frozen {
@@ -772,6 +826,27 @@ func (g *GroupMachine) Tick(now time.Duration) {
 		}
 	}
 	g.collect()
+	if g.quiet() {
+		switch {
+		case g.seqOn:
+			// This node orders the group: its sequencer stops first,
+			// and says where the next one resumes.
+			if !g.draining {
+				g.draining = true
+				g.toSeq(SeqDrain{High: g.high})
+			}
+		case g.owner != g.cfg.NodeID || g.seqResume != nil || g.high == 0:
+			g.ready.Drained = &Drained{Group: g.name, Ring: g.ring, Seq: g.next - 1, Owner: g.owner,
+				LastMsgID: g.rep.LastMsgID(), SeqResume: g.seqResume}
+		}
+	}
+}
+
+// quiet: the group needs no machine on this node until something new
+// comes (see Drained), once its sequencer here, if any, has stopped.
+func (g *GroupMachine) quiet() bool {
+	return !g.frozen && g.rep.Idle() && len(g.pending) == 0 && len(g.held) == 0 && len(g.early) == 0 &&
+		g.next-1 == g.high && g.stable >= g.high && !g.wantFlush && len(g.ready.Messages) == 0
 }
 
 // ack tells every node of the view (the group's sequencer, for the stable

@@ -34,6 +34,10 @@ type Host struct {
 	open map[string]bool
 	// msgIDs keeps the last event id of groups dropped while idle.
 	msgIDs map[string]uint64
+	// resume keeps where the groups dropped drained in the view
+	// resumeRing ended (Drop), for their next machine in that view.
+	resume     map[string]Drained
+	resumeRing ringID
 	// acks are the groups' acknowledgements since the last SendAcks, for
 	// every other node of the view.
 	acks []*wire.GroupAck
@@ -139,6 +143,12 @@ func (h *Host) Open(name []byte) GroupConfig {
 	key := string(name)
 	cfg := GroupConfig{Config: h.cfg, Name: name, Ring: h.vm.Ring(), Members: h.vm.Members(),
 		Now: h.now, LastMsgID: h.msgIDs[key]}
+	if r, ok := h.resume[key]; ok {
+		if h.resumeRing == h.vm.Ring() {
+			cfg.Resume = &r
+		}
+		delete(h.resume, key)
+	}
 	h.open[key] = true
 	h.vm.StepLocal(GroupOpened{Group: slices.Clone(name)})
 	return cfg
@@ -152,6 +162,29 @@ func (h *Host) Close(name []byte, lastMsgID uint64) {
 	// the others remember the last one delivered.
 	h.msgIDs[key] = lastMsgID
 	delete(h.open, key)
+}
+
+// Drop closes a group whose machine said it is drained (Drained), in the
+// installed view and while no view change is under way; the caller then
+// drops the machine, and the group's next machine in this view resumes
+// where it ended. It returns false otherwise: keep the machine (the next
+// view change finds it idle, see Installed).
+func (h *Host) Drop(d Drained) bool {
+	if h.Syncing() || d.Ring != h.vm.Ring() || !h.open[string(d.Group)] {
+		return false
+	}
+	// Not Close: the view machine still counts the group (see Drained).
+	h.msgIDs[string(d.Group)] = d.LastMsgID
+	delete(h.open, string(d.Group))
+	if h.resumeRing != d.Ring {
+		clear(h.resume) // of an earlier view: no use any more
+		h.resumeRing = d.Ring
+	}
+	if h.resume == nil {
+		h.resume = make(map[string]Drained)
+	}
+	h.resume[string(d.Group)] = d
+	return true
 }
 
 // Ready returns the node's pending output (no deliveries: those are the

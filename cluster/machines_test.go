@@ -346,3 +346,34 @@ func TestViewMachineCollectsGroupStatesAndComputesTheEngineCut(t *testing.T) {
 		t.Fatalf("groups after the install: %v", got)
 	}
 }
+
+// A group machine started again in the view where its node dropped it
+// drained resumes its log there: the next seq is delivered with no gap to
+// fill (nothing below it will come again in this view).
+func TestGroupMachineResumesADrainedLog(t *testing.T) {
+	cfg := testConfig(1, []uint32{1, 2, 3})
+	seqr := owner([]byte("g"), []uint32{1, 2, 3})
+	if seqr == 1 {
+		t.Fatal("node 1 orders \"g\": the test needs a group another node orders")
+	}
+	ring := ringID{2, 5}
+	g := NewGroupMachine(GroupConfig{Config: cfg, Name: []byte("g"), Ring: ring, Members: []uint32{1, 2, 3},
+		Resume: &Drained{Group: []byte("g"), Ring: ring, Seq: 10, Owner: seqr}})
+	if c := g.Step(JoinReq{Handle: 1, Pid: 101}); c != api.CodeOK {
+		t.Fatalf("join: %v", c)
+	}
+	g.Step(FlushReq{})
+	takeGroup(g)
+	join := &wire.GroupEvent{Seq: 11, Kind: wire.Kind_KIND_JOIN, Nodeid: 1, Pid: 101, Msgid: 1}
+	g.Step(PeerMsg{From: seqr, Msg: &wire.Ordered{Group: []byte("g"), From: seqr, Ring: ring.api(), Events: []*wire.GroupEvent{join}, Stable: 10, High: 11}})
+	rd := takeGroup(g)
+	if len(rd.Deliveries) == 0 {
+		t.Fatalf("the join at seq 11 was not delivered (held up to %d, next %d)", g.contiguous(), g.next)
+	}
+	g.Tick(time.Second)
+	for _, o := range takeGroup(g).Messages {
+		if _, ok := o.Msg.(*wire.Nack); ok {
+			t.Fatalf("asked again for what the drained machine had: %v", o.Msg)
+		}
+	}
+}

@@ -112,6 +112,27 @@ type Installed struct {
 	LastMsgID uint64
 }
 
+// Drained is a group's news, at a Tick of its installed view, that it is
+// drained: no members anywhere, no local handles, nothing to send,
+// everything ordered delivered and stable, and another node orders it.
+// The host may drop its machine (Host.Drop) while no view change is under
+// way; a machine of the group started again in the same view resumes
+// where this one ended: after Seq, with the sequencer on Owner. The view
+// machine still counts the group: a view change starts its machine again
+// (resumed), so that the node reports what it saw of the group in the
+// view, and the install drops it for good if it is idle.
+type Drained struct {
+	Group     []byte
+	Ring      ringID
+	Seq       uint64
+	Owner     uint32
+	LastMsgID uint64
+	// SeqResume, when this node orders the group, is where its next
+	// sequencer resumes: a handoff event of seq Seq with what the last one
+	// knew of each origin (see SeqDrained).
+	SeqResume *wire.GroupEvent
+}
+
 // GroupOpened tells the view machine that the host started a group
 // machine: it freezes and installs it with the others from now on.
 type GroupOpened struct{ Group []byte }
@@ -160,6 +181,8 @@ type GroupReady struct {
 	MembersChanged bool
 	// ToView are answers for the view machine (Frozen, Installed).
 	ToView []ViewInput
+	// Drained says the group is drained (for the host: see Host.Drop).
+	Drained *Drained
 	// ToSeq are for the group's SequencerMachine on this node, in order:
 	// SeqStart and SeqStop are the host's to carry out (start, stop
 	// the machine), the others the machine's to Step.

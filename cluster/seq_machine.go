@@ -97,11 +97,19 @@ type SeqAck struct {
 // (SeqReady.Flush).
 type SeqFlush struct{}
 
+// SeqDrain asks the machine to stop ordering, for a group that looks
+// drained (see Drained) with High the highest seq its group machine
+// holds: if it ordered nothing beyond High and every node holds all of
+// it, it sends what it has to send, closes and answers SeqDrained;
+// otherwise it goes on and answers SeqDrained with Refused.
+type SeqDrain struct{ High uint64 }
+
 func (SeqStart) seqInput()  {}
 func (SeqStop) seqInput()   {}
 func (SeqSubmit) seqInput() {}
 func (SeqAck) seqInput()    {}
 func (SeqFlush) seqInput()  {}
+func (SeqDrain) seqInput()  {}
 
 // SeqOrdered is what the group's sequencer on this node ordered, for this
 // node's group machine: the events, in order, and the stable point and
@@ -113,7 +121,18 @@ type SeqOrdered struct {
 	High   uint64
 }
 
+// SeqDrained is a sequencer machine's answer to SeqDrain: it ordered
+// events up to High and orders nothing more; Origins is what it knew of
+// each origin, for the sequencer that goes on after it in the view.
+type SeqDrained struct {
+	Ring    ringID
+	High    uint64
+	Origins []*wire.SeqOrigin
+	Refused bool
+}
+
 func (SeqOrdered) groupInput() {}
+func (SeqDrained) groupInput() {}
 
 // SeqReady is a SequencerMachine's output since the last Advance.
 type SeqReady struct {
@@ -162,8 +181,8 @@ func (s *SequencerMachine) Name() []byte { return s.name }
 // Ring returns the view the machine orders in.
 func (s *SequencerMachine) Ring() ringID { return s.ring }
 
-// Step takes one input: SeqSubmit, SeqAck or SeqFlush (SeqStart and SeqStop
-// are the host's).
+// Step takes one input: SeqSubmit, SeqAck, SeqFlush or SeqDrain (SeqStart
+// and SeqStop are the host's).
 func (s *SequencerMachine) Step(in SeqInput) {
 	switch m := in.(type) {
 	case SeqSubmit:
@@ -172,6 +191,16 @@ func (s *SequencerMachine) Step(in SeqInput) {
 		s.ack(m.From, m.Seq)
 	case SeqFlush:
 		s.flush()
+	case SeqDrain:
+		s.flush()
+		if s.seq.High() != m.High || s.seq.Stable() < m.High || s.seq.Closed() {
+			// Its group machine has not seen all of it yet, or some node
+			// may still ask for it: a sequencer must be there to answer.
+			s.ready.ToGroup = append(s.ready.ToGroup, SeqDrained{Ring: s.ring, High: s.seq.High(), Refused: true})
+			break
+		}
+		origins := s.seq.Close()
+		s.ready.ToGroup = append(s.ready.ToGroup, SeqDrained{Ring: s.ring, High: s.seq.High(), Origins: origins})
 	}
 }
 

@@ -154,6 +154,7 @@ func (v *ViewMachine) StepLocal(m ViewInput) {
 		v.onInstalled(m)
 	case GroupOpened:
 		v.groups[string(m.Group)] = struct{}{}
+
 	}
 }
 

@@ -113,7 +113,22 @@ func (s *Sequencer) HandOff(self, to uint32) bool {
 	return true
 }
 
-// Closed reports whether the sequencer handed the group over.
+// Close closes the sequencer without a handoff (it orders nothing more)
+// and returns what it knows of each origin, by node, for the sequencer
+// that takes the group over in the same view (Resume, with a handoff
+// event of seq High carrying them).
+func (s *Sequencer) Close() []*wire.SeqOrigin {
+	s.closed = true
+	out := make([]*wire.SeqOrigin, 0, len(s.origins))
+	for node, o := range s.origins {
+		out = append(out, &wire.SeqOrigin{Node: node, Inc: o.inc, Msgid: o.msgid})
+	}
+	slices.SortFunc(out, func(a, b *wire.SeqOrigin) int { return cmp.Compare(a.Node, b.Node) })
+	return out
+}
+
+// Closed reports whether the sequencer handed the group over or was
+// closed.
 func (s *Sequencer) Closed() bool { return s.closed }
 
 // Resume returns the sequencer that takes a group over from the handoff
