@@ -88,6 +88,23 @@
 //  5. With every group's Installed, the view machine emits the totem
 //     confchg and a heartbeat of the new view.
 //
+// # Groups that empty
+//
+// A group whose machine finds it drained at a Tick (no members anywhere,
+// no local handles, nothing to send, everything ordered delivered and
+// stable) says so (GroupReady.Drained) and the host drops its machine
+// (Host.Drop) between view changes. The node that orders the group first
+// stops its sequencer machine (SeqDrain, refused while the sequencer has
+// anything its group machine has not seen, or some node does not hold).
+// A message of the group that comes later starts a machine again, resumed
+// where the dropped one ended (GroupConfig.Resume): its log goes on after
+// the drained seq, and its sequencer, if this node orders the group, after
+// the last it numbered, knowing each origin's next id (so a late copy of
+// an old submission is not ordered twice). The view machine still counts a
+// dropped group: a view change starts it again, resumed, so that the node
+// reports what it saw of the group in the view, and the install drops it
+// for good (Installed.Idle).
+//
 // # Host and Engine: the composition
 //
 // Host (host.go) is the node's side without its group machines: one

@@ -4,6 +4,7 @@ package multinode
 
 import (
 	"errors"
+	"flag"
 	"fmt"
 	"slices"
 	"testing"
@@ -34,6 +35,15 @@ import (
 // and 1 s in 2 runs of 2 at a load of 8 (up to Window bytes can wait
 // ahead of a heartbeat on a link, and the flood itself keeps both cores
 // busy). The default is what a deployment runs with.
+//
+// -rule16.token runs it with a shorter token (heartbeats every tenth of
+// it, the consensus timeout 1.2 times it, as Corosync derives it): since
+// the links hand a group's data straight to its group actor, the node
+// actor sees only heartbeats, acks and the view protocol, and a token
+// of 300 ms holds under the flood (see BENCHMARKS.md, "Heartbeats behind
+// data").
+var rule16Token = flag.Duration("rule16.token", 0, "the token of TestRule16_NoNodeDownWithoutAFailureUnderLargeMessageLoad (0: Corosync's default)")
+
 func TestRule16_NoNodeDownWithoutAFailureUnderLargeMessageLoad(t *testing.T) {
 	c := startCluster(t, 3, func(cfg *remote.Config) {
 		cfg.MaxAtomicMsgsize = atomicSize
@@ -41,6 +51,10 @@ func TestRule16_NoNodeDownWithoutAFailureUnderLargeMessageLoad(t *testing.T) {
 		// Corosync's timings, the defaults: see above.
 		d := remote.DefaultConfig()
 		cfg.Token, cfg.Heartbeat, cfg.Join, cfg.Consensus = d.Token, d.Heartbeat, d.Join, d.Consensus
+		if tok := *rule16Token; tok > 0 {
+			cfg.Token, cfg.Heartbeat = tok, tok/10
+			cfg.Consensus = tok * 6 / 5 // Corosync: 1.2 x token
+		}
 	})
 	const group = "rule16-load" // sequenced on node 1 (rendezvous placement)
 	sender := newMember(t, c, 1, "L1")
