@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
 )
 
@@ -180,9 +181,10 @@ func (r ringID) api() *api.RingId { return &api.RingId{Nodeid: r.node, Seq: r.se
 // Engine is one node's protocol state: a Host (the ViewMachine and the
 // node-level duties) and a GroupMachine per group, composed (see the
 // package doc). It routes local requests to the handle's group, and the
-// machines' messages to each other through a FIFO queue it drains within
-// each call, in a fixed order; it gathers their output in one Ready. Not
-// safe for concurrent use.
+// machines' messages to each other: New's engine through a FIFO queue it
+// drains within each call, in a fixed order; NewAsync's through a mailbox
+// per machine that its caller runs (RunLocal). It gathers their output in
+// one Ready. Not safe for concurrent use.
 type Engine struct {
 	cfg Config
 	h   *Host
@@ -192,6 +194,21 @@ type Engine struct {
 	flushes []*slot // groups with something for Flush
 	// queue holds the machines' messages to each other, in order.
 	queue []local
+
+	// async: the machines' messages wait in their mailboxes until the
+	// caller runs them (NewAsync, engine_async.go).
+	async bool
+	// node is the mailbox of the node's side (the host: the node actor
+	// of the shell); boxes every machine's mailbox by id; lastBox the
+	// last id given.
+	node    *mailbox
+	boxes   map[Mailbox]*mailbox
+	lastBox Mailbox
+	// woken are the mailboxes with messages that the caller has not been
+	// told of yet (Wakeups).
+	woken []Mailbox
+	// syncing is Syncing() as last reported (Ready.SyncChanged).
+	syncing bool
 }
 
 // slot is the engine's place for one group machine.
@@ -199,14 +216,36 @@ type slot struct {
 	key    string
 	gm     *GroupMachine
 	queued bool // in Engine.flushes
+
+	// With NewAsync, what the shell's group actor keeps beside its
+	// machine: its mailbox; held between Freeze and resume (no tick, no
+	// flush); a flush wanted while held, or in the mailbox; and the
+	// node's messages sent to it and taken by it (reaping).
+	box       *mailbox
+	held      bool
+	wantFlush bool
+	flushing  bool
+	sent, got uint64
 }
 
 // local is a message between the node's machines: for the view machine
-// (toView) or for group's machine.
+// (toView) or for group's machine (toGroup). NewAsync's engine has more
+// kinds (op), and more destinations (see mailbox).
 type local struct {
 	group   string
 	toGroup GroupInput
 	toView  ViewInput
+
+	op localOp
+	// now is a tick's time; acks a group's acknowledgements for the
+	// host; got, with a group's answer (toView), its count of the node's
+	// messages taken when it answered.
+	now  time.Duration
+	acks []*wire.GroupAck
+	got  uint64
+	// fromNode: sent by the node's side (routes, the view machine's
+	// messages, joins), counted for reaping (slot.sent).
+	fromNode bool
 }
 
 // New returns the engine of node cfg.NodeID, alone in its first view.
@@ -305,7 +344,8 @@ func (e *Engine) Ready() Ready { return e.h.ready }
 // Advance clears the output returned by Ready.
 func (e *Engine) Advance() { e.h.Advance() }
 
-// NeedsFlush reports whether Flush has something to send.
+// NeedsFlush reports whether Flush has something to send (never with
+// NewAsync: each group flushes through its own mailbox).
 func (e *Engine) NeedsFlush() bool { return len(e.flushes) > 0 && !e.h.vm.Syncing() }
 
 // group returns the slot of the group named name, starting its machine
@@ -317,6 +357,12 @@ func (e *Engine) group(name []byte) *slot {
 	s := &slot{key: string(name)}
 	s.gm = NewGroupMachine(e.h.Open(name))
 	e.groups[s.key] = s
+	if e.async {
+		s.box = e.newBox(s)
+		// Started during a view change (by its Install): it waits for
+		// the totem confchg like the others.
+		s.held = e.h.Syncing()
+	}
 	return s
 }
 
@@ -417,6 +463,9 @@ func (e *Engine) Join(name []byte, h groups.HandleID, pid uint32) api.Code {
 		return api.CodeExist
 	}
 	s := e.group(name)
+	if e.async {
+		return e.joinAsync(s, h, pid)
+	}
 	code := e.stepGroup(s, JoinReq{Handle: h, Pid: pid})
 	if code == api.CodeOK {
 		e.handles[h] = s
@@ -432,6 +481,9 @@ func (e *Engine) Leave(h groups.HandleID, reason api.Reason) api.Code {
 	if !ok {
 		return api.CodeNotExist
 	}
+	if e.async {
+		return e.askAsync(s, LeaveReq{Handle: h, Reason: reason})
+	}
 	return e.stepGroup(s, LeaveReq{Handle: h, Reason: reason})
 }
 
@@ -444,6 +496,10 @@ func (e *Engine) Gone(h groups.HandleID) {
 		return
 	}
 	delete(e.handles, h)
+	if e.async {
+		e.post(s, local{toGroup: GoneReq{Handle: h}})
+		return
+	}
 	e.stepGroup(s, GoneReq{Handle: h})
 }
 
@@ -460,6 +516,10 @@ func (e *Engine) Mcast(h groups.HandleID, msgs []*api.McastRequest) {
 		e.h.ready.Rejected = append(e.h.ready.Rejected, groups.Rejected{Handle: h, Count: uint32(len(msgs)), Bytes: n})
 		return
 	}
+	if e.async {
+		e.post(s, local{toGroup: McastReq{Handle: h, Msgs: msgs}})
+		return
+	}
 	e.stepGroup(s, McastReq{Handle: h, Msgs: msgs})
 }
 
@@ -468,6 +528,10 @@ func (e *Engine) Mcast(h groups.HandleID, msgs []*api.McastRequest) {
 func (e *Engine) Congestion(h groups.HandleID, congested bool) {
 	s, ok := e.handles[h]
 	if !ok {
+		return
+	}
+	if e.async {
+		e.post(s, local{toGroup: CongestionReq{Handle: h, Congested: congested}})
 		return
 	}
 	e.stepGroup(s, CongestionReq{Handle: h, Congested: congested})
@@ -480,6 +544,11 @@ func (e *Engine) Step(from uint32, m proto.Message) {
 	if !e.h.vm.isNode(from) {
 		return
 	}
+	if e.async {
+		e.stepPeerAsync(from, m)
+		e.carryAsync()
+		return
+	}
 	e.stepRoutes(e.h.Step(from, m))
 	e.pump()
 	e.h.SendAcks()
@@ -489,6 +558,10 @@ func (e *Engine) Step(from uint32, m proto.Message) {
 // matter): it sends heartbeats, detects failures, drives view changes,
 // acknowledges, and asks for or re-sends what went missing.
 func (e *Engine) Tick(now time.Duration) {
+	if e.async {
+		e.tickAsync(now)
+		return
+	}
 	e.h.Tick(now)
 	e.pump()
 	for _, s := range e.sortedGroups() {
@@ -503,9 +576,10 @@ func (e *Engine) Tick(now time.Duration) {
 // new submissions to its sequencer, and each sequencer's newly ordered
 // events (with its stable point) to every node of the view. A sequencer
 // on this node takes the submissions directly, and this node's replica
-// takes the ordered events directly.
+// takes the ordered events directly. With NewAsync it does nothing: each
+// group flushes through its own mailbox, as a group actor does.
 func (e *Engine) Flush() {
-	if e.h.vm.Syncing() || e.h.ready.Totem != nil {
+	if e.async || e.h.vm.Syncing() || e.h.ready.Totem != nil {
 		return // the new view's traffic waits until its totem confchg is out
 	}
 	// A group may be queued again while flushing (its own sequencer
