@@ -143,6 +143,13 @@ type Ready struct {
 	SyncChanged bool
 }
 
+// dropFlow removes handle h's flow changes from the Ready: h left its
+// group after them, in a later step of the same Ready, and Left is carried
+// out before Flow; the group's flow control is no longer h's.
+func (r *Ready) dropFlow(h groups.HandleID) {
+	r.Flow = slices.DeleteFunc(r.Flow, func(f FlowChange) bool { return f.Handle == h })
+}
+
 // InOrder hands out a Ready's deliveries and its totem confchg in the one
 // order every member must see them: deliver for each of Deliveries, with
 // flush true for those a view change delivers before its totem confchg
@@ -401,6 +408,7 @@ func (e *Engine) take(s *slot) {
 	r.Deliveries = append(r.Deliveries, rd.Deliveries...)
 	for _, l := range rd.Left {
 		delete(e.handles, l.Handle)
+		r.dropFlow(l.Handle)
 	}
 	r.Left = append(r.Left, rd.Left...)
 	r.Rejected = append(r.Rejected, rd.Rejected...)

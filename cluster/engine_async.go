@@ -255,6 +255,7 @@ func (e *Engine) takeAsync(s *slot) {
 	r.Deliveries = append(r.Deliveries, rd.Deliveries...)
 	for _, l := range rd.Left {
 		delete(e.handles, l.Handle)
+		r.dropFlow(l.Handle)
 	}
 	r.Left = append(r.Left, rd.Left...)
 	r.Rejected = append(r.Rejected, rd.Rejected...)

@@ -205,3 +205,78 @@ func TestAsyncEngineViewChangeAndGroupUsedAgain(t *testing.T) {
 		}
 	}
 }
+
+// runAll runs e's mailboxes until none has a message.
+func runAll(e *Engine) {
+	for {
+		w := e.Wakeups()
+		if len(w) == 0 {
+			return
+		}
+		for _, mb := range w {
+			e.RunLocal(mb)
+		}
+	}
+}
+
+// A Ready gathers several steps of a group (the steps a Leave and a Join
+// of NewAsync's engine run from the group's mailbox before they answer;
+// New's calls until the caller advances), and is carried out in field
+// order, Left before Flow. A handle's flow change from a
+// step before the one where it left must not come out after its Left:
+// the handle, out of the group, would stay flow-controlled (the simulator
+// saw a client retry a multicast in its next group forever).
+func TestReadyHasNoFlowChangeOfAHandleThatLeftAfterIt(t *testing.T) {
+	for _, async := range []bool{false, true} {
+		cfg := testConfig(1, []uint32{1})
+		var e *Engine
+		if async {
+			e = NewAsync(cfg)
+		} else {
+			e = New(cfg)
+		}
+		settle := func() {
+			for range 10 {
+				runAll(e)
+				e.Tick(0)
+				runAll(e)
+				if e.NeedsFlush() {
+					e.Flush()
+				}
+			}
+		}
+		settle()
+		for h := groups.HandleID(1); h <= 2; h++ {
+			if c := e.Join([]byte("g"), h, 100+uint32(h)); c != api.CodeOK {
+				t.Fatalf("async %v: join %d: %v", async, h, c)
+			}
+		}
+		settle()
+		e.Advance()
+		// Handle 1 congested: the group is flow-controlled for 1 and 2;
+		// then 2 leaves, and its LEAVE is delivered in a later step.
+		e.Congestion(1, true)
+		if c := e.Leave(2, api.ReasonLeave); c != api.CodeOK {
+			t.Fatalf("async %v: leave: %v", async, c)
+		}
+		if async {
+			if c := e.Join([]byte("g"), 3, 103); c != api.CodeOK {
+				t.Fatalf("async %v: join 3: %v", async, c)
+			}
+		} else {
+			e.Flush()
+		}
+		rd := e.Ready()
+		if !slices.ContainsFunc(rd.Left, func(l groups.Left) bool { return l.Handle == 2 }) {
+			t.Fatalf("async %v: handle 2 did not leave in this Ready: %+v", async, rd)
+		}
+		for _, f := range rd.Flow {
+			if f.Handle == 2 {
+				t.Fatalf("async %v: flow change of handle 2 in the Ready where it left: %+v", async, rd.Flow)
+			}
+		}
+		if !slices.Contains(rd.Flow, FlowChange{Handle: 1, Enabled: true}) {
+			t.Fatalf("async %v: no flow change for handle 1: %+v", async, rd.Flow)
+		}
+	}
+}
