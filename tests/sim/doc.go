@@ -46,8 +46,9 @@
 //     in, first out, as an actor's. Each mailbox that gets a message is
 //     run (Engine.RunLocal, one message) after a delay drawn from the
 //     seed: none one time in four, else up to the run's LocalMax (0.2, 1
-//     or 2 ms); a mailbox with more messages is run again after another
-//     such delay. Peers' messages, ticks and client calls come in between,
+//     or 2 ms), and one time in 64 a stall of up to 30 ms (the actor not
+//     scheduled: the messages behind it wait too); a mailbox with more
+//     messages is run again after another such delay. Peers' messages, ticks and client calls come in between,
 //     so the checks see the states the shell goes through while a local
 //     message is on its way: a group frozen late or answering late, the
 //     host holding other nodes' messages while its groups install a view,

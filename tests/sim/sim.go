@@ -139,7 +139,8 @@ type Params struct {
 	Pauses            int           // slow-node episodes
 	Think             time.Duration // mean time between a client's actions
 	Window            int           // a client's send window (messages in flight)
-	// LocalMax bounds the delay of a local message (Interleave).
+	// LocalMax bounds the delay of a local message (Interleave), but for
+	// the rare stalls (localStall).
 	LocalMax time.Duration
 }
 
@@ -172,6 +173,7 @@ const (
 	fragment    = 512
 	frameBytes  = 2048
 	maxNodes    = 7
+	localStall  = 30 * time.Millisecond  // the longest delay of a local message (Interleave)
 	quietWindow = 300 * time.Millisecond // no data traffic this long: settled
 	maxQuiet    = 6 * time.Second        // settling longer than this is a failure
 )
@@ -602,10 +604,15 @@ func (w *World) schedLocal(n *node, mb cluster.Mailbox, d time.Duration) {
 }
 
 // localDelay draws the delay of a local message: none one time in four,
-// else up to the run's LocalMax.
+// else up to the run's LocalMax; and one time in 64 a stall of up to
+// localStall (the machine's actor not scheduled for a while: the messages
+// behind it in its mailbox wait too).
 func (w *World) localDelay() time.Duration {
 	r := w.localRand
-	if r.Intn(4) == 0 {
+	switch {
+	case r.Intn(64) == 0:
+		return time.Duration(r.Int63n(int64(localStall)))
+	case r.Intn(4) == 0:
 		return 0
 	}
 	return time.Duration(r.Int63n(int64(w.p.LocalMax)))
