@@ -365,7 +365,7 @@ func (e *Engine) group(name []byte) *slot {
 	s.gm = NewGroupMachine(e.h.Open(name))
 	e.groups[s.key] = s
 	if e.async {
-		s.box = e.newBox(s)
+		s.box = e.newBox(func(m local) { e.runGroup(s, m) })
 		// Started during a view change (by its Install): it waits for
 		// the totem confchg like the others.
 		s.held = e.h.Syncing()

@@ -40,13 +40,14 @@ import (
 // again gets a new one; the names of dropped machines are not reused.
 type Mailbox uint64
 
-// mailbox is a machine's queue of local messages. Its machine: slot's
-// group machine; the host if slot is nil.
+// mailbox is a machine's queue of local messages; run delivers one to
+// its machine (the host's side, a group's machine: a new kind of machine
+// brings its own).
 type mailbox struct {
 	id    Mailbox
 	msgs  []local
 	woken bool // in Engine.woken, or its caller was told and has not run it
-	slot  *slot
+	run   func(local)
 }
 
 // localOp is the kind of a local message of the asynchronous engine.
@@ -70,14 +71,14 @@ func NewAsync(cfg Config) *Engine {
 	e := New(cfg)
 	e.async = true
 	e.boxes = make(map[Mailbox]*mailbox)
-	e.node = e.newBox(nil)
+	e.node = e.newBox(e.runNode)
 	return e
 }
 
-// newBox returns a new mailbox for slot's machine (nil: the host's).
-func (e *Engine) newBox(s *slot) *mailbox {
+// newBox returns a new mailbox whose messages run takes.
+func (e *Engine) newBox(run func(local)) *mailbox {
 	e.lastBox++
-	mb := &mailbox{id: e.lastBox, slot: s}
+	mb := &mailbox{id: e.lastBox, run: run}
 	e.boxes[mb.id] = mb
 	return mb
 }
@@ -125,11 +126,7 @@ func (e *Engine) RunLocal(mb Mailbox) bool {
 		return false
 	}
 	e.wake(box)
-	if box.slot == nil {
-		e.runNode(m)
-	} else {
-		e.runGroup(box.slot, m)
-	}
+	box.run(m)
 	return true
 }
 
