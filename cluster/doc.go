@@ -116,32 +116,57 @@
 // wire.Ack per node, and remembers the last event id of the groups whose
 // machines were dropped (Open, Close). How its messages reach the group
 // machines, and their answers reach it, is its caller's. An asynchronous
-// caller sees what Engine's callers never do: the view machine waiting
-// for its groups' Installed. Meanwhile the host holds other nodes'
+// caller (NewAsync's Engine, the actor shell) sees what New's Engine never
+// does: the view machine waiting for its groups' Installed. Meanwhile the host holds other nodes'
 // messages (TakeHeld gives them back after the totem confchg), ticks
 // nothing and counts as Syncing, so that the install is still one step
 // for the view.
 //
-// Engine is the synchronous composition: the Host, a GroupMachine per
-// group, its SequencerMachine when this node orders the group, and the
-// route from a handle to its group. The machines' messages to each other
-// go through a FIFO queue that every call drains before it returns, so
-// each call is still one step, as before the split; the simulator drives
-// it. The actor shell (package actors) composes the same machines
-// asynchronously: the node actor hosts the Host, one group actor per
-// group hosts its GroupMachine, the group actor's child, a sequencer
-// actor, hosts its SequencerMachine, and the queue's messages become
-// actor messages.
+// Engine composes the Host, a GroupMachine per group, its
+// SequencerMachine when this node orders the group, and the route from a
+// handle to its group, on one of two schedules. New's engine is
+// synchronous: the machines' messages to each other go through a FIFO
+// queue that every call drains before it returns, so each call is one
+// step, as before the split (the cluster tests drive it; the host never
+// holds anything there). NewAsync's engine (engine_async.go) is the actor
+// shell's composition, run by its caller one message at a time: every
+// machine has a mailbox, first in, first out, as an actor's (the node's
+// side, each group's, and each running sequencer's). A call (Step, Tick,
+// Join, ...) is the node's side taking one message; what it sends its
+// groups, and they send it and their sequencers, waits in the mailboxes
+// until the caller delivers it (Wakeups names the mailboxes that got
+// messages, RunLocal delivers one). Meanwhile the caller steps peers'
+// messages, ticks and client calls, and the engine does what the shell
+// does while a local message is on its way: a group is held from its
+// Freeze until the node resumes it after the totem confchg (no tick; a
+// flush, which a group sends itself, waits); the host holds other nodes'
+// messages while its groups install a view, and gives them (TakeHeld),
+// after the messages of the new view that came before its install
+// (Replay), once the totem confchg is out; an idle or drained group's
+// machine is dropped only if nothing the node sent it since its answer is
+// on its way; a stopped sequencer's output still on its way to its group
+// is dropped; and Ready.SyncChanged is the host's Syncing, which lasts
+// until the totem confchg. The simulator drives it, and picks from its
+// seed when each local message is delivered. The actor shell (package
+// actors) composes the same machines with actors: the node actor hosts
+// the Host, one group actor per group hosts its GroupMachine, the group
+// actor's child, a sequencer actor, hosts its SequencerMachine, and the
+// mailboxes are theirs.
 //
 // # The order of output
 //
-// Nothing depends on map order. Within one call the Engine's Ready
-// gathers, in the order they happen: the view machine's output each time
-// it is stepped, then each group machine's output right after it is
-// stepped. Groups are ticked, frozen and installed in api.CompareNames
+// Nothing depends on map order. Within one call (or RunLocal) the
+// Engine's Ready gathers, in the order they happen: the view machine's
+// output each time it is stepped, then each group machine's output right
+// after it is stepped. Groups are ticked, frozen and installed in api.CompareNames
 // order; queued flushes go in the order the groups asked; a group's flow
 // changes are listed by handle. Deliveries of a view change (each
 // group's cut and confchgs, group by group in name order) come before
 // Ready.TotemAt, those of the new view after. The groups' acks go last,
-// in one wire.Ack per node of the view, in member order.
+// in one wire.Ack per node of the view, in member order. With NewAsync
+// each RunLocal's Ready is its one machine's output: a view change's
+// deliveries come in the Readys of its groups' Installs, in the order the
+// caller ran them, while Installing reports true, before the Ready with
+// the totem confchg; and the groups' acks go out when the node's side
+// takes them (in the order their messages came).
 package cluster

@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
 )
 
@@ -142,6 +143,13 @@ type Ready struct {
 	SyncChanged bool
 }
 
+// dropFlow removes handle h's flow changes from the Ready: h left its
+// group after them, in a later step of the same Ready, and Left is carried
+// out before Flow; the group's flow control is no longer h's.
+func (r *Ready) dropFlow(h groups.HandleID) {
+	r.Flow = slices.DeleteFunc(r.Flow, func(f FlowChange) bool { return f.Handle == h })
+}
+
 // InOrder hands out a Ready's deliveries and its totem confchg in the one
 // order every member must see them: deliver for each of Deliveries, with
 // flush true for those a view change delivers before its totem confchg
@@ -180,9 +188,10 @@ func (r ringID) api() *api.RingId { return &api.RingId{Nodeid: r.node, Seq: r.se
 // Engine is one node's protocol state: a Host (the ViewMachine and the
 // node-level duties) and a GroupMachine per group, composed (see the
 // package doc). It routes local requests to the handle's group, and the
-// machines' messages to each other through a FIFO queue it drains within
-// each call, in a fixed order; it gathers their output in one Ready. Not
-// safe for concurrent use.
+// machines' messages to each other: New's engine through a FIFO queue it
+// drains within each call, in a fixed order; NewAsync's through a mailbox
+// per machine that its caller runs (RunLocal). It gathers their output in
+// one Ready. Not safe for concurrent use.
 type Engine struct {
 	cfg Config
 	h   *Host
@@ -192,6 +201,21 @@ type Engine struct {
 	flushes []*slot // groups with something for Flush
 	// queue holds the machines' messages to each other, in order.
 	queue []local
+
+	// async: the machines' messages wait in their mailboxes until the
+	// caller runs them (NewAsync, engine_async.go).
+	async bool
+	// node is the mailbox of the node's side (the host: the node actor
+	// of the shell); boxes every machine's mailbox by id; lastBox the
+	// last id given.
+	node    *mailbox
+	boxes   map[Mailbox]*mailbox
+	lastBox Mailbox
+	// woken are the mailboxes with messages that the caller has not been
+	// told of yet (Wakeups).
+	woken []Mailbox
+	// syncing is Syncing() as last reported (Ready.SyncChanged).
+	syncing bool
 }
 
 // slot is the engine's place for one group machine and, when this node
@@ -202,16 +226,48 @@ type slot struct {
 	sm        *SequencerMachine
 	queued    bool // in Engine.flushes for gm
 	seqQueued bool // in Engine.flushes for sm
+
+	// With NewAsync, what the shell's group actor keeps beside its
+	// machine: its mailbox; held between Freeze and resume (no tick, no
+	// flush); a flush wanted while held, or in the mailbox; and the
+	// node's messages sent to it and taken by it (reaping). And what its
+	// sequencer actor keeps: its mailbox (nil: none runs), whether a
+	// flush is in it, and the count of sequencer machines started (the
+	// group takes the output of the last one only).
+	box         *mailbox
+	held        bool
+	wantFlush   bool
+	flushing    bool
+	sent, got   uint64
+	seqBox      *mailbox
+	seqFlushing bool
+	seqGen      uint64
 }
 
 // local is a message between the node's machines: for the view machine
 // (toView), for a group's machine (toGroup) or for its sequencer machine
-// (toSeq).
+// (toSeq). NewAsync's engine has more kinds (op), and more destinations
+// (see mailbox).
 type local struct {
 	group   string
 	toGroup GroupInput
 	toView  ViewInput
 	toSeq   SeqInput
+
+	op localOp
+	// now is a tick's time; acks a group's acknowledgements for the
+	// host; got, with a group's answer (toView) or its drained news, its
+	// count of the node's messages taken when it answered; drained that
+	// news; gen, with a sequencer machine's message for its group, the
+	// machine's number (slot.seqGen).
+	now     time.Duration
+	acks    []*wire.GroupAck
+	got     uint64
+	drained *Drained
+	gen     uint64
+	// fromNode: sent by the node's side (routes, the view machine's
+	// messages, joins), counted for reaping (slot.sent).
+	fromNode bool
 }
 
 // New returns the engine of node cfg.NodeID, alone in its first view.
@@ -310,7 +366,8 @@ func (e *Engine) Ready() Ready { return e.h.ready }
 // Advance clears the output returned by Ready.
 func (e *Engine) Advance() { e.h.Advance() }
 
-// NeedsFlush reports whether Flush has something to send.
+// NeedsFlush reports whether Flush has something to send (never with
+// NewAsync: each group flushes through its own mailbox).
 func (e *Engine) NeedsFlush() bool { return len(e.flushes) > 0 && !e.h.vm.Syncing() }
 
 // group returns the slot of the group named name, starting its machine
@@ -322,6 +379,12 @@ func (e *Engine) group(name []byte) *slot {
 	s := &slot{key: string(name)}
 	s.gm = NewGroupMachine(e.h.Open(name))
 	e.groups[s.key] = s
+	if e.async {
+		s.box = e.newBox(func(m local) { e.runGroup(s, m) })
+		// Started during a view change (by its Install): it waits for
+		// the totem confchg like the others.
+		s.held = e.h.Syncing()
+	}
 	return s
 }
 
@@ -360,6 +423,7 @@ func (e *Engine) take(s *slot) {
 	r.Deliveries = append(r.Deliveries, rd.Deliveries...)
 	for _, l := range rd.Left {
 		delete(e.handles, l.Handle)
+		r.dropFlow(l.Handle)
 	}
 	r.Left = append(r.Left, rd.Left...)
 	r.Rejected = append(r.Rejected, rd.Rejected...)
@@ -469,6 +533,9 @@ func (e *Engine) Join(name []byte, h groups.HandleID, pid uint32) api.Code {
 		return api.CodeExist
 	}
 	s := e.group(name)
+	if e.async {
+		return e.joinAsync(s, h, pid)
+	}
 	code := e.stepGroup(s, JoinReq{Handle: h, Pid: pid})
 	if code == api.CodeOK {
 		e.handles[h] = s
@@ -484,6 +551,9 @@ func (e *Engine) Leave(h groups.HandleID, reason api.Reason) api.Code {
 	if !ok {
 		return api.CodeNotExist
 	}
+	if e.async {
+		return e.askAsync(s, LeaveReq{Handle: h, Reason: reason})
+	}
 	return e.stepGroup(s, LeaveReq{Handle: h, Reason: reason})
 }
 
@@ -496,6 +566,10 @@ func (e *Engine) Gone(h groups.HandleID) {
 		return
 	}
 	delete(e.handles, h)
+	if e.async {
+		e.post(s, local{toGroup: GoneReq{Handle: h}})
+		return
+	}
 	e.stepGroup(s, GoneReq{Handle: h})
 }
 
@@ -512,6 +586,10 @@ func (e *Engine) Mcast(h groups.HandleID, msgs []*api.McastRequest) {
 		e.h.ready.Rejected = append(e.h.ready.Rejected, groups.Rejected{Handle: h, Count: uint32(len(msgs)), Bytes: n})
 		return
 	}
+	if e.async {
+		e.post(s, local{toGroup: McastReq{Handle: h, Msgs: msgs}})
+		return
+	}
 	e.stepGroup(s, McastReq{Handle: h, Msgs: msgs})
 }
 
@@ -520,6 +598,10 @@ func (e *Engine) Mcast(h groups.HandleID, msgs []*api.McastRequest) {
 func (e *Engine) Congestion(h groups.HandleID, congested bool) {
 	s, ok := e.handles[h]
 	if !ok {
+		return
+	}
+	if e.async {
+		e.post(s, local{toGroup: CongestionReq{Handle: h, Congested: congested}})
 		return
 	}
 	e.stepGroup(s, CongestionReq{Handle: h, Congested: congested})
@@ -532,6 +614,11 @@ func (e *Engine) Step(from uint32, m proto.Message) {
 	if !e.h.vm.isNode(from) {
 		return
 	}
+	if e.async {
+		e.stepPeerAsync(from, m)
+		e.carryAsync()
+		return
+	}
 	e.stepRoutes(e.h.Step(from, m))
 	e.pump()
 	e.h.SendAcks()
@@ -541,6 +628,10 @@ func (e *Engine) Step(from uint32, m proto.Message) {
 // matter): it sends heartbeats, detects failures, drives view changes,
 // acknowledges, and asks for or re-sends what went missing.
 func (e *Engine) Tick(now time.Duration) {
+	if e.async {
+		e.tickAsync(now)
+		return
+	}
 	e.h.Tick(now)
 	e.pump()
 	for _, s := range e.sortedGroups() {
@@ -559,9 +650,10 @@ func (e *Engine) Tick(now time.Duration) {
 // new submissions to its sequencer, and each sequencer's newly ordered
 // events (with its stable point) to every node of the view. A sequencer
 // on this node takes the submissions directly, and this node's replica
-// takes the ordered events directly.
+// takes the ordered events directly. With NewAsync it does nothing: each
+// group flushes through its own mailbox, as a group actor does.
 func (e *Engine) Flush() {
-	if e.h.vm.Syncing() || e.h.ready.Totem != nil {
+	if e.async || e.h.vm.Syncing() || e.h.ready.Totem != nil {
 		return // the new view's traffic waits until its totem confchg is out
 	}
 	// A group may be queued again while flushing (its own sequencer

@@ -35,6 +35,17 @@ type testNet struct {
 	// a later step: they arrive after messages sent after them (links
 	// reorder).
 	hold func(env netMsg) bool
+	// async, when set, makes the nodes NewAsync's engines: their local
+	// messages (locals, the mailboxes woken and not yet run) run in an
+	// order drawn from it, between the network's messages.
+	async  *rand.Rand
+	locals []localRun
+}
+
+// localRun is a node's mailbox to run once (Engine.RunLocal).
+type localRun struct {
+	node uint32
+	mb   Mailbox
 }
 
 type netMsg struct {
@@ -68,6 +79,9 @@ func newTestNet(t testing.TB, n int) *testNet {
 
 func (tn *testNet) take(id uint32) {
 	e := tn.nodes[id]
+	for _, mb := range e.Wakeups() {
+		tn.locals = append(tn.locals, localRun{id, mb})
+	}
 	if !e.HasReady() {
 		return
 	}
@@ -129,9 +143,11 @@ func (tn *testNet) step() {
 		if tn.lose != nil && tn.lose(env.to, env.msg) {
 			continue
 		}
+		tn.runLocals(tn.async != nil && tn.async.Intn(2) == 0)
 		tn.nodes[env.to].Step(env.from, env.msg)
 		tn.take(env.to)
 	}
+	tn.runLocals(false)
 	tn.queue = append(held, tn.queue...)
 	tn.now += 5 * time.Millisecond
 	for _, id := range tn.ids() {
@@ -146,6 +162,30 @@ func (tn *testNet) step() {
 		}
 		tn.take(id)
 	}
+}
+
+// runLocals runs some of the woken mailboxes (all with all), picked at
+// random (async nets only).
+func (tn *testNet) runLocals(all bool) {
+	if tn.async == nil {
+		return
+	}
+	for n := tn.async.Intn(4); len(tn.locals) > 0 && (all || n > 0); n-- {
+		i := tn.async.Intn(len(tn.locals))
+		l := tn.locals[i]
+		tn.locals = slices.Delete(tn.locals, i, i+1)
+		if !tn.down[l.node] && tn.nodes[l.node].RunLocal(l.mb) {
+			tn.take(l.node)
+		}
+	}
+}
+
+// newEngine starts node cfg.NodeID's engine: NewAsync's on an async net.
+func (tn *testNet) newEngine(cfg Config) *Engine {
+	if tn.async != nil {
+		return NewAsync(cfg)
+	}
+	return New(cfg)
 }
 
 func (tn *testNet) ids() []uint32 {

@@ -21,10 +21,11 @@ import (
 //
 // Its messages for the group machines (GroupRoute) it returns, and the
 // groups' answers (Frozen, Installed) and acks it takes: how they travel
-// is the caller's. Engine carries them through a FIFO queue within each
-// call; the actor shell sends them as actor messages between the node
-// actor and the group actors. No goroutines, clocks or randomness; not
-// safe for concurrent use.
+// is the caller's. New's Engine carries them through a FIFO queue within
+// each call, NewAsync's through mailboxes its caller runs; the actor shell
+// sends them as actor messages between the node actor and the group
+// actors. No goroutines, clocks or randomness; not safe for concurrent
+// use.
 type Host struct {
 	cfg Config
 	now time.Duration
@@ -49,7 +50,7 @@ type Host struct {
 	replay    bool
 	// held keeps the messages of other nodes that come while the view
 	// machine waits for its groups' Installed (only an asynchronous caller
-	// sees that: Engine's calls always end with the install done), and
+	// sees that: New's Engine's calls always end with the install done), and
 	// Tick does nothing then: the install is one step for the view
 	// machine, as in the Engine.
 	held []envelope

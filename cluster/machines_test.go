@@ -377,3 +377,44 @@ func TestGroupMachineResumesADrainedLog(t *testing.T) {
 		}
 	}
 }
+
+// TestViewMachineDuplicateProposalCountsEachGroupOnce: a proposal that
+// comes twice (a duplicate) freezes the groups twice; with an asynchronous
+// caller the first freeze's answers may come in after the second freeze
+// started. Each group counts once: the state goes to the coordinator with
+// every group's, not with one group's twice (found by the simulator with
+// interleaved local messages, seed 100).
+func TestViewMachineDuplicateProposalCountsEachGroupOnce(t *testing.T) {
+	cfg := Config{NodeID: 2, Nodes: []uint32{1, 2}, Token: 100 * time.Millisecond, Heartbeat: 10 * time.Millisecond,
+		Join: 20 * time.Millisecond, Consensus: 200 * time.Millisecond, RingSeq: 1}
+	v := NewViewMachine(cfg)
+	v.StepLocal(GroupOpened{Group: []byte("a")})
+	v.StepLocal(GroupOpened{Group: []byte("b")})
+	ring := ringID{1, 5}
+	prop := &wire.ViewPropose{From: 1, Ring: ring.api(), Members: []uint32{1, 2}}
+	v.Step(1, prop)
+	v.Step(1, prop) // the duplicate, before any group answered
+	if n := len(v.Ready().ToGroups); n != 4 {
+		t.Fatalf("freezes: %d, want 4 (two per group)", n)
+	}
+	v.Advance()
+	stA := &wire.GroupState{Group: []byte("a")}
+	stB := &wire.GroupState{Group: []byte("b")}
+	v.StepLocal(Frozen{Ring: ring, State: stA}) // a's answer to the first freeze
+	v.StepLocal(Frozen{Ring: ring, State: stA}) // and to the second
+	for _, o := range v.Ready().Messages {
+		if _, ok := o.Msg.(*wire.ViewState); ok {
+			t.Fatalf("state sent with group a's answers alone: %v", o.Msg)
+		}
+	}
+	v.StepLocal(Frozen{Ring: ring, State: stB})
+	var st *wire.ViewState
+	for _, o := range v.Ready().Messages {
+		if s, ok := o.Msg.(*wire.ViewState); ok {
+			st = s
+		}
+	}
+	if st == nil || len(st.Groups) != 2 || string(st.Groups[0].Group) != "a" || string(st.Groups[1].Group) != "b" {
+		t.Fatalf("state %v, want groups a and b", st)
+	}
+}

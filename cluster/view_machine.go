@@ -1,6 +1,7 @@
 package cluster
 
 import (
+	"bytes"
 	"slices"
 	"time"
 
@@ -466,6 +467,14 @@ func (v *ViewMachine) freeze(from uint32, ring ringID) {
 func (v *ViewMachine) onFrozen(m Frozen) {
 	f := v.freezing
 	if f == nil || m.Ring != f.ring || m.State == nil {
+		return
+	}
+	// A group answers every Freeze. When the proposal came twice (a
+	// duplicate), the second freeze may start before the first's answers
+	// are in (an asynchronous caller): a group's second answer replaces
+	// its first, it does not count for another group's.
+	if i := slices.IndexFunc(f.states, func(s *wire.GroupState) bool { return bytes.Equal(s.Group, m.State.Group) }); i >= 0 {
+		f.states[i] = m.State
 		return
 	}
 	f.states = append(f.states, m.State)

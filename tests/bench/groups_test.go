@@ -10,6 +10,7 @@ import (
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
+	"github.com/actorcpg/actorcpg/remote"
 )
 
 // BenchmarkGroups measures how ordering and delivery scale with the
@@ -35,6 +36,26 @@ func BenchmarkGroups(b *testing.B) {
 	}
 }
 
+// BenchmarkGroupsOneNode is BenchmarkGroups on one node: each group's
+// sender and its two receivers are handles of the same node, so that the
+// node's own actors (its group and sequencer actors, its handle actors)
+// are all there is to spread over the cores. Three nodes in one process
+// are three node actors already (three goroutines even when each node
+// runs every group on one): this is where one node's groups-as-actors
+// show.
+//
+//	go test -run XXX -bench GroupsOneNode -cpu 1,2 -count 5 ./tests/bench/
+func BenchmarkGroupsOneNode(b *testing.B) {
+	n, err := actors.Start(remote.DefaultConfig())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer n.Stop()
+	for _, g := range []int{1, 2, 4, 8} {
+		b.Run(fmt.Sprintf("groups=%d", g), func(b *testing.B) { benchGroups(b, []*actors.Node{n}, g, 1024) })
+	}
+}
+
 // groupLoad is one group of BenchmarkGroups: its sender and receivers.
 type groupLoad struct {
 	name  []byte
@@ -48,8 +69,12 @@ func benchGroups(b *testing.B, nodes []*actors.Node, groups, size int) {
 	for g := range groups {
 		l := &groupLoad{name: []byte(fmt.Sprintf("groups-%d-%d", groupSeq.Add(1), g))}
 		from := g % len(nodes)
-		for k, n := range nodes {
-			if k == from {
+		recvNodes := nodes
+		if len(nodes) == 1 {
+			recvNodes = []*actors.Node{nodes[0], nodes[0]} // two receivers beside the sender
+		}
+		for k, n := range recvNodes {
+			if k == from && len(nodes) > 1 {
 				continue
 			}
 			i := len(l.recvs)
@@ -75,7 +100,7 @@ func benchGroups(b *testing.B, nodes []*actors.Node, groups, size int) {
 		l.send = send
 		for deadline := time.Now().Add(10 * time.Second); ; {
 			m, err := send.MembershipGet(l.name)
-			if err == nil && len(m) == len(nodes) {
+			if err == nil && len(m) == len(l.recvs)+1 {
 				break
 			}
 			if time.Now().After(deadline) {

@@ -78,8 +78,11 @@ func (w *World) newClient(n *node, s int) {
 	c.syncFC = n.eng.Syncing()
 	n.clients[s] = c
 	// The view the node is in, as CPG_MODEL_V1_DELIVER_INITIAL_TOTEM_CONF
-	// gives it: the checker tells recurring confchgs apart by ring.
-	c.record(checker.TotemRecord(c.proc, &api.TotemConfchg{RingId: n.eng.Ring(), Members: n.eng.Members()}))
+	// gives it: the last one whose totem confchg the node gave out (the
+	// shell's node view; with Interleave the engine's ring is the next
+	// one already while its groups install it). The checker tells
+	// recurring confchgs apart by ring.
+	c.record(checker.TotemRecord(c.proc, n.view))
 	w.tracef("c %s: new handle h%d", c.proc, c.handle)
 	c.schedule(time.Duration(5+w.cliRand.Intn(200)) * time.Millisecond)
 }

@@ -11,9 +11,20 @@ import (
 
 var flagRegress = flag.Bool("sim.regress", false, "run the open regression cases as plain assertions: fail, with the run's report, while the bug shows (not as expected failures)")
 
-// regression is a seed that shows a known bug. The seeds hold for this
-// version of the simulator: a change to how it draws from its random
-// sources moves them.
+// regression is a seed that showed a known bug. A seed holds only for the
+// version of the simulator that found it: a change to how it draws from its
+// random sources, or to the order in which it feeds the engines, moves its
+// path.
+//
+// Every case before duplicate-proposal-freezes-count-a-group-twice was
+// found with an earlier simulator: before Interleave (the engines'
+// local messages delivered within each call) and while the simulator
+// sorted parts of the engines' output (canonical). Both changes moved
+// every seed's path, so those seeds no longer necessarily reach the
+// scenario their case describes, and nobody has checked that they do:
+// they still run, and must run clean (their bugs are fixed), but a clean
+// run of one of them is no evidence that its bug stays fixed. Their
+// descriptions (bug) tell the scenario as it was found.
 type regression struct {
 	name  string
 	bug   string // what is wrong, where
@@ -147,10 +158,24 @@ var regressions = []regression{
 			"sent by its finalized predecessor before it existed (a fault-free run; without Reuse it passes).",
 		fixed:   "0102f67", // resolved in the checker: members are matched by confchg instance (ring, content, occurrence), never by a member list alone outside a merge's view change; the seed no longer reaches the case and must run clean
 		seed:    24,
-		opts:    Options{Enable: Reuse, Disable: faults},
+		opts:    Options{Enable: Reuse, Disable: faults | Interleave},
 		symptom: hasViolation(checker.PropNoLoss, checker.PropLiveness),
 		// Since c2a692f this seed no longer reaches the mismatch (the run
 		// changed); the checker's matching did not, so the case stays open.
+		// With Interleave the seed reaches the next case.
+	},
+	{
+		name: "checker-reuse-member-resolved-to-a-later-incarnation",
+		bug: "tests/checker: with Reuse and interleaved local messages, 4/1001#2 sends 4/1001#2:26 (seq 189 of g0 in " +
+			"ring 1.3) and finalizes before it is ordered; the only other member, 3/1001#3, finalizes before 189's " +
+			"origin holds it, so nobody delivers it (no loss: every member ended). The checker's exception for a " +
+			"finalized sender (finalizedAlone) does not resolve member 3/1001 of 4/1001#2's last confchg to 3/1001#3, " +
+			"which delivered that confchg too (trace: 956.375 and 957.716), and takes a later live incarnation of " +
+			"3/1001 for it: 'sent ... ok but nobody delivered it'. Random seeds never pick Reuse for this class of " +
+			"mismatch (see Reuse).",
+		seed:    24,
+		opts:    Options{Enable: Reuse, Disable: faults},
+		symptom: hasViolation(checker.PropNoLoss),
 	},
 	{
 		name: "flush-hole-before-a-confchg",
@@ -261,6 +286,21 @@ var regressions = []regression{
 		fixed:   "ffa8b58",
 		seed:    312,
 		symptom: hasViolation(checker.PropConfchg),
+	},
+	{
+		name: "duplicate-proposal-freezes-count-a-group-twice",
+		bug: "cluster: node 3 gets ring 2.10's proposal twice (a duplicate) and freezes its groups g0 and g1 twice; " +
+			"with interleaved local messages the first freeze's answers come in after the second freeze started, and " +
+			"ViewMachine.onFrozen counted g0's two answers as two groups: node 3's state went to the coordinator with " +
+			"g0 twice and without g1, the install listed g1 without node 3's process, and 3/1017#2 got a confchg in " +
+			"which it left (PROCDOWN) while it had not (confchg; seed 100 of the first Interleave version also showed " +
+			"deliveries while not a member). Found by the simulator with Interleave (seed 100 then); this seed shows it " +
+			"in this version (checked with the fix reverted). The actor shell runs the same ViewMachine; New's engine " +
+			"never showed it, its freezes are answered within the call. The cluster test " +
+			"TestViewMachineDuplicateProposalCountsEachGroupOnce holds the scenario.",
+		fixed:   "8af6bb4",
+		seed:    65,
+		symptom: hasViolation(checker.PropConfchg, checker.PropMembership),
 	},
 }
 

@@ -65,7 +65,7 @@ func (o *safeOracle) ordered(node uint32, m *wire.Ordered) {
 // delivered checks the SAFE messages among events that node n delivered
 // in its current ring.
 func (w *World) safeDelivered(n *node, evs []*api.Event) {
-	r := ringOf(n.eng.Ring())
+	r := ringOf(n.view.RingId)
 	for _, ev := range evs {
 		d := ev.Deliver
 		if d == nil {
@@ -80,7 +80,7 @@ func (w *World) safeDelivered(n *node, evs []*api.Event) {
 		if !ok {
 			continue
 		}
-		for _, m := range n.eng.Members() {
+		for _, m := range n.view.Members {
 			if !w.safe.holds[safeHold{node: m, group: g, ring: r, seq: s}] {
 				w.problem("SAFE %s:%d delivered at node %d in ring %d.%d before node %d held it (seq %d)",
 					from, seq, n.id, r.node, r.seq, m, s)

@@ -1,8 +1,6 @@
 package sim
 
 import (
-	"bytes"
-	"cmp"
 	"fmt"
 	"io"
 	"math/rand"
@@ -13,7 +11,6 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/cluster"
 	"github.com/actorcpg/actorcpg/groups"
 	"github.com/actorcpg/actorcpg/tests/checker"
@@ -44,6 +41,14 @@ const (
 	// incarnation for another (same nodeid/pid, same member list) and
 	// reports liveness and no-loss violations that are not there.
 	Reuse
+	// Interleave runs each node on cluster.NewAsync: the messages between
+	// a node's own machines (its host's and its groups', as between the
+	// shell's node actor and group actors) wait in their mailboxes and are
+	// delivered one at a time after a small delay, interleaved with peers'
+	// messages, ticks and client calls. Without it the node is
+	// cluster.New, which delivers them within each call. The seed turns it
+	// on in 7 runs of 8.
+	Interleave
 
 	// faults are the fault features: the seed draws them (one seed in
 	// five has none).
@@ -64,6 +69,7 @@ var featureNames = []featureName{
 	{Loss, "loss"}, {Dup, "dup"}, {All, "all"}, {Reorder, "reorder"}, {Spikes, "spikes"},
 	{Crash, "crash"}, {Partition, "partition"}, {Slow, "slow"}, {Large, "large"},
 	{Churn, "churn"}, {Congest, "congest"}, {Safe, "safe"}, {Reuse, "reuse"},
+	{Interleave, "interleave"},
 }
 
 // String lists the features by name, comma-separated ("none" when empty).
@@ -133,6 +139,9 @@ type Params struct {
 	Pauses            int           // slow-node episodes
 	Think             time.Duration // mean time between a client's actions
 	Window            int           // a client's send window (messages in flight)
+	// LocalMax bounds the delay of a local message (Interleave), but for
+	// the rare stalls (localStall).
+	LocalMax time.Duration
 }
 
 // FaultFree reports whether the run has no fault the protocol cannot
@@ -164,6 +173,7 @@ const (
 	fragment    = 512
 	frameBytes  = 2048
 	maxNodes    = 7
+	localStall  = 30 * time.Millisecond  // the longest delay of a local message (Interleave)
 	quietWindow = 300 * time.Millisecond // no data traffic this long: settled
 	maxQuiet    = 6 * time.Second        // settling longer than this is a failure
 )
@@ -205,6 +215,10 @@ func derive(seed int64, o Options) (Params, *rand.Rand) {
 	p.Crashes = 1 + r.Intn(4)
 	p.Partitions = 1 + r.Intn(4)
 	p.Pauses = 1 + r.Intn(6)
+	if r.Intn(8) != 0 {
+		p.Features |= Interleave
+	}
+	p.LocalMax = []time.Duration{200 * time.Microsecond, time.Millisecond, 2 * time.Millisecond}[r.Intn(3)]
 	if o.Nodes > 0 {
 		p.Nodes = min(max(o.Nodes, 1), maxNodes)
 	}
@@ -240,8 +254,9 @@ type World struct {
 	done     bool
 
 	// One random source per concern, all from the seed, so that turning
-	// one feature off disturbs the others less.
-	sched, netRand, cliRand *rand.Rand
+	// one feature off disturbs the others less. localRand draws the
+	// delays of local messages (Interleave).
+	sched, netRand, cliRand, localRand *rand.Rand
 
 	nodes  []*node
 	groups [][]byte
@@ -289,9 +304,12 @@ type node struct {
 	paused   time.Duration // stalled until then
 	inbox    []*packet     // messages that arrived while stalled
 	flushing bool
-	handles  groups.HandleID // the last handle id given out
-	clients  []*client       // the current client of each slot
-	slotInc  []uint64        // the last incarnation of each slot
+	// view is the last view whose totem confchg the node gave its
+	// clients (at start, its first view): what a new client is told.
+	view    *api.TotemConfchg
+	handles groups.HandleID // the last handle id given out
+	clients []*client       // the current client of each slot
+	slotInc []uint64        // the last incarnation of each slot
 }
 
 // Result is the outcome of one run.
@@ -334,12 +352,13 @@ func newWorld(seed int64, o Options) *World {
 	p, r := derive(seed, o)
 	w := &World{
 		seed: seed, p: p, opt: o,
-		sched:   rand.New(rand.NewSource(r.Int63())),
-		netRand: rand.New(rand.NewSource(r.Int63())),
-		cliRand: rand.New(rand.NewSource(r.Int63())),
-		hist:    checker.NewHistory(),
-		active:  true,
-		large:   map[msgKey]bool{},
+		sched:     rand.New(rand.NewSource(r.Int63())),
+		netRand:   rand.New(rand.NewSource(r.Int63())),
+		cliRand:   rand.New(rand.NewSource(r.Int63())),
+		localRand: rand.New(rand.NewSource(r.Int63())),
+		hist:      checker.NewHistory(),
+		active:    true,
+		large:     map[msgKey]bool{},
 	}
 	w.tamperer = newTamperer(seed, o.Bug)
 	for g := range p.Groups {
@@ -397,11 +416,17 @@ func (w *World) start(n *node) {
 	n.gen++
 	n.inc++
 	n.up, n.paused, n.inbox, n.flushing = true, 0, nil, false
-	n.eng = cluster.New(cluster.Config{
+	cfg := cluster.Config{
 		NodeID: n.id, Nodes: w.nodeIDs(), RingSeq: n.persist + 1, Incarnation: n.inc,
 		Token: token, Heartbeat: heartbeat, Join: joinWait, Consensus: consensus, Retransmit: retransmit,
 		Handoff: handoff, Fragment: fragment, FrameBytes: frameBytes, Bug: w.opt.Bug.Engine(),
-	})
+	}
+	if w.p.Features&Interleave != 0 {
+		n.eng = cluster.NewAsync(cfg)
+	} else {
+		n.eng = cluster.New(cfg)
+	}
+	n.view = &api.TotemConfchg{RingId: n.eng.Ring(), Members: n.eng.Members()}
 	n.persist++
 	w.tracef("n%d start inc=%d ringseq=%d", n.id, n.inc, n.persist)
 	n.clients = make([]*client, w.p.Clients)
@@ -485,7 +510,10 @@ func (w *World) carryOut(n *node, cause string) {
 	e := n.eng
 	if e.HasReady() {
 		rd := e.Ready()
-		canonical(&rd)
+		// With Interleave, a view change's deliveries (the old view's
+		// cut, the confchgs) come while the node installs it, in Readys
+		// before the one with its totem confchg.
+		installing := e.Installing()
 		if w.opt.Trace != nil && (w.opt.TraceAll || cause != "tick" || len(rd.Deliveries)+len(rd.Left)+len(rd.Interrupted) > 0 ||
 			rd.Totem != nil || rd.SyncChanged || hasNonHeartbeat(rd.Messages)) {
 			w.tracef("n%d %s: out %s", n.id, cause, describeReady(rd))
@@ -495,7 +523,7 @@ func (w *World) carryOut(n *node, cause string) {
 		}
 		w.sendAll(n, rd.Messages)
 		rd.InOrder(func(d *groups.Delivery, flush bool) {
-			if !flush {
+			if !flush && !installing {
 				w.safeDelivered(n, d.Events)
 			}
 			if c := n.client(d.Handle); c != nil {
@@ -534,6 +562,9 @@ func (w *World) carryOut(n *node, cause string) {
 		}
 		e.Advance()
 	}
+	for _, mb := range e.Wakeups() {
+		w.schedLocal(n, mb, w.localDelay())
+	}
 	if !n.flushing && e.NeedsFlush() {
 		n.flushing = true
 		gen := n.gen
@@ -553,43 +584,38 @@ func (w *World) carryOut(n *node, cause string) {
 	}
 }
 
-// canonical puts the parts of a Ready whose order comes from Go's map
-// iteration inside the engine into one order, so that a seed replays
-// exactly: flow changes (groups.Group.Handles) and deliveries (a Flush
-// takes groups in map order) by handle, keeping each handle's own order,
-// and the Submit
-// and Ordered messages of a Flush (Engine.install queues its groups in
-// map order) by group, keeping each group's own order.
-func canonical(rd *cluster.Ready) {
-	slices.SortStableFunc(rd.Flow, func(a, b cluster.FlowChange) int { return cmp.Compare(a.Handle, b.Handle) })
-	byHandle := func(a, b *groups.Delivery) int { return cmp.Compare(a.Handle, b.Handle) }
-	if rd.Totem != nil && rd.TotemAt < len(rd.Deliveries) {
-		// Before and after the totem confchg apart: each keeps its place.
-		slices.SortStableFunc(rd.Deliveries[:rd.TotemAt], byHandle)
-		slices.SortStableFunc(rd.Deliveries[rd.TotemAt:], byHandle)
-	} else {
-		slices.SortStableFunc(rd.Deliveries, byHandle)
-	}
-	for _, o := range rd.Messages {
-		switch o.Msg.(type) {
-		case *wire.Submit, *wire.Ordered:
-		default:
+// schedLocal runs the next message of node n's mailbox mb after d
+// (Interleave): as the dispatcher runs an actor whose mailbox got a
+// message. A stalled node runs it once it resumes.
+func (w *World) schedLocal(n *node, mb cluster.Mailbox, d time.Duration) {
+	gen := n.gen
+	w.at(w.now+d, func() {
+		if n.gen != gen {
 			return
 		}
-	}
-	slices.SortStableFunc(rd.Messages, func(a, b cluster.Outbound) int {
-		return bytes.Compare(groupOf(a.Msg), groupOf(b.Msg))
+		if n.stalled() {
+			w.schedLocal(n, mb, n.paused-w.now)
+			return
+		}
+		if n.eng.RunLocal(mb) {
+			w.carryOut(n, "local")
+		}
 	})
 }
 
-func groupOf(m proto.Message) []byte {
-	switch m := m.(type) {
-	case *wire.Submit:
-		return m.Group
-	case *wire.Ordered:
-		return m.Group
+// localDelay draws the delay of a local message: none one time in four,
+// else up to the run's LocalMax; and one time in 64 a stall of up to
+// localStall (the machine's actor not scheduled for a while: the messages
+// behind it in its mailbox wait too).
+func (w *World) localDelay() time.Duration {
+	r := w.localRand
+	switch {
+	case r.Intn(64) == 0:
+		return time.Duration(r.Int63n(int64(localStall)))
+	case r.Intn(4) == 0:
+		return 0
 	}
-	return nil
+	return time.Duration(r.Int63n(int64(w.p.LocalMax)))
 }
 
 func (w *World) flushLater(n *node, gen int) {
@@ -614,6 +640,7 @@ func (n *node) client(h groups.HandleID) *client {
 // totem hands a view's totem confchg to every live client of n, and
 // checks that a fault-free run keeps its first full view.
 func (w *World) totem(n *node, t *api.TotemConfchg) {
+	n.view = t
 	for _, c := range n.clients {
 		if c != nil && c.state != dead {
 			c.record(checker.TotemRecord(c.proc, t))
