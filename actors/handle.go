@@ -85,6 +85,7 @@ func (a *handleActor) Receive(ctx actor.Context) {
 		a.setCongested(ctx, false)
 		a.control(ctx, &api.Control{LeftEpoch: a.epoch})
 	case *wire.McastRejected:
+		a.node.metrics.rejected.Add(uint64(m.Count))
 		a.control(ctx, &api.Control{Rejected: m.Count, RejectedBytes: m.Bytes})
 	case *wire.FlowControl:
 		if m.Syncing {
@@ -95,6 +96,9 @@ func (a *handleActor) Receive(ctx actor.Context) {
 		fc := int32(1)
 		if a.groupFC || a.syncFC {
 			fc = 2
+		}
+		if m.Enabled && !m.Syncing {
+			a.node.metrics.flowOn.Add(1)
 		}
 		a.control(ctx, &api.Control{FlowControl: fc})
 	case *wire.McastInterrupted:
@@ -111,7 +115,10 @@ func (a *handleActor) Receive(ctx actor.Context) {
 			a.dropMembership(ctx)
 			a.control(ctx, &api.Control{Closed: true})
 		}
-	case *actor.Started, *actor.Stopped, *actor.Restarting:
+	case *actor.Stopped:
+		a.node.metrics.queueBytes.Add(-int64(a.queuedBytes)) // its queue goes with it
+		a.queuedBytes = 0
+	case *actor.Started, *actor.Restarting:
 	default:
 		unexpected.Drop(a.node.log, "handle: unexpected messages dropped", typeName(m))
 	}
@@ -153,6 +160,7 @@ func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest, rt replyTo) {
 	case a.joinPending, a.group != nil && a.leaving:
 		// A join in flight, or the previous membership still ending:
 		// Corosync answers BUSY and its library spins; we let the caller retry.
+		a.node.metrics.tryAgain.Add(1)
 		rt.send(ctx, status(api.CodeTryAgain))
 		return
 	case a.group != nil:
@@ -176,6 +184,9 @@ func (a *handleActor) join(ctx actor.Context, m *api.JoinRequest, rt replyTo) {
 			return
 		}
 		code := api.Code(r.Code)
+		if code == api.CodeTryAgain {
+			a.node.metrics.tryAgain.Add(1)
+		}
 		if code == api.CodeOK {
 			a.group, a.groupName, a.leaving = pidOf(r.GroupActor), name, false
 			a.epoch++
@@ -207,6 +218,7 @@ func (a *handleActor) leave(ctx actor.Context, m *api.LeaveRequest, rt replyTo) 
 	case a.finalized:
 		rt.send(ctx, status(api.CodeBadHandle))
 	case a.joinPending:
+		a.node.metrics.tryAgain.Add(1)
 		rt.send(ctx, status(api.CodeTryAgain))
 	case a.group == nil || a.leaving || !bytes.Equal(m.Group, a.groupName):
 		// Not in that group. Corosync trusts the name and corrupts the
@@ -249,8 +261,15 @@ func (a *handleActor) mcast(ctx actor.Context, msgs []*api.McastRequest) {
 	}
 	if len(valid) > 0 {
 		ctx.Send(a.group, &wire.HandleMcast{HandleId: uint64(a.id), Msgs: valid})
+		var n uint64
+		for _, r := range valid {
+			n += uint64(len(r.Data))
+		}
+		a.node.metrics.mcastMsgs.Add(uint64(len(valid)))
+		a.node.metrics.mcastBytes.Add(n)
 	}
 	if rejected > 0 {
+		a.node.metrics.rejected.Add(uint64(rejected))
 		a.control(ctx, &api.Control{Rejected: rejected, RejectedBytes: rejectedBytes})
 	}
 }
@@ -326,7 +345,9 @@ func (a *handleActor) enqueue(ctx actor.Context, events []*api.Event) {
 
 func (a *handleActor) push(ev *api.Event) {
 	a.queue = append(a.queue, ev)
-	a.queuedBytes += uint64(api.EventSize(ev))
+	size := uint64(api.EventSize(ev))
+	a.queuedBytes += size
+	a.node.metrics.queueBytes.Add(int64(size))
 }
 
 func (a *handleActor) credit(ctx actor.Context, m *api.Credit) {
@@ -349,7 +370,7 @@ func (a *handleActor) pump(ctx actor.Context) {
 			break
 		}
 		batch := &api.EventBatch{Handle: a.clientHandle}
-		var batchBytes uint64
+		var batchBytes, delivMsgs, delivBytes uint64
 		for a.qhead < len(a.queue) {
 			if a.outEvents > 0 && (a.outEvents >= cfg.CreditEvents || a.outBytes >= cfg.CreditBytes) {
 				break
@@ -362,12 +383,22 @@ func (a *handleActor) pump(ctx actor.Context) {
 			a.qhead++
 			size := uint64(api.EventSize(ev))
 			a.queuedBytes -= size
+			if d := ev.Deliver; d != nil {
+				delivMsgs++
+				delivBytes += uint64(len(d.Data))
+			}
 			batch.Events = append(batch.Events, ev)
 			batchBytes += size
 			a.outEvents++
 			a.outBytes += size
 		}
 		if len(batch.Events) > 0 {
+			m := &a.node.metrics
+			m.queueBytes.Add(-int64(batchBytes))
+			if delivMsgs > 0 {
+				m.delivMsgs.Add(delivMsgs)
+				m.delivBytes.Add(delivBytes)
+			}
 			a.toClient(ctx, batch)
 		}
 	}
@@ -431,6 +462,7 @@ func (a *handleActor) evict(ctx actor.Context, why string) {
 		return
 	}
 	a.node.log.Warn().Uint64("handle", uint64(a.id)).Uint32("pid", a.pid).Str("why", why).Msg("evicting member")
+	a.node.metrics.evictions.Add(1)
 	a.leaving = true
 	ctx.Send(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonProcDown)})
 }
@@ -480,6 +512,7 @@ func (a *handleActor) dropMembership(ctx actor.Context) {
 		ctx.Send(a.group, &wire.LeaveGroup{HandleId: uint64(a.id), Reason: uint32(api.ReasonProcDown), Gone: true})
 		a.group = nil
 	}
+	a.node.metrics.queueBytes.Add(-int64(a.queuedBytes))
 	a.queue, a.qhead, a.queuedBytes = nil, 0, 0
 }
 

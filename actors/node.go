@@ -62,6 +62,8 @@ type Node struct {
 	route       atomic.Pointer[peerRoute]
 	groupActors atomic.Pointer[map[string]*actor.PID]
 
+	metrics nodeMetrics // Metrics
+
 	sessMu   sync.Mutex
 	sessions map[*session]bool // open client sessions; nil once stopping
 
@@ -123,6 +125,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 	n.ringSeq = seq
 	n.start = time.Now()
 	n.view.Store(&api.TotemConfchg{RingId: &api.RingId{Nodeid: cfg.NodeID, Seq: seq}, Members: []uint32{cfg.NodeID}})
+	n.metrics.views.Store(1) // its first view: itself alone
 	if n.system == nil {
 		n.system = actor.NewActorSystemWithConfig(SystemConfig(n.log))
 		n.ownSystem = true

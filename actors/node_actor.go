@@ -70,6 +70,7 @@ type nodeActor struct {
 	stopTicker scheduler.CancelFunc
 	lastLease  time.Time
 	syncing    bool // as last told the handles
+	syncStart  time.Time // when the view change under way started (Metrics.ViewChange)
 
 	// awake is the time the node was scheduled: it grows with each tick,
 	// by at most a few tick periods, so that a stall of the process (a
@@ -206,6 +207,11 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 // local handle, at its place among the Ready's deliveries.
 func (a *nodeActor) installView(ctx actor.Context, t *api.TotemConfchg) {
 	a.node.setView(t)
+	a.node.metrics.views.Add(1)
+	if !a.syncStart.IsZero() {
+		a.node.metrics.observeViewChange(time.Since(a.syncStart))
+		a.syncStart = time.Time{}
+	}
 	a.log.Info().Uint32("ring_node", t.RingId.Nodeid).Uint64("ring_seq", t.RingId.Seq).
 		Interface("members", t.Members).Msg("view installed")
 	for _, ref := range a.handles {
@@ -386,6 +392,7 @@ func (a *nodeActor) carryOut(ctx actor.Context) {
 	if syncing := a.host.Syncing(); syncing != a.syncing {
 		a.syncing = syncing
 		if syncing {
+			a.syncStart = time.Now()
 			a.log.Info().Msg("view change started")
 		}
 		fc := &wire.FlowControl{Syncing: true, Enabled: syncing}
@@ -508,6 +515,7 @@ func (a *nodeActor) newHandle(ctx actor.Context, m *api.InitRequest, client *act
 		return &api.InitReply{Code: int32(api.CodeNoResources)}, nil
 	}
 	a.handles[id] = &handleRef{pid: hpid, sess: sess, clientHandle: clientHandle}
+	a.node.metrics.handles.Add(1)
 	a.byActor[hpid.Id] = id
 	return &api.InitReply{
 		Code:            int32(api.CodeOK),
@@ -651,6 +659,7 @@ func (a *nodeActor) terminated(ctx actor.Context, m *actor.Terminated) {
 				}
 			}
 			delete(a.handles, id)
+			a.node.metrics.handles.Add(-1)
 		}
 	}
 }

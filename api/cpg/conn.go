@@ -49,12 +49,42 @@ var (
 	defaultNodeErr  error
 )
 
+// SetLogger sets the logger of what this package starts for the process:
+// the embedded default node (DefaultNode) and the actor system of attached
+// handles. It takes effect for what starts after it, so call it before the
+// first Initialize. Without it the default node logs warnings and errors
+// to stderr, and the attached side logs nothing unless ACTORCPG_LOG names
+// a level (debug, info, warn, error). A node started with actors.Start
+// takes its own logger (actors.WithLogger).
+func SetLogger(l zerolog.Logger) {
+	loggerMu.Lock()
+	defer loggerMu.Unlock()
+	userLogger = &l
+}
+
+var (
+	loggerMu   sync.Mutex
+	userLogger *zerolog.Logger
+)
+
+// processLogger returns the logger SetLogger gave, or def.
+func processLogger(def func() zerolog.Logger) zerolog.Logger {
+	loggerMu.Lock()
+	defer loggerMu.Unlock()
+	if userLogger != nil {
+		return *userLogger
+	}
+	return def()
+}
+
 // DefaultNode returns the process's embedded single node (node id 1,
 // in-process only), starting it on first use. It is what Initialize uses
 // when no node is configured.
 func DefaultNode() (*actors.Node, error) {
 	defaultNodeOnce.Do(func() {
-		logger := zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+		logger := processLogger(func() zerolog.Logger {
+			return zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
+		})
 		defaultNode, defaultNodeErr = actors.Start(remote.DefaultConfig(), actors.WithLogger(logger))
 	})
 	return defaultNode, defaultNodeErr
@@ -166,11 +196,13 @@ var (
 // unless ACTORCPG_LOG sets a level.
 func clientSystem() *actor.ActorSystem {
 	clientOnce.Do(func() {
-		lvl := zerolog.Disabled
-		if l, err := zerolog.ParseLevel(os.Getenv("ACTORCPG_LOG")); err == nil && l != zerolog.NoLevel {
-			lvl = l
-		}
-		logger := zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Str("side", "client").Logger()
+		logger := processLogger(func() zerolog.Logger {
+			lvl := zerolog.Disabled
+			if l, err := zerolog.ParseLevel(os.Getenv("ACTORCPG_LOG")); err == nil && l != zerolog.NoLevel {
+				lvl = l
+			}
+			return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()
+		}).With().Str("side", "client").Logger()
 		clientSys = actor.NewActorSystemWithConfig(actors.SystemConfig(logger))
 	})
 	return clientSys

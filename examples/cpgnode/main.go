@@ -72,7 +72,7 @@ import (
 const defaultListen = "127.0.0.1:7100"
 
 func main() {
-	cfg, level, err := configure(os.Args[1:])
+	cfg, level, metricsAddr, err := configureAll(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		fs := newFlagSet(&options{})
 		fs.SetOutput(os.Stderr)
@@ -89,10 +89,27 @@ func main() {
 		// Profiling for benchmarks: go tool pprof http://ADDR/debug/pprof/profile
 		go func() { logger.Error().Err(http.ListenAndServe(addr, nil)).Msg("pprof server") }()
 	}
-	node, err := actors.Start(cfg, actors.WithLogger(logger))
+	opts := []actors.Option{actors.WithLogger(logger)}
+	var m *metricsServer
+	if metricsAddr != "" {
+		// The node runs in a system whose protoactor metrics go to the
+		// same registry as the node's own.
+		m = newMetricsServer()
+		opts = append(opts, actors.WithActorSystem(m.actorSystem(logger)))
+	}
+	node, err := actors.Start(cfg, opts...)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "cpgnode: %v\n", err)
 		os.Exit(1)
+	}
+	if m != nil {
+		addr, err := m.serve(metricsAddr, node, logger)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "cpgnode: -metrics: %v\n", err)
+			node.Stop()
+			os.Exit(1)
+		}
+		fmt.Printf("cpgnode: metrics at http://%s/metrics\n", addr)
 	}
 	fmt.Printf("cpgnode: node %d listening on %s\n", cfg.NodeID, node.Address())
 	stop := make(chan struct{})
@@ -143,6 +160,7 @@ type options struct {
 	level           logLevel
 	testLinks       bool
 	tlsDir          string
+	metrics         string
 }
 
 // newFlagSet defines cpgnode's flags on o. It prints nothing itself: its
@@ -172,6 +190,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(&o.peers, "peers", "other nodes as `id=host:port,...`, added to the file's nodelist")
 	fs.Var(&o.level, "log", "log `level` (debug, info, warn, error)")
 	fs.StringVar(&o.tlsDir, "tls", "", "mutual TLS between nodes with the keys cpgkeygen made in `dir` (ca.pem, node-ID.pem, node-ID-key.pem for this node's id); overrides the file's totem.crypto_*")
+	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://`host:port`/metrics (e.g. 127.0.0.1:9464)")
 	fs.BoolVar(&o.testLinks, "test-link-control", false, "obey wire.LinkControl messages that cut links to other nodes (fault tests only)")
 	return fs
 }
@@ -181,18 +200,25 @@ func newFlagSet(o *options) *flag.FlagSet {
 // applies the -c file, then the flags given explicitly, then -peers; with
 // a node list, a node not in it is added with its -listen address.
 func configure(args []string) (remote.Config, zerolog.Level, error) {
+	cfg, level, _, err := configureAll(args)
+	return cfg, level, err
+}
+
+// configureAll is configure, also returning the -metrics address ("":
+// none).
+func configureAll(args []string) (remote.Config, zerolog.Level, string, error) {
 	var o options
 	fs := newFlagSet(&o)
 	if err := fs.Parse(args); err != nil {
-		return remote.Config{}, 0, usageError{err}
+		return remote.Config{}, 0, "", usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return remote.Config{}, 0, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return remote.Config{}, 0, "", usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["id"] && (o.id == 0 || o.id > math.MaxUint32) {
-		return remote.Config{}, 0, usageError{fmt.Errorf("invalid value %d for flag -id: want 1..%d", o.id, uint32(math.MaxUint32))}
+		return remote.Config{}, 0, "", usageError{fmt.Errorf("invalid value %d for flag -id: want 1..%d", o.id, uint32(math.MaxUint32))}
 	}
 
 	cfg := remote.DefaultConfig()
@@ -201,7 +227,7 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 		cfg.NodeID = 0 // from local.nodeid or -id
 		var err error
 		if cfg, err = remote.LoadConfig(o.file, cfg); err != nil {
-			return remote.Config{}, 0, err
+			return remote.Config{}, 0, "", err
 		}
 	}
 	for name, field := range flagFields {
@@ -240,21 +266,21 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 	cfg.Nodes = slices.Clone(cfg.Nodes)
 	for _, p := range o.peers {
 		if p.NodeID == cfg.NodeID {
-			return remote.Config{}, 0, fmt.Errorf("-peers: node %d is this node; its address comes from -listen or the config file", p.NodeID)
+			return remote.Config{}, 0, "", fmt.Errorf("-peers: node %d is this node; its address comes from -listen or the config file", p.NodeID)
 		}
 		for _, n := range cfg.Nodes {
 			if n.NodeID == p.NodeID {
-				return remote.Config{}, 0, fmt.Errorf("-peers: node %d is already in the nodelist of %s", p.NodeID, o.file)
+				return remote.Config{}, 0, "", fmt.Errorf("-peers: node %d is already in the nodelist of %s", p.NodeID, o.file)
 			}
 			if n.Addr == p.Addr {
-				return remote.Config{}, 0, fmt.Errorf("-peers: node %d: %s is already node %d's address", p.NodeID, p.Addr, n.NodeID)
+				return remote.Config{}, 0, "", fmt.Errorf("-peers: node %d: %s is already node %d's address", p.NodeID, p.Addr, n.NodeID)
 			}
 		}
 		cfg.Nodes = append(cfg.Nodes, p)
 	}
 	if cfg.NodeID == 0 {
 		if len(cfg.Nodes) > 0 {
-			return remote.Config{}, 0, fmt.Errorf("%s: no local.nodeid says which node this is: give -id", o.file)
+			return remote.Config{}, 0, "", fmt.Errorf("%s: no local.nodeid says which node this is: give -id", o.file)
 		}
 		cfg.NodeID = remote.DefaultConfig().NodeID
 	}
@@ -267,15 +293,20 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 	if len(cfg.Nodes) > 0 && cfg.AddrOf(cfg.NodeID) == "" && cfg.Listen != "" {
 		for _, n := range cfg.Nodes {
 			if n.Addr == cfg.Listen {
-				return remote.Config{}, 0, fmt.Errorf("-listen: %s is already node %d's address", cfg.Listen, n.NodeID)
+				return remote.Config{}, 0, "", fmt.Errorf("-listen: %s is already node %d's address", cfg.Listen, n.NodeID)
 			}
 		}
 		cfg.Nodes = append(cfg.Nodes, remote.NodeAddr{NodeID: cfg.NodeID, Addr: cfg.Listen})
 	}
 	if err := cfg.Validate(); err != nil {
-		return remote.Config{}, 0, err
+		return remote.Config{}, 0, "", err
 	}
-	return cfg, zerolog.Level(o.level), nil
+	if o.metrics != "" {
+		if _, _, err := net.SplitHostPort(o.metrics); err != nil {
+			return remote.Config{}, 0, "", usageError{fmt.Errorf("invalid value %q for flag -metrics: %v", o.metrics, err)}
+		}
+	}
+	return cfg, zerolog.Level(o.level), o.metrics, nil
 }
 
 // flagFields maps the flags that set one configuration value to its key
