@@ -69,7 +69,7 @@ type nodeActor struct {
 	peers      map[uint32]*actor.PID
 	stopTicker scheduler.CancelFunc
 	lastLease  time.Time
-	syncing    bool // as last told the handles
+	syncing    bool      // as last told the handles
 	syncStart  time.Time // when the view change under way started (Metrics.ViewChange)
 
 	// awake is the time the node was scheduled: it grows with each tick,
