@@ -46,6 +46,9 @@ type groupActor struct {
 	// group (nil otherwise); seqs counts those spawned, for their names.
 	seq  *actor.PID
 	seqs uint64
+	// owner is the node that orders the group, as last published
+	// (cpgtool's listing).
+	owner uint32
 
 	// got counts the messages of the node actor taken (groupIn,
 	// groupJoin): see reaping in nodeActor.answered.
@@ -237,6 +240,10 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 		// Before the events go out: a handle that saw its confchg finds
 		// the member list that includes it.
 		a.node.setGroupMembers(a.name, gm.Members())
+	}
+	if o := gm.Owner(); o != a.owner {
+		a.owner = o
+		a.node.setGroupSequencer(a.name, o)
 	}
 	for _, d := range rd.Deliveries {
 		if pid, ok := a.handles[d.Handle]; ok {

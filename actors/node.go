@@ -75,8 +75,10 @@ type Node struct {
 	membersMu sync.Mutex
 	members   map[string][]*api.Address
 	// sequencers holds the PID of the sequencer actor of each group this
-	// node orders (Sequencers), under membersMu.
+	// node orders (Sequencers), under membersMu; owners the node that
+	// orders each group, as its group actor last published it.
 	sequencers map[string]*actor.PID
+	owners     map[string]uint32
 
 	stopOnce sync.Once
 	done     chan struct{} // closed when the node has stopped
@@ -479,6 +481,28 @@ func (n *Node) Sequencers() map[string]*actor.PID {
 		out[k] = v
 	}
 	return out
+}
+
+// setGroupSequencer publishes the node that orders a group (0: forget it).
+func (n *Node) setGroupSequencer(name []byte, node uint32) {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	if node == 0 {
+		delete(n.owners, string(name))
+		return
+	}
+	if n.owners == nil {
+		n.owners = make(map[string]uint32)
+	}
+	n.owners[string(name)] = node
+}
+
+// groupSequencer returns the node that orders a group, as its group actor
+// last published it (0: unknown).
+func (n *Node) groupSequencer(name []byte) uint32 {
+	n.membersMu.Lock()
+	defer n.membersMu.Unlock()
+	return n.owners[string(name)]
 }
 
 // groupMembers returns a group's member list (sorted by nodeid, pid), or

@@ -329,6 +329,7 @@ func (a *nodeActor) answered(ctx actor.Context, m *groupAnswer) {
 				a.host.Close(m.name, in.LastMsgID)
 				delete(a.groups, string(m.name))
 				a.node.setGroupActor(m.name, nil)
+				a.node.setGroupSequencer(m.name, 0)
 				a.node.setGroupMembers(m.name, nil)
 				ctx.Stop(g.pid)
 			} else {
@@ -349,6 +350,7 @@ func (a *nodeActor) drained(ctx actor.Context, m *groupDrained) {
 		return
 	}
 	a.node.setGroupActor(m.d.Group, nil)
+	a.node.setGroupSequencer(m.d.Group, 0)
 	delete(a.groups, string(m.d.Group))
 	a.node.setGroupMembers(m.d.Group, nil)
 	ctx.Stop(g.pid)
@@ -556,7 +558,8 @@ func (a *nodeActor) sessionCall(m *sessionCall) {
 }
 
 func (a *nodeActor) localGet() *api.LocalGetReply {
-	return &api.LocalGetReply{Code: int32(api.CodeOK), Nodeid: a.node.cfg.NodeID}
+	v := a.node.View()
+	return &api.LocalGetReply{Code: int32(api.CodeOK), Nodeid: a.node.cfg.NodeID, Ring: v.RingId, Members: v.Members}
 }
 
 func (a *nodeActor) membership(m *api.MembershipRequest) *api.MembershipReply {
@@ -585,8 +588,9 @@ func (a *nodeActor) iterate(m *api.IterationRequest) *api.IterationReply {
 			out = append(out, &api.IterationEntry{Group: name})
 			continue
 		}
+		seq := a.node.groupSequencer(name)
 		for _, addr := range a.node.groupMembers(name) {
-			out = append(out, &api.IterationEntry{Group: name, Nodeid: addr.Nodeid, Pid: addr.Pid})
+			out = append(out, &api.IterationEntry{Group: name, Nodeid: addr.Nodeid, Pid: addr.Pid, Sequencer: seq})
 		}
 	}
 	return &api.IterationReply{Code: int32(api.CodeOK), Entries: out}

@@ -86,6 +86,16 @@ func TestSequencerActorRunsWhereTheGroupIsOrderedAndMovesOnHandoff(t *testing.T)
 			t.Fatalf("node %d still runs a sequencer actor of %s", n.NodeID(), group)
 		}
 	}
+	// What cpgtool -s shows: the node that orders the group, per group.
+	waitUntil(t, "the iteration naming node 1 the group's sequencer", func() bool {
+		it, err := m.h.IterationInitialize(api.IterationOneGroup, []byte(group))
+		if err != nil {
+			return false
+		}
+		defer it.Finalize()
+		d, err := it.Next()
+		return err == nil && d.Sequencer == ns[0].NodeID()
+	})
 	waitUntil(t, "every message delivered", func() bool {
 		m.mu.Lock()
 		defer m.mu.Unlock()

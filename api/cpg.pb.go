@@ -1313,10 +1313,13 @@ func (x *IterationRequest) GetGroup() []byte {
 
 // IterationEntry is one row of an iteration (cpg_iteration_description_t).
 type IterationEntry struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Group         []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
-	Nodeid        uint32                 `protobuf:"varint,2,opt,name=nodeid,proto3" json:"nodeid,omitempty"`
-	Pid           uint32                 `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Group  []byte                 `protobuf:"bytes,1,opt,name=group,proto3" json:"group,omitempty"`
+	Nodeid uint32                 `protobuf:"varint,2,opt,name=nodeid,proto3" json:"nodeid,omitempty"`
+	Pid    uint32                 `protobuf:"varint,3,opt,name=pid,proto3" json:"pid,omitempty"`
+	// sequencer is the node that assigns the group's agreed order now, as
+	// the answering node knows it (0: not known).
+	Sequencer     uint32 `protobuf:"varint,4,opt,name=sequencer,proto3" json:"sequencer,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1368,6 +1371,13 @@ func (x *IterationEntry) GetNodeid() uint32 {
 func (x *IterationEntry) GetPid() uint32 {
 	if x != nil {
 		return x.Pid
+	}
+	return 0
+}
+
+func (x *IterationEntry) GetSequencer() uint32 {
+	if x != nil {
+		return x.Sequencer
 	}
 	return 0
 }
@@ -1464,9 +1474,12 @@ func (*LocalGetRequest) Descriptor() ([]byte, []int) {
 
 // LocalGetReply answers LocalGetRequest.
 type LocalGetReply struct {
-	state         protoimpl.MessageState `protogen:"open.v1"`
-	Code          int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
-	Nodeid        uint32                 `protobuf:"varint,2,opt,name=nodeid,proto3" json:"nodeid,omitempty"`
+	state  protoimpl.MessageState `protogen:"open.v1"`
+	Code   int32                  `protobuf:"varint,1,opt,name=code,proto3" json:"code,omitempty"`
+	Nodeid uint32                 `protobuf:"varint,2,opt,name=nodeid,proto3" json:"nodeid,omitempty"`
+	// ring and members are the node's current view.
+	Ring          *RingId  `protobuf:"bytes,3,opt,name=ring,proto3" json:"ring,omitempty"`
+	Members       []uint32 `protobuf:"varint,4,rep,packed,name=members,proto3" json:"members,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -1513,6 +1526,20 @@ func (x *LocalGetReply) GetNodeid() uint32 {
 		return x.Nodeid
 	}
 	return 0
+}
+
+func (x *LocalGetReply) GetRing() *RingId {
+	if x != nil {
+		return x.Ring
+	}
+	return nil
+}
+
+func (x *LocalGetReply) GetMembers() []uint32 {
+	if x != nil {
+		return x.Members
+	}
+	return nil
 }
 
 // FinalizeRequest ends the handle (cpg_finalize).
@@ -1910,18 +1937,21 @@ const file_api_cpg_proto_rawDesc = "" +
 	"\amembers\x18\x02 \x03(\v2\x15.actorcpg.api.AddressR\amembers\"<\n" +
 	"\x10IterationRequest\x12\x12\n" +
 	"\x04type\x18\x01 \x01(\rR\x04type\x12\x14\n" +
-	"\x05group\x18\x02 \x01(\fR\x05group\"P\n" +
+	"\x05group\x18\x02 \x01(\fR\x05group\"n\n" +
 	"\x0eIterationEntry\x12\x14\n" +
 	"\x05group\x18\x01 \x01(\fR\x05group\x12\x16\n" +
 	"\x06nodeid\x18\x02 \x01(\rR\x06nodeid\x12\x10\n" +
-	"\x03pid\x18\x03 \x01(\rR\x03pid\"\\\n" +
+	"\x03pid\x18\x03 \x01(\rR\x03pid\x12\x1c\n" +
+	"\tsequencer\x18\x04 \x01(\rR\tsequencer\"\\\n" +
 	"\x0eIterationReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x126\n" +
 	"\aentries\x18\x02 \x03(\v2\x1c.actorcpg.api.IterationEntryR\aentries\"\x11\n" +
-	"\x0fLocalGetRequest\";\n" +
+	"\x0fLocalGetRequest\"\x7f\n" +
 	"\rLocalGetReply\x12\x12\n" +
 	"\x04code\x18\x01 \x01(\x05R\x04code\x12\x16\n" +
-	"\x06nodeid\x18\x02 \x01(\rR\x06nodeid\"?\n" +
+	"\x06nodeid\x18\x02 \x01(\rR\x06nodeid\x12(\n" +
+	"\x04ring\x18\x03 \x01(\v2\x14.actorcpg.api.RingIdR\x04ring\x12\x18\n" +
+	"\amembers\x18\x04 \x03(\rR\amembers\"?\n" +
 	"\x0fFinalizeRequest\x12,\n" +
 	"\breply_to\x18\x01 \x01(\v2\x11.actorcpg.api.PidR\areplyTo\"f\n" +
 	"\x06Status\x12\x12\n" +
@@ -2000,14 +2030,15 @@ var file_api_cpg_proto_depIdxs = []int32{
 	14, // 14: actorcpg.api.McastBatch.msgs:type_name -> actorcpg.api.McastRequest
 	0,  // 15: actorcpg.api.MembershipReply.members:type_name -> actorcpg.api.Address
 	19, // 16: actorcpg.api.IterationReply.entries:type_name -> actorcpg.api.IterationEntry
-	9,  // 17: actorcpg.api.FinalizeRequest.reply_to:type_name -> actorcpg.api.Pid
-	9,  // 18: actorcpg.api.Status.group_actor:type_name -> actorcpg.api.Pid
-	9,  // 19: actorcpg.api.Heartbeat.client:type_name -> actorcpg.api.Pid
-	20, // [20:20] is the sub-list for method output_type
-	20, // [20:20] is the sub-list for method input_type
-	20, // [20:20] is the sub-list for extension type_name
-	20, // [20:20] is the sub-list for extension extendee
-	0,  // [0:20] is the sub-list for field type_name
+	1,  // 17: actorcpg.api.LocalGetReply.ring:type_name -> actorcpg.api.RingId
+	9,  // 18: actorcpg.api.FinalizeRequest.reply_to:type_name -> actorcpg.api.Pid
+	9,  // 19: actorcpg.api.Status.group_actor:type_name -> actorcpg.api.Pid
+	9,  // 20: actorcpg.api.Heartbeat.client:type_name -> actorcpg.api.Pid
+	21, // [21:21] is the sub-list for method output_type
+	21, // [21:21] is the sub-list for method input_type
+	21, // [21:21] is the sub-list for extension type_name
+	21, // [21:21] is the sub-list for extension extendee
+	0,  // [0:21] is the sub-list for field type_name
 }
 
 func init() { file_api_cpg_proto_init() }

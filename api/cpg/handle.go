@@ -416,6 +416,25 @@ func (h *Handle) LocalGet() (uint32, error) {
 	return r.Nodeid, api.Code(r.Code).Err()
 }
 
+// ViewGet returns the handle's node's current view: its ring id and the
+// node ids of its members, ascending (what the last totem confchg said).
+// Not in Corosync's CPG, where corosync-cfgtool and the votequorum
+// service tell it.
+func (h *Handle) ViewGet() (*api.RingId, []uint32, error) {
+	if err := h.check(); err != nil {
+		return nil, nil, err
+	}
+	res, err := h.conn.nodeRequest(&api.LocalGetRequest{})
+	if err != nil {
+		return nil, nil, asLibrary(err)
+	}
+	r, ok := res.(*api.LocalGetReply)
+	if !ok {
+		return nil, nil, api.ErrLibrary
+	}
+	return r.Ring, r.Members, api.Code(r.Code).Err()
+}
+
 // Pid returns the pid of the handle's member address.
 func (h *Handle) Pid() uint32 {
 	if h == nil {

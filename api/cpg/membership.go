@@ -42,6 +42,10 @@ type IterationDescription struct {
 	Group  []byte
 	Nodeid uint32
 	Pid    uint32
+	// Sequencer is the node that assigns the group's agreed order now,
+	// as the handle's node knows it (0: not known). Not in Corosync,
+	// where one totem order covers every group.
+	Sequencer uint32
 }
 
 // Iteration walks a snapshot of groups and members
@@ -107,7 +111,7 @@ func (it *Iteration) Next() (IterationDescription, error) {
 	}
 	e := it.entries[it.next]
 	it.next++
-	return IterationDescription{Group: append([]byte(nil), e.Group...), Nodeid: e.Nodeid, Pid: e.Pid}, nil
+	return IterationDescription{Group: append([]byte(nil), e.Group...), Nodeid: e.Nodeid, Pid: e.Pid, Sequencer: e.Sequencer}, nil
 }
 
 // Finalize ends the iteration (cpg_iteration_finalize).

@@ -40,6 +40,11 @@
 //     1, where Corosync stops silently and exits 0.
 //   - It makes no cfg connection, so it has no "Could not initialize
 //     corosync configuration API" failure.
+//   - -s (not in Corosync) shows the node's view and, per group, the node
+//     that assigns its agreed order (its sequencer): actorcpg orders each
+//     group on its own, Corosync has one totem order for all. It prints
+//     "Ring ID: NODE.SEQ", "Members: ID ID ...", then a header
+//     "Group Name\t Sequencer" and one "name\t%10u" line per group.
 package main
 
 import (
@@ -63,6 +68,7 @@ type config struct {
 	delim     byte // 0: no delimiter
 	raw       bool // -e: do not escape group names
 	namesOnly bool // -n
+	status    bool // -s
 	help      bool // -h
 }
 
@@ -88,6 +94,8 @@ func parseArgs(args []string) (config, error) {
 				return c, nil
 			case 'n':
 				c.namesOnly = true
+			case 's':
+				c.status = true
 			case 'e':
 				c.raw = true
 			case 'd':
@@ -114,12 +122,13 @@ func parseArgs(args []string) (config, error) {
 }
 
 func usage(w io.Writer, prog string) {
-	fmt.Fprintf(w, "%s [-d delimiter] [-e] [-n] [-h]\n\n", prog)
+	fmt.Fprintf(w, "%s [-d delimiter] [-e] [-n] [-s] [-h]\n\n", prog)
 	fmt.Fprintf(w, "A tool for displaying cpg groups and members.\n")
 	fmt.Fprintf(w, "options:\n")
 	fmt.Fprintf(w, "\t-d\tDelimiter between fields.\n")
 	fmt.Fprintf(w, "\t-e\tDon't escape unprintable characters in group name.\n")
 	fmt.Fprintf(w, "\t-n\tDisplay only all existing group names.\n")
+	fmt.Fprintf(w, "\t-s\tDisplay the ring id, its nodes and each group's sequencer node.\n")
 	fmt.Fprintf(w, "\t-h\tDisplay this help.\n")
 }
 
@@ -238,6 +247,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer h.Finalize()
+	if c.status {
+		return status(stdout, stderr, h, c.raw)
+	}
 	t := api.IterationAll
 	if c.namesOnly {
 		t = api.IterationNameOnly
@@ -249,4 +261,41 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	defer it.Finalize()
 	return list(stdout, stderr, c, it.Next)
+}
+
+// status writes -s's report: the node's view, then each group with the
+// node that orders it. It returns the exit status.
+func status(stdout, stderr io.Writer, h *cpg.Handle, raw bool) int {
+	ring, members, err := h.ViewGet()
+	if err != nil {
+		fmt.Fprintf(stderr, "Cannot get the view error %d\n", api.CodeOf(err))
+		return 1
+	}
+	fmt.Fprintf(stdout, "Ring ID: %d.%d\nMembers:", ring.GetNodeid(), ring.GetSeq())
+	for _, m := range members {
+		fmt.Fprintf(stdout, " %d", m)
+	}
+	fmt.Fprintln(stdout)
+	it, err := h.IterationInitialize(api.IterationAll, nil)
+	if err != nil {
+		fmt.Fprintf(stderr, "Cannot initialize cpg iterator error %d\n", api.CodeOf(err))
+		return 1
+	}
+	defer it.Finalize()
+	rows, err := collect(it.Next)
+	fmt.Fprintf(stdout, "Group Name\t Sequencer\n")
+	var last []byte
+	for i, r := range rows {
+		if i > 0 && bytes.Equal(r.Group, last) {
+			continue
+		}
+		last = r.Group
+		writeName(stdout, r.Group, raw)
+		fmt.Fprintf(stdout, "\t%10d\n", r.Sequencer)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "cpg iteration error %d\n", api.CodeOf(err))
+		return 1
+	}
+	return 0
 }

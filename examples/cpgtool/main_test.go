@@ -227,7 +227,7 @@ func TestRunUsageAndBadOption(t *testing.T) {
 	if rc := run([]string{"/usr/sbin/cpgtool", "-h"}, &out, &errOut); rc != 0 {
 		t.Errorf("-h: exit %d", rc)
 	}
-	if !strings.HasPrefix(out.String(), "cpgtool [-d delimiter] [-e] [-n] [-h]\n\nA tool for displaying cpg groups and members.\n") ||
+	if !strings.HasPrefix(out.String(), "cpgtool [-d delimiter] [-e] [-n] [-s] [-h]\n\nA tool for displaying cpg groups and members.\n") ||
 		!strings.Contains(out.String(), "\t-e\tDon't escape unprintable characters in group name.\n") {
 		t.Errorf("-h output %q", out.String())
 	}
@@ -294,6 +294,10 @@ func TestRunEmbedded(t *testing.T) {
 		lo, hi = hi, lo
 	}
 	node := a1.NodeID()
+	ring, _, err := a1.ViewGet()
+	if err != nil {
+		t.Fatal(err)
+	}
 
 	cases := []struct {
 		args []string
@@ -316,6 +320,11 @@ func TestRunEmbedded(t *testing.T) {
 		{[]string{"-n"}, "grpA\ngrp\\\\B\\x00\n"},
 		{[]string{"-n", "-d", ","}, "grpA,grp\\\\B\\x00,\n"},
 		{[]string{"-ne"}, "grpA\ngrp\\B\x00\n"},
+		// One node: it orders every group.
+		{[]string{"-s"}, fmt.Sprintf("Ring ID: %d.%d\nMembers: 1\n", ring.GetNodeid(), ring.GetSeq()) +
+			"Group Name\t Sequencer\n" +
+			fmt.Sprintf("grpA\t%10d\n", 1) +
+			fmt.Sprintf("grp\\\\B\\x00\t%10d\n", 1)},
 	}
 	for _, c := range cases {
 		var out, errOut bytes.Buffer
