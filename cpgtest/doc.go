@@ -1,0 +1,2 @@
+// Package cpgtest is a test kit for code that uses actorcpg.
+package cpgtest
