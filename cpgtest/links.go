@@ -12,7 +12,7 @@ type linkState struct {
 	side   map[uint32]int // each node's side of the partition; nil: none
 	drops  map[[2]uint32]bool
 	delays map[[2]uint32]time.Duration
-	down   map[uint32]bool   // killed, not restarted
+	down   map[uint32]bool    // killed, not restarted
 	cut    map[[2]uint32]bool // the directions cut on the network now
 }
 
