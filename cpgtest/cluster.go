@@ -146,11 +146,12 @@ func (c *Cluster) stopAll() {
 	stalled := c.stalled
 	c.stalled = nil
 	c.mu.Unlock()
-	c.net.Close() // first: a stalled node's held links let go
-	for n, pids := range stalled {
-		resumeActors(n, pids) // the test ended in a Stall
+	for n, pids := range stalled { // the test ended in a Stall
+		c.net.Release(n.NodeID())
+		resumeActors(n, pids)
 	}
 	for _, n := range nodes {
 		n.Stop()
 	}
+	c.net.Close()
 }

@@ -4,6 +4,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/actorcpg/actorcpg/api/wire"
 )
 
@@ -104,4 +106,22 @@ func TestMemNetworkHoldFreezesAndReleases(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Close hung on a held pipe")
 	}
+}
+
+// Close may run while nodes send: what they send then is dropped, and
+// nothing panics or races.
+func TestMemNetworkCloseWhileSending(t *testing.T) {
+	net := NewMemNetwork()
+	var c2 memCollector
+	t1 := net.Join(1, func(uint32, proto.Message) {})
+	net.Join(2, c2.deliver)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for i := range 2000 {
+			t1.Send(2, NewFrame(&wire.Ordered{High: uint64(i)}))
+		}
+	}()
+	net.Close()
+	<-done
 }

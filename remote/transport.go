@@ -120,7 +120,7 @@ func (n *MemNetwork) Close() {
 	n.closed = true
 	close(n.done)
 	for _, p := range n.pipes {
-		close(p.wake)
+		p.close()
 	}
 	clear(n.nodes)
 }
@@ -188,6 +188,7 @@ type memPipe struct {
 	from, to uint32
 	mu       sync.Mutex
 	q        []memFrame
+	closed   bool // wake is closed: nothing more is pushed
 	wake     chan struct{}
 }
 
@@ -197,14 +198,27 @@ type memFrame struct {
 	sent time.Time
 }
 
+// push queues f and wakes the pipe; under p.mu, so that a Close of the
+// network cannot close wake in between.
 func (p *memPipe) push(f *Frame) {
 	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
 	p.q = append(p.q, memFrame{f: f, sent: time.Now()})
-	p.mu.Unlock()
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
+}
+
+// close ends the pipe's goroutine.
+func (p *memPipe) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	close(p.wake)
 }
 
 func (p *memPipe) run() {
