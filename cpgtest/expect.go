@@ -11,18 +11,24 @@ import (
 	"github.com/actorcpg/actorcpg/api"
 )
 
-// The expectations. Each takes the next event of its kind that no
-// expectation took yet (deliveries, confchgs, totem confchgs and flow
-// control notices are four queues: an expectation of one kind skips the
-// others), waiting for it up to the probe's timeout, and fails t when it
-// does not come or does not match, listing everything the probe received
-// ([x]: taken by an expectation, [ ]: not). Nothing sleeps: a wait ends
-// as soon as the event arrives.
+// The expectations, of a Probe and of a SimProc. Each takes the next
+// event of its kind that no expectation took yet (deliveries, confchgs,
+// totem confchgs and flow control notices are four queues: an
+// expectation of one kind skips the others), waiting for it up to the
+// process's timeout, and fails t when it does not come or does not
+// match, listing everything the process received ([x]: taken by an
+// expectation, [ ]: not). Nothing sleeps: a wait ends as soon as the
+// event arrives (a SimProc's waits run simulated time).
 
-// ExpectConfchg takes the next confchg, which must be of group and
-// satisfy every match (Members, Joined, Left, or the test's own), and
-// returns it.
-func (p *Probe) ExpectConfchg(t testing.TB, group string, match ...ConfchgMatch) *api.Confchg {
+// expectee is a process that expectations wait on.
+type expectee interface {
+	label() string                                // names it in failures
+	events() *eventLog                            // what it received
+	await(cond func() bool, d time.Duration) bool // waits until cond or d
+	patience() time.Duration                      // how long an expectation waits
+}
+
+func expectConfchg(t testing.TB, p expectee, group string, match []ConfchgMatch) *api.Confchg {
 	t.Helper()
 	what := fmt.Sprintf("ExpectConfchg(%q)", group)
 	e := expectNext(t, p, what, kindConfchg)
@@ -37,34 +43,79 @@ func (p *Probe) ExpectConfchg(t testing.TB, group string, match ...ConfchgMatch)
 		}
 	}
 	if len(diffs) > 0 {
-		p.fail(t, what, fmt.Sprintf("got %s: %s", e, strings.Join(diffs, "; ")))
+		fail(t, p, what, fmt.Sprintf("got %s: %s", e, strings.Join(diffs, "; ")))
 	}
 	return cc
+}
+
+func expectDeliver(t testing.TB, p expectee, from Process, data []byte) *api.Deliver {
+	t.Helper()
+	what := fmt.Sprintf("ExpectDeliver(from %s, %s)", from.Address(), shortBytes(data))
+	e := expectNext(t, p, what, kindDeliver)
+	d := e.Deliver
+	if (Addr{d.Nodeid, d.Pid}) != from.Address() || !bytes.Equal(d.Data, data) {
+		fail(t, p, what, "got "+e.String())
+	}
+	return d
+}
+
+func expectTotem(t testing.TB, p expectee, members []uint32) *api.TotemConfchg {
+	t.Helper()
+	what := fmt.Sprintf("ExpectTotem(%v)", members)
+	e := expectNext(t, p, what, kindTotem)
+	if len(members) > 0 && !slices.Equal(e.Totem.Members, slices.Sorted(slices.Values(members))) {
+		fail(t, p, what, "got "+e.String())
+	}
+	return e.Totem
+}
+
+func expectNoMessage(t testing.TB, p expectee, d time.Duration) {
+	t.Helper()
+	l := p.events()
+	if p.await(func() bool { return len(l.untaken()) > 0 }, d) {
+		fail(t, p, fmt.Sprintf("ExpectNoMessage(%v)", d), fmt.Sprintf("got %s", l.untaken()[0]))
+	}
+}
+
+// expectNext waits for the next event of kind k and takes it; it fails t
+// when none comes in time.
+func expectNext(t testing.TB, p expectee, what string, k kind) Event {
+	t.Helper()
+	l := p.events()
+	if !p.await(func() bool { return l.hasNext(k) }, p.patience()) {
+		fail(t, p, what, fmt.Sprintf("no %s within %v", k, p.patience()))
+	}
+	e, _ := l.take(k)
+	return e
+}
+
+// fail fails t with what the process was asked, why it failed, and what
+// it received.
+func fail(t testing.TB, p expectee, what, why string) {
+	t.Helper()
+	t.Fatalf("cpgtest: %s: %s: %s; it received:%s", p.label(), what, why, p.events().describe())
+}
+
+// ExpectConfchg takes the next confchg, which must be of group and
+// satisfy every match (Members, Joined, Left, or the test's own), and
+// returns it.
+func (p *Probe) ExpectConfchg(t testing.TB, group string, match ...ConfchgMatch) *api.Confchg {
+	t.Helper()
+	return expectConfchg(t, p, group, match)
 }
 
 // ExpectDeliver takes the next delivery, which must come from from and
 // carry data, and returns it.
 func (p *Probe) ExpectDeliver(t testing.TB, from Process, data []byte) *api.Deliver {
 	t.Helper()
-	what := fmt.Sprintf("ExpectDeliver(from %s, %s)", from.Address(), shortBytes(data))
-	e := expectNext(t, p, what, kindDeliver)
-	d := e.Deliver
-	if (Addr{d.Nodeid, d.Pid}) != from.Address() || !bytes.Equal(d.Data, data) {
-		p.fail(t, what, "got "+e.String())
-	}
-	return d
+	return expectDeliver(t, p, from, data)
 }
 
 // ExpectTotem takes the next totem confchg, which must list exactly the
 // node ids members (any list when none is given), and returns it.
 func (p *Probe) ExpectTotem(t testing.TB, members ...uint32) *api.TotemConfchg {
 	t.Helper()
-	what := fmt.Sprintf("ExpectTotem(%v)", members)
-	e := expectNext(t, p, what, kindTotem)
-	if len(members) > 0 && !slices.Equal(e.Totem.Members, slices.Sorted(slices.Values(members))) {
-		p.fail(t, what, "got "+e.String())
-	}
-	return e.Totem
+	return expectTotem(t, p, members)
 }
 
 // ExpectFlowControl takes the next flow control notice, which must say
@@ -73,7 +124,7 @@ func (p *Probe) ExpectFlowControl(t testing.TB, enabled bool) {
 	t.Helper()
 	what := fmt.Sprintf("ExpectFlowControl(%v)", enabled)
 	if e := expectNext(t, p, what, kindFlow); e.Flow.Enabled != enabled {
-		p.fail(t, what, "got "+e.String())
+		fail(t, p, what, "got "+e.String())
 	}
 }
 
@@ -84,25 +135,10 @@ func (p *Probe) ExpectFlowControl(t testing.TB, enabled bool) {
 // duration when nothing comes: that is what it checks.
 func (p *Probe) ExpectNoMessage(t testing.TB, d time.Duration) {
 	t.Helper()
-	if p.log.wait(func() bool { return len(p.log.untaken()) > 0 }, d) {
-		p.fail(t, fmt.Sprintf("ExpectNoMessage(%v)", d), fmt.Sprintf("got %s", p.log.untaken()[0]))
-	}
+	expectNoMessage(t, p, d)
 }
 
-// expectNext waits for the next event of kind k and takes it; it fails t
-// when none comes within the probe's timeout.
-func expectNext(t testing.TB, p *Probe, what string, k kind) Event {
-	t.Helper()
-	if !p.log.wait(func() bool { return p.log.hasNext(k) }, p.timeout) {
-		p.fail(t, what, fmt.Sprintf("no %s within %v", k, p.timeout))
-	}
-	e, _ := p.log.take(k)
-	return e
-}
-
-// fail fails t with what the probe was asked, why it failed, and what it
-// received.
-func (p *Probe) fail(t testing.TB, what, why string) {
-	t.Helper()
-	t.Fatalf("cpgtest: %s: %s: %s; the probe received:%s", p.name, what, why, p.log.describe())
-}
+func (p *Probe) label() string                                { return p.name }
+func (p *Probe) events() *eventLog                            { return p.log }
+func (p *Probe) await(cond func() bool, d time.Duration) bool { return p.log.wait(cond, d) }
+func (p *Probe) patience() time.Duration                      { return p.timeout }

@@ -19,13 +19,16 @@ import (
 // under test with run.
 type fakeT struct {
 	testing.TB
-	mu     sync.Mutex
-	failed bool
-	msgs   []string
+	mu       sync.Mutex
+	failed   bool
+	msgs     []string
+	cleanups []func()
 }
 
 func (f *fakeT) Helper()             {}
 func (f *fakeT) Logf(string, ...any) {}
+func (f *fakeT) Name() string        { return "TestFake" }
+func (f *fakeT) Cleanup(fn func())   { f.cleanups = append(f.cleanups, fn) }
 
 func (f *fakeT) Errorf(format string, args ...any) {
 	f.mu.Lock()
@@ -39,7 +42,8 @@ func (f *fakeT) Fatalf(format string, args ...any) {
 	runtime.Goexit()
 }
 
-// run runs fn with f on a goroutine of its own and waits for it.
+// run runs fn with f on a goroutine of its own and waits for it, then
+// runs the cleanups fn registered.
 func (f *fakeT) run(fn func(tb testing.TB)) {
 	done := make(chan struct{})
 	go func() {
@@ -47,6 +51,9 @@ func (f *fakeT) run(fn func(tb testing.TB)) {
 		fn(f)
 	}()
 	<-done
+	for i := len(f.cleanups) - 1; i >= 0; i-- {
+		f.cleanups[i]()
+	}
 }
 
 // mustFail fails t unless f failed with a message holding every one of
@@ -91,7 +98,7 @@ func TestExpectationsFail(t *testing.T) {
 	p2.Leave()
 	var ft2 fakeT
 	ft2.run(func(tb testing.TB) { p1.ExpectConfchg(tb, "g", cpgtest.Members(p1, p2)) })
-	ft2.mustFail(t, "ExpectConfchg", "p1: ExpectConfchg(\"g\")", "members [1/", "the probe received:", "[x] #1 CONFCHG")
+	ft2.mustFail(t, "ExpectConfchg", "p1: ExpectConfchg(\"g\")", "members [1/", "it received:", "[x] #1 CONFCHG")
 }
 
 // Check catches a violation: a delivery recorded twice (injected through

@@ -50,12 +50,13 @@ var (
 
 // NewScript starts a scripted run of seed on nodes nodes (1 to 7). Of o,
 // the network features of Enable (ScriptNetwork), Disable of Interleave
-// (the node is then cluster.New's engine), Trace and TraceAll apply.
+// (the node is then cluster.New's engine), Bug (to show that a check
+// catches it), Trace and TraceAll apply.
 func NewScript(seed int64, nodes int, o Options) *Script {
 	p, r := derive(seed, Options{Nodes: max(nodes, 1)})
-	p.Clients, p.Groups = 0, 0
+	p.Clients, p.Groups, p.Active = 0, 0, 0
 	p.Features = (Interleave | o.Enable&ScriptNetwork) &^ (o.Disable & Interleave)
-	w := buildWorld(seed, Options{Trace: o.Trace, TraceAll: o.TraceAll}, p, r)
+	w := buildWorld(seed, Options{Trace: o.Trace, TraceAll: o.TraceAll, Bug: o.Bug}, p, r)
 	w.scripted = true
 	return &Script{w: w}
 }
@@ -204,10 +205,16 @@ func (p *ScriptProc) Proc() checker.Proc { return p.c.proc }
 // crashed).
 func (p *ScriptProc) Alive() bool { return p.c.alive() }
 
-// Seen returns the events the process got, in order: *api.Deliver,
-// *api.Confchg and *api.TotemConfchg (the first one: its node's view when
-// it started). Deliveries carry the test message (checker.DecodeMsg).
-func (p *ScriptProc) Seen() []proto.Message { return slices.Clone(p.c.seen) }
+// Seen returns the events the process got, in order, from the from-th
+// on (0: all): *api.Deliver, *api.Confchg and *api.TotemConfchg (the
+// first one: its node's view when it started). Deliveries carry the test
+// message (checker.DecodeMsg).
+func (p *ScriptProc) Seen(from int) []proto.Message {
+	if from >= len(p.c.seen) {
+		return nil
+	}
+	return slices.Clone(p.c.seen[from:])
+}
 
 // awake waits until the process's node runs (not stalled).
 func (p *ScriptProc) awake() {

@@ -39,7 +39,7 @@ func TestScriptReplays(t *testing.T) {
 		s.Run(time.Second)
 		seen := 0
 		for _, p := range ps {
-			seen += len(p.Seen())
+			seen += len(p.Seen(0))
 		}
 		return s.Finish(), seen
 	}
