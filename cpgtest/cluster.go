@@ -18,8 +18,8 @@ import (
 // node is actors.Start with actors.WithNetwork, so the node actor, group
 // actors, sequencer actors and handle actors are the production ones and
 // only the sockets are missing. Node ids are 1..n. Its methods are meant
-// for the test's goroutine; Node, Running and WaitView may be called from
-// any.
+// for the test's goroutine (they fail the test with Fatalf); IDs,
+// Running, Network and Timeout may be called from any.
 type Cluster struct {
 	t    testing.TB
 	set  settings

@@ -2,6 +2,7 @@ package cpgtest_test
 
 import (
 	"fmt"
+	"os"
 	"runtime"
 	"strings"
 	"sync"
@@ -29,6 +30,15 @@ func (f *fakeT) Helper()             {}
 func (f *fakeT) Logf(string, ...any) {}
 func (f *fakeT) Name() string        { return "TestFake" }
 func (f *fakeT) Cleanup(fn func())   { f.cleanups = append(f.cleanups, fn) }
+
+func (f *fakeT) TempDir() string {
+	dir, err := os.MkdirTemp("", "cpgtest-fake")
+	if err != nil {
+		panic(err)
+	}
+	f.Cleanup(func() { os.RemoveAll(dir) })
+	return dir
+}
 
 func (f *fakeT) Errorf(format string, args ...any) {
 	f.mu.Lock()
@@ -122,4 +132,16 @@ func TestCheckCatchesAnInjectedDuplicate(t *testing.T) {
 	var ft fakeT
 	ft.run(func(tb testing.TB) { cpgtest.Check(tb, c) })
 	ft.mustFail(t, "Check", "the property checker found violations", "integrity", "twice")
+}
+
+// A wait for views that never come fails after the cluster's timeout,
+// listing every node's view.
+func TestViewWaitFailsWithTheViews(t *testing.T) {
+	ft := &fakeT{}
+	ft.run(func(tb testing.TB) {
+		c := cpgtest.NewCluster(tb, 2, cpgtest.WithTimeout(300*time.Millisecond))
+		c.WaitView(1)
+	})
+	ft.mustFail(t, "WaitView(1) in a view of [1 2]", "WaitView([1]): timed out after 300ms waiting for the views [[1]]",
+		"node 1: ring 1.", "members [1 2]", "node 2: ring")
 }

@@ -82,3 +82,33 @@ func TestStalledNodeLeavesAndComesBack(t *testing.T) {
 	}
 	c.Check(t)
 }
+
+// A delayed link delays without a view change; dropping every direction
+// between node 3 and the others splits the view as a partition would
+// (WaitView sees it), and Heal ends the drops and the delays.
+func TestDropAndDelayLinks(t *testing.T) {
+	c := cpgtest.NewCluster(t, 3)
+	p1 := c.NewProbe(t, 1, cpgtest.ProbeOptions{})
+	p2 := c.NewProbe(t, 2, cpgtest.ProbeOptions{})
+	joinAll(t, "g", []uint32{1, 2, 3}, p1, p2)
+
+	c.DelayLink(1, 2, 50*time.Millisecond)
+	c.DelayLink(2, 1, 50*time.Millisecond)
+	p1.Mcast([]byte("late"))
+	p1.ExpectDeliver(t, p1, []byte("late"))
+	p2.ExpectDeliver(t, p1, []byte("late"))
+	p2.ExpectNoMessage(t, 2*cpgtest.DefaultToken) // no view change
+
+	for _, other := range []uint32{1, 2} {
+		c.DropLink(3, other, true)
+		c.DropLink(other, 3, true)
+	}
+	c.WaitView(1, 2)
+	c.WaitView(3)
+	p1.ExpectTotem(t, 1, 2)
+	c.Heal()
+	p1.ExpectTotem(t, 1, 2, 3)
+	p2.ExpectTotem(t, 1, 2)
+	p2.ExpectTotem(t, 1, 2, 3)
+	c.Check(t)
+}
