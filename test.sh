@@ -74,5 +74,5 @@ if [ "$fuzztime" != 0 ]; then
 	done
 fi
 
-go test -count=1 -race -p 1 -timeout 15m ./api/cpg/... ./actors/... ./examples/... \
+go test -count=1 -race -p 1 -timeout 15m ./api/cpg/... ./actors/... ./cpgtest/... ./examples/... \
 	$(go list ./tests/... | grep -v -e /tests/multinode -e /tests/checker -e /tests/sim -e /tests/chaos)

@@ -28,7 +28,8 @@ type Config struct {
 	StateDir string
 	// ClientSocket is the filesystem Unix socket local clients open
 	// sessions on (ACTORCPG_NODE=unix:PATH); "" uses StateDir/cpg.sock
-	// when StateDir is set, else none.
+	// when StateDir is set, else none; NoClientSocket ("-") is none, also
+	// with a StateDir.
 	ClientSocket string
 	// ClientUIDs and ClientGIDs are the users and groups, besides root and
 	// the node's own user, that may open sessions on ClientSocket
@@ -557,9 +558,15 @@ func (c *Config) validateCluster() error {
 	return nil
 }
 
+// NoClientSocket as Config.ClientSocket serves no client socket, also
+// with a StateDir (an in-process node of a test kit).
+const NoClientSocket = "-"
+
 // ClientSocketPath returns the client socket the node serves, or "".
 func (c *Config) ClientSocketPath() string {
 	switch {
+	case c.ClientSocket == NoClientSocket:
+		return ""
 	case c.ClientSocket != "":
 		return c.ClientSocket
 	case c.StateDir != "":

@@ -2,6 +2,7 @@ package remote
 
 import (
 	"sync"
+	"time"
 
 	"google.golang.org/protobuf/proto"
 )
@@ -49,21 +50,31 @@ func (t *PeerTransport) Close() { t.links.Close() }
 // another arrives in order, as a copy decoded from the frame's bytes
 // (what a link would carry), on a goroutine of that pair of nodes. A
 // direction can be cut (Cut) and healed; what is sent on a cut
-// direction is lost.
+// direction is lost. A direction can also be slowed (Delay) and a node's
+// links frozen (Hold): see memnet_faults.go.
 type MemNetwork struct {
 	mu     sync.Mutex
 	closed bool
 	nodes  map[uint32]func(from uint32, m proto.Message)
 	pipes  map[[2]uint32]*memPipe
 	cut    map[[2]uint32]bool
+
+	delay   map[[2]uint32]time.Duration // per direction (Delay)
+	held    map[uint32]bool             // nodes whose links are frozen (Hold)
+	release chan struct{}               // closed and replaced at each Release
+	done    chan struct{}               // closed by Close
 }
 
 // NewMemNetwork returns an empty network.
 func NewMemNetwork() *MemNetwork {
 	return &MemNetwork{
-		nodes: make(map[uint32]func(uint32, proto.Message)),
-		pipes: make(map[[2]uint32]*memPipe),
-		cut:   make(map[[2]uint32]bool),
+		nodes:   make(map[uint32]func(uint32, proto.Message)),
+		pipes:   make(map[[2]uint32]*memPipe),
+		cut:     make(map[[2]uint32]bool),
+		delay:   make(map[[2]uint32]time.Duration),
+		held:    make(map[uint32]bool),
+		release: make(chan struct{}),
+		done:    make(chan struct{}),
 	}
 }
 
@@ -107,8 +118,9 @@ func (n *MemNetwork) Close() {
 		return
 	}
 	n.closed = true
+	close(n.done)
 	for _, p := range n.pipes {
-		close(p.wake)
+		p.close()
 	}
 	clear(n.nodes)
 }
@@ -175,18 +187,38 @@ type memPipe struct {
 	net      *MemNetwork
 	from, to uint32
 	mu       sync.Mutex
-	q        []*Frame
+	q        []memFrame
+	closed   bool // wake is closed: nothing more is pushed
 	wake     chan struct{}
 }
 
+// memFrame is a frame in a pipe, with the time it was sent (Delay).
+type memFrame struct {
+	f    *Frame
+	sent time.Time
+}
+
+// push queues f and wakes the pipe; under p.mu, so that a Close of the
+// network cannot close wake in between.
 func (p *memPipe) push(f *Frame) {
 	p.mu.Lock()
-	p.q = append(p.q, f)
-	p.mu.Unlock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return
+	}
+	p.q = append(p.q, memFrame{f: f, sent: time.Now()})
 	select {
 	case p.wake <- struct{}{}:
 	default:
 	}
+}
+
+// close ends the pipe's goroutine.
+func (p *memPipe) close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.closed = true
+	close(p.wake)
 }
 
 func (p *memPipe) run() {
@@ -195,8 +227,11 @@ func (p *memPipe) run() {
 		q := p.q
 		p.q = nil
 		p.mu.Unlock()
-		for _, f := range q {
-			m, err := f.decodeCopy()
+		for _, qf := range q {
+			if !p.net.await(p.from, p.to, qf.sent) {
+				return // closed
+			}
+			m, err := qf.f.decodeCopy()
 			if err != nil {
 				continue
 			}

@@ -54,6 +54,23 @@ func EncodeMsg(from Proc, seq uint64, size int) []byte {
 	return b
 }
 
+// EncodeMsgPayload builds the test message seq of process from that
+// carries payload after the header, in place of EncodeMsg's filler (a
+// test kit's messages carry the test's own bytes). DecodeMsg reads and
+// verifies it like any other; the payload is b[HeaderSize:].
+func EncodeMsgPayload(from Proc, seq uint64, payload []byte) []byte {
+	b := make([]byte, HeaderSize+len(payload))
+	binary.LittleEndian.PutUint32(b[0:], msgMagic)
+	binary.LittleEndian.PutUint32(b[4:], from.Node)
+	binary.LittleEndian.PutUint32(b[8:], from.Pid)
+	binary.LittleEndian.PutUint32(b[12:], uint32(len(b)))
+	binary.LittleEndian.PutUint64(b[16:], from.Inc)
+	binary.LittleEndian.PutUint64(b[24:], seq)
+	copy(b[HeaderSize:], payload)
+	binary.LittleEndian.PutUint32(b[32:], msgCRC(b))
+	return b
+}
+
 // DecodeMsg reads the header of a message built by EncodeMsg and verifies
 // its length and CRC. from and seq are returned whenever the header could
 // be read (also with ErrLength and ErrCRC, so that a damaged message can

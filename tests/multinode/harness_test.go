@@ -978,16 +978,6 @@ func dumpEvents(ms ...*member) string {
 	return b.String()
 }
 
-// membership returns MembershipGet of group on m's node as a sorted list.
-func membership(t *testing.T, m *member, group string) []addr {
-	t.Helper()
-	l, err := m.h.MembershipGet([]byte(group))
-	if err != nil {
-		t.Fatalf("%s: MembershipGet(%q): %v", m.name, group, err)
-	}
-	return addrs(l)
-}
-
 // addrsOf returns the members' addresses with reason r, sorted.
 func addrsOf(r api.Reason, ms ...*member) []addr {
 	var out []addr

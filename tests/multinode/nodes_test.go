@@ -149,53 +149,6 @@ func testNodeJoins(t *testing.T) (void string) {
 	return ""
 }
 
-// A node that crashed restarts with the same configuration: the
-// survivors see its old process leave (NODEDOWN), then its new process
-// come in (NODEUP), and the new process sees them come in.
-func TestRestartedNodeRejoins(t *testing.T) {
-	attempts(t, testRestartedNode)
-}
-
-func testRestartedNode(t *testing.T) (void string) {
-	c := startCluster(t, 3, nil)
-	const group = "restart"
-	ms := oneEach(t, c, group, []uint32{1, 2, 3}, 1, 2, 3)
-	survivors := ms[:2]
-	marks := settled(t, group, []uint32{1, 2, 3}, ms...)
-
-	c.crash(3)
-	waitTotem(t, marks, []uint32{1, 2}, survivors...)
-	if v := unplannedViews(marks, [][]uint32{{1, 2}}, survivors...); v != "" {
-		return v
-	}
-	for _, m := range survivors {
-		evs := eventsAfter(m, marks[m])
-		want := []addr{ms[2].addr(api.ReasonNodeDown)}
-		if len(evs) != 2 || evs[0].Kind != kConfchg || !slices.Equal(evs[0].Left, want) || evs[1].Kind != kTotem {
-			t.Errorf("%s: after node 3's crash got %v, want a confchg with left %v, then a totem confchg", m.name, evs, want)
-		}
-		marks[m] = m.count()
-	}
-
-	c.start(3)
-	c.isolate(3) // its new process joins before the merge
-	m3 := newMember(t, c, 3, "M3'")
-	m3.join(t, group)
-	marks[m3] = m3.count()
-	c.heal()
-	c.waitView(1, 2, 3)
-	all := []*member{ms[0], ms[1], m3}
-	waitTotem(t, marks, []uint32{1, 2, 3}, all...)
-	if v := unplannedViews(marks, [][]uint32{{1, 2, 3}}, all...); v != "" {
-		return v
-	}
-	checkMerge(t, group, marks, []uint32{1, 2, 3}, survivors, []*member{m3})
-	checkMerge(t, group, marks, []uint32{1, 2, 3}, []*member{m3}, survivors)
-	waitMembers(t, group, addrsOf(0, all...), all...)
-	everyoneDelivers(t, group, all...)
-	return ""
-}
-
 // A node that restarts faster than the token timeout: the survivors have
 // not seen it go when its new incarnation comes back. Its old process is
 // gone all the same: the survivors must see it leave (NODEDOWN), and the
@@ -238,4 +191,20 @@ func TestRestartedNodeRejoinsBeforeItsFailureIsDetected(t *testing.T) {
 				m.name, oldPid, m3.h.Pid(), dumpEvents(m))
 		}
 	}
+}
+
+// waitTotem waits until each member has, after its mark, a totem confchg
+// with the given members.
+func waitTotem(t *testing.T, marks map[*member]int, members []uint32, ms ...*member) {
+	t.Helper()
+	waitFor(t, fmt.Sprintf("totem confchg with members %v", members), func() bool {
+		for _, m := range ms {
+			if !slices.ContainsFunc(eventsAfter(m, marks[m]), func(e event) bool {
+				return e.Kind == kTotem && slices.Equal(e.TotemMemb, members)
+			}) {
+				return false
+			}
+		}
+		return true
+	}, func() string { return dumpEvents(ms...) })
 }

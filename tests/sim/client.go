@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"time"
 
+	"google.golang.org/protobuf/proto"
+
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/groups"
 	"github.com/actorcpg/actorcpg/tests/checker"
@@ -55,24 +57,34 @@ type client struct {
 	tries     int
 	// large is the large message waiting for its outcome.
 	large *outMsg
+	// seen holds, in a scripted run (Script), every event the client
+	// got, in order: its Deliver, Confchg and TotemConfchg messages.
+	seen []proto.Message
 }
 
-// outMsg is a message the client sends: its seq, size and guarantee.
+// outMsg is a message the client sends: its seq, size and guarantee, and
+// in a scripted run the payload it carries (checker.EncodeMsgPayload;
+// else EncodeMsg's filler).
 type outMsg struct {
 	seq       uint64
 	size      int
 	guarantee api.Guarantee
+	payload   []byte
 }
 
-// newClient starts a new incarnation of slot s on node n.
-func (w *World) newClient(n *node, s int) {
+// newClient starts a new incarnation of slot s on node n. In a scripted
+// run its pid is new on the node (1000 + the handle's number).
+func (w *World) newClient(n *node, s int) *client {
 	n.slotInc[s]++
 	n.handles++
 	c := &client{
 		w: w, n: n, slot: s, gen: n.gen, handle: n.handles,
 		proc: checker.Proc{Node: n.id, Pid: uint32(1001 + s), Inc: n.slotInc[s]},
 	}
-	if w.p.Features&Reuse == 0 {
+	switch {
+	case w.scripted:
+		c.proc.Pid = 1000 + uint32(n.handles)
+	case w.p.Features&Reuse == 0:
 		c.proc.Pid += uint32(16 * (n.slotInc[s] - 1))
 	}
 	c.syncFC = n.eng.Syncing()
@@ -82,9 +94,23 @@ func (w *World) newClient(n *node, s int) {
 	// shell's node view; with Interleave the engine's ring is the next
 	// one already while its groups install it). The checker tells
 	// recurring confchgs apart by ring.
-	c.record(checker.TotemRecord(c.proc, n.view))
+	c.totem(n.view)
 	w.tracef("c %s: new handle h%d", c.proc, c.handle)
 	c.schedule(time.Duration(5+w.cliRand.Intn(200)) * time.Millisecond)
+	return c
+}
+
+// totem gives the client a view's totem confchg.
+func (c *client) totem(t *api.TotemConfchg) {
+	c.record(checker.TotemRecord(c.proc, t))
+	c.see(t)
+}
+
+// see keeps an event the client got, in a scripted run.
+func (c *client) see(m proto.Message) {
+	if c.w.scripted {
+		c.seen = append(c.seen, m)
+	}
 }
 
 func (c *client) record(r checker.Record) { c.w.hist.Add(r) }
@@ -164,7 +190,7 @@ func (c *client) act() {
 	case c.wantSend != nil:
 		c.tries++
 		c.send(c.wantSend)
-	case w.active:
+	case w.acting():
 		c.choose()
 	default:
 		return // quiet: nothing new
@@ -174,7 +200,7 @@ func (c *client) act() {
 	}
 	if c.wantJoin != nil || c.wantLeave || c.wantSend != nil {
 		c.schedule(time.Duration(1+w.cliRand.Intn(10)) * time.Millisecond)
-	} else if w.active {
+	} else if w.acting() {
 		c.schedule(time.Duration(w.cliRand.ExpFloat64()*float64(w.p.Think)) + 100*time.Microsecond)
 	}
 }
@@ -292,7 +318,7 @@ func (c *client) finalize() {
 	c.w.carryOut(c.n, "gone")
 	n, s, gen := c.n, c.slot, c.gen
 	c.w.at(c.w.now+time.Duration(1+c.w.cliRand.Intn(100))*time.Millisecond, func() {
-		if c.w.active && n.gen == gen && n.clients[s] == c {
+		if c.w.acting() && n.gen == gen && n.clients[s] == c {
 			c.w.newClient(n, s)
 		}
 	})
@@ -350,6 +376,9 @@ func (c *client) send(m *outMsg) {
 	c.wantSend = nil
 	c.resolved()
 	data := checker.EncodeMsg(c.proc, m.seq, m.size)
+	if m.payload != nil {
+		data = checker.EncodeMsgPayload(c.proc, m.seq, m.payload)
+	}
 	c.inflight++
 	c.tracef("mcast %d (%dB, %d)", m.seq, m.size, m.guarantee)
 	c.n.eng.Mcast(c.handle, []*api.McastRequest{{Guarantee: uint32(m.guarantee), Data: data}})
@@ -377,6 +406,7 @@ func (c *client) events(evs []*api.Event) {
 			d := ev.Deliver
 			r := checker.DeliverRecord(c.proc, d)
 			c.record(r)
+			c.see(d)
 			if c.w.opt.Trace != nil {
 				c.tracef("deliver %s:%d (%dB) from %d/%d", r.From, r.Seq, r.Len, d.Nodeid, d.Pid)
 			}
@@ -393,6 +423,7 @@ func (c *client) events(evs []*api.Event) {
 		case ev.Confchg != nil:
 			cc := ev.Confchg
 			c.record(checker.ConfchgRecord(c.proc, cc))
+			c.see(cc)
 			if c.w.opt.Trace != nil {
 				c.tracef("confchg %s members=%v left=%v joined=%v", cc.Group, checker.Members(cc.Members),
 					checker.Members(cc.Left), checker.Members(cc.Joined))

@@ -116,6 +116,20 @@
 // parts of the engines' output) and no longer necessarily reach their
 // scenario (see regression).
 //
+// # Scripted runs
+//
+// NewScript(seed, nodes, o) is the same World driven by a test instead of
+// the seed's clients and faults (script.go; cpgtest.NewSim wraps it): the
+// test starts processes (NewProc) and calls their Join, Leave, Mcast and
+// Finalize, which advance simulated time while they wait as the blocking
+// API would; it makes faults (Partition, DropLink, Heal, Crash, Restart,
+// Stall) and advances time (Run, RunUntil); Finish heals, restarts,
+// settles and checks as Run's end does. The seed still decides the
+// nodes' start times, the network's delays (and, with Options.Enable of
+// ScriptNetwork, its loss, duplication, reordering and spikes) and the
+// interleaving of local messages; a scripted process's pid is new on its
+// node (1000 + its handle number).
+//
 // # Injected bugs
 //
 // TestInjectedBugIsCaught shows that the checks catch a bug of every

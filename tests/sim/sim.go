@@ -264,6 +264,9 @@ type World struct {
 	cut    [maxNodes + 1][maxNodes + 1]bool
 	lastAt [maxNodes + 1][maxNodes + 1]time.Duration
 	active bool // faults and new client actions happen
+	// scripted: a Script drives the run: no planned faults, no client
+	// acts on its own (see acting), pids are new per node.
+	scripted bool
 
 	hist     *checker.History
 	problems []string
@@ -350,6 +353,15 @@ func Run(seed int64, o Options) Result {
 
 func newWorld(seed int64, o Options) *World {
 	p, r := derive(seed, o)
+	w := buildWorld(seed, o, p, r)
+	w.plan()
+	w.at(p.Active, w.quiet)
+	return w
+}
+
+// buildWorld builds a run of p, its random sources drawn from r, and
+// schedules its nodes' starts.
+func buildWorld(seed int64, o Options, p Params, r *rand.Rand) *World {
 	w := &World{
 		seed: seed, p: p, opt: o,
 		sched:     rand.New(rand.NewSource(r.Int63())),
@@ -369,8 +381,6 @@ func newWorld(seed int64, o Options) *World {
 		w.nodes = append(w.nodes, n)
 		w.at(time.Duration(w.sched.Intn(50))*time.Millisecond, func() { w.start(n) })
 	}
-	w.plan()
-	w.at(p.Active, w.quiet)
 	return w
 }
 
@@ -394,12 +404,21 @@ func (w *World) at(t time.Duration, fn func()) { w.q.push(max(t, w.now), fn) }
 
 func (w *World) run() {
 	for !w.done && w.q.Len() > 0 {
-		ev := w.q.pop()
-		w.now = ev.at
-		w.events++
-		ev.fn()
+		w.runNext()
 	}
 }
+
+// runNext runs the next scheduled event.
+func (w *World) runNext() {
+	ev := w.q.pop()
+	w.now = ev.at
+	w.events++
+	ev.fn()
+}
+
+// acting reports whether clients pick new actions of their own: in the
+// active part of a run that no Script drives.
+func (w *World) acting() bool { return w.active && !w.scripted }
 
 func (w *World) nodeIDs() []uint32 {
 	ids := make([]uint32, len(w.nodes))
@@ -643,7 +662,7 @@ func (w *World) totem(n *node, t *api.TotemConfchg) {
 	n.view = t
 	for _, c := range n.clients {
 		if c != nil && c.state != dead {
-			c.record(checker.TotemRecord(c.proc, t))
+			c.totem(t)
 		}
 	}
 	if len(t.Members) == len(w.nodes) && !w.fullView {

@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/remote"
 )
 
 // syncing reports whether m's node is in a view change: McastJoined
@@ -131,81 +130,6 @@ func TestRule28_NoGhostAfterNodeDiesDuringViewChange(t *testing.T) {
 					t.Errorf("%s: process %v of the dead node never left", w.name, a)
 				}
 			}
-		}
-	}
-}
-
-// Rule 29: a ring id is (representative, seq): the representative is the
-// lowest node id of the view, and seq grows at every view change on each
-// node. Both sides of a partition may share a seq. With StateDir, a
-// restarted node starts above every seq it used before.
-func TestRule29_RingIdIsRepresentativeAndMonotonicSeq(t *testing.T) {
-	dirs := map[uint32]string{}
-	c := newCluster(t, 3, func(cfg *remote.Config) {
-		if dirs[cfg.NodeID] == "" {
-			dirs[cfg.NodeID] = t.TempDir()
-		}
-		cfg.StateDir = dirs[cfg.NodeID]
-	})
-	for _, id := range c.ids {
-		c.start(id)
-	}
-	c.waitView(1, 2, 3)
-	// One handle per node, in no group: it receives every totem confchg.
-	watch := map[uint32]*member{}
-	for _, id := range c.ids {
-		watch[id] = newMember(t, c, id, fmt.Sprintf("T%d", id))
-	}
-
-	c.isolate(3)
-	big := c.waitView(1, 2)
-	lone := c.waitView(3)
-	if big.GetNodeid() != 1 || lone.GetNodeid() != 3 {
-		t.Errorf("partition rings %s and %s: representatives are not 1 and 3", ringString(big), ringString(lone))
-	}
-	t.Logf("partition: rings %s and %s (same seq: %v)", ringString(big), ringString(lone), big.GetSeq() == lone.GetSeq())
-	c.heal()
-	healed := c.waitView(1, 2, 3)
-	if healed.GetSeq() <= max(big.GetSeq(), lone.GetSeq()) {
-		t.Errorf("healed ring %s is not above %s and %s", ringString(healed), ringString(big), ringString(lone))
-	}
-	waitFor(t, "node 3's watcher saw the healed ring", func() bool {
-		return slices.ContainsFunc(watch[3].snapshot(), func(e event) bool { return e.Kind == kTotem && sameRing(e.Ring, healed) })
-	}, func() string { return dumpEvents(watch[3]) })
-	before := watch[3].snapshot()
-
-	c.crash(3)
-	c.waitView(1, 2)
-	n3 := c.start(3)
-	if r := n3.Ring(); r.GetNodeid() != 3 || r.GetSeq() <= healed.GetSeq() {
-		t.Errorf("restarted node 3 starts at ring %s, not above its earlier %s", ringString(r), ringString(healed))
-	}
-	c.waitView(1, 2, 3)
-	w3 := newMember(t, c, 3, "T3'")
-	c.isolate(1)
-	c.waitView(2, 3)
-	c.waitView(1)
-	c.heal()
-	last := c.waitView(1, 2, 3)
-	for _, m := range []*member{watch[1], watch[2], w3} {
-		waitFor(t, m.name+": the last ring", func() bool {
-			return slices.ContainsFunc(m.snapshot(), func(e event) bool { return e.Kind == kTotem && sameRing(e.Ring, last) })
-		}, func() string { return dumpEvents(m) })
-	}
-
-	for _, evs := range [][]event{watch[1].snapshot(), watch[2].snapshot(), before, w3.snapshot()} {
-		var prev *api.RingId
-		for _, e := range evs {
-			if e.Kind != kTotem {
-				continue
-			}
-			if len(e.TotemMemb) == 0 || e.Ring.GetNodeid() != slices.Min(e.TotemMemb) {
-				t.Errorf("ring %s of view %v: the representative is not the lowest node id", ringString(e.Ring), e.TotemMemb)
-			}
-			if prev != nil && e.Ring.GetSeq() <= prev.GetSeq() {
-				t.Errorf("ring seq went from %s to %s", ringString(prev), ringString(e.Ring))
-			}
-			prev = e.Ring
 		}
 	}
 }
