@@ -1,27 +1,18 @@
 package actors
 
 import (
-	"log/slog"
-
-	"github.com/actorcpg/actorcpg/remote"
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
+
+	"github.com/actorcpg/actorcpg/internal/protolog"
+	"github.com/actorcpg/actorcpg/remote"
 )
 
 // SystemConfig returns protoactor settings that route protoactor's own slog
 // output into logger (tagged component=protoactor). protoactor logs its
 // routine work (connections, spawns) at Info and Debug, so its level is at
 // least Warn.
-func SystemConfig(logger zerolog.Logger) *actor.Config {
-	pl := logger.With().Str("component", "protoactor").Logger()
-	pl = pl.Level(max(pl.GetLevel(), zerolog.WarnLevel))
-	return actor.Configure(
-		actor.WithLoggerFactory(func(*actor.ActorSystem) *slog.Logger {
-			return slog.New(zerolog.NewSlogHandler(pl))
-		}),
-		actor.WithDeadLetterThrottleCount(3),
-	)
-}
+func SystemConfig(logger zerolog.Logger) *actor.Config { return protolog.SystemConfig(logger) }
 
 // unexpected reports the messages the node's actors do not take, at most
 // once a second with a count (remote.DropLog).

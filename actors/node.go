@@ -29,6 +29,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/api/cpg"
 	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/cluster"
 	"github.com/actorcpg/actorcpg/remote"
@@ -590,3 +591,19 @@ func ToPID(p *api.Pid) *actor.PID { return pidOf(p) }
 
 // FromPID converts an actor PID to an api.Pid.
 func FromPID(p *actor.PID) *api.Pid { return apiPid(p) }
+
+// RequestTimeout bounds a request to the node (remote.Config's); with
+// System, PID and Done it makes a Node a cpg.Node.
+func (n *Node) RequestTimeout() time.Duration { return n.cfg.RequestTimeout }
+
+func init() {
+	// Linking the node's engine gives the cpg package its embedded
+	// default node (cpg.DefaultNode).
+	cpg.RegisterDefaultNode(func(logger zerolog.Logger) (cpg.Node, error) {
+		n, err := Start(remote.DefaultConfig(), WithLogger(logger))
+		if err != nil {
+			return nil, err // not a nil *Node in a non-nil interface
+		}
+		return n, nil
+	})
+}

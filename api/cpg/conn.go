@@ -12,8 +12,8 @@ import (
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/internal/protolog"
 	"github.com/actorcpg/actorcpg/remote"
 )
 
@@ -45,7 +45,7 @@ var (
 	conns   = map[string]*conn{}
 
 	defaultNodeOnce sync.Once
-	defaultNode     *actors.Node
+	defaultNode     Node
 	defaultNodeErr  error
 )
 
@@ -79,13 +79,21 @@ func processLogger(def func() zerolog.Logger) zerolog.Logger {
 
 // DefaultNode returns the process's embedded single node (node id 1,
 // in-process only), starting it on first use. It is what Initialize uses
-// when no node is configured.
-func DefaultNode() (*actors.Node, error) {
+// when no node is configured. It needs the node's engine, package actors,
+// linked into the program (importing it registers the starter): a
+// program that only attaches to node processes gets an error here, and
+// Initialize gets CS_ERR_LIBRARY, as libcpg does with no corosync running.
+func DefaultNode() (Node, error) {
 	defaultNodeOnce.Do(func() {
+		start := defaultStarter()
+		if start == nil {
+			defaultNodeErr = errors.New("no node: set " + EnvNode + " to a node's address, or import github.com/actorcpg/actorcpg/actors for an embedded one")
+			return
+		}
 		logger := processLogger(func() zerolog.Logger {
 			return zerolog.New(os.Stderr).Level(zerolog.WarnLevel).With().Timestamp().Logger()
 		})
-		defaultNode, defaultNodeErr = actors.Start(remote.DefaultConfig(), actors.WithLogger(logger))
+		defaultNode, defaultNodeErr = start(logger)
 	})
 	return defaultNode, defaultNodeErr
 }
@@ -125,7 +133,7 @@ func connFor(o *options) (*conn, error) {
 	return embeddedConn(n)
 }
 
-func embeddedConn(n *actors.Node) (*conn, error) {
+func embeddedConn(n Node) (*conn, error) {
 	key := fmt.Sprintf("embedded:%p", n)
 	connsMu.Lock()
 	defer connsMu.Unlock()
@@ -137,7 +145,7 @@ func embeddedConn(n *actors.Node) (*conn, error) {
 		return nil, fmt.Errorf("cpg: the node has stopped: %w", api.ErrLibrary)
 	default:
 	}
-	c := &conn{key: key, system: n.System(), node: n.PID(), timeout: n.Config().RequestTimeout, handles: map[uint64]*Handle{}}
+	c := &conn{key: key, system: n.System(), node: n.PID(), timeout: n.RequestTimeout(), handles: map[uint64]*Handle{}}
 	if err := c.spawnClient(); err != nil {
 		return nil, err
 	}
@@ -203,7 +211,7 @@ func clientSystem() *actor.ActorSystem {
 			}
 			return zerolog.New(os.Stderr).Level(lvl).With().Timestamp().Logger()
 		}).With().Str("side", "client").Logger()
-		clientSys = actor.NewActorSystemWithConfig(actors.SystemConfig(logger))
+		clientSys = actor.NewActorSystemWithConfig(protolog.SystemConfig(logger))
 	})
 	return clientSys
 }

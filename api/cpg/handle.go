@@ -10,7 +10,6 @@ import (
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
 
-	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 )
 
@@ -61,7 +60,7 @@ type ModelV1Data struct {
 type Option func(*options)
 
 type options struct {
-	node    *actors.Node
+	node    Node
 	address string
 	pid     uint32
 	timeout time.Duration
@@ -70,7 +69,7 @@ type options struct {
 }
 
 // WithNode uses an embedded node started by this process.
-func WithNode(n *actors.Node) Option { return func(o *options) { o.node = n } }
+func WithNode(n Node) Option { return func(o *options) { o.node = n } }
 
 // WithAddress attaches to the node process at addr, like setting
 // ACTORCPG_NODE: "unix:/PATH" or "/PATH" for its client socket,
@@ -243,7 +242,7 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 	if c.attached {
 		res, err = c.sessRequest(h.id, req)
 	} else {
-		req.Client = actors.FromPID(c.client)
+		req.Client = apiPid(c.client)
 		res, err = c.request(c.node, req)
 	}
 	if err != nil {
@@ -262,7 +261,7 @@ func open(md ModelV1Data, receiver *actor.PID, opts []Option) (*Handle, error) {
 		h.stopCourier()
 		return nil, fmt.Errorf("cpg: initialize: %w", code.Err())
 	}
-	h.actor = actors.ToPID(r.HandleActor)
+	h.actor = pidOf(r.HandleActor)
 	h.nodeid, h.pid = r.Nodeid, r.Pid
 	h.maxAtomic, h.maxMessage = r.MaxAtomic, r.MaxMessage
 	h.sendWindow, h.sendBytes = int64(r.SendWindow), int64(r.SendWindowBytes)

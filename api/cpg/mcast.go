@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"sync"
 
-	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 )
 
@@ -28,7 +27,7 @@ func (h *Handle) Join(group []byte) error {
 	h.leaving.Store(false)
 	h.joinEpoch.Store(st.Epoch)
 	if st.GroupActor != nil {
-		h.groupPID.Store(actors.ToPID(st.GroupActor))
+		h.groupPID.Store(pidOf(st.GroupActor))
 	}
 	return nil
 }

@@ -18,6 +18,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	_ "github.com/actorcpg/actorcpg/actors" // the embedded default node (cpg.DefaultNode)
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
 )

@@ -55,6 +55,7 @@ import (
 	"os"
 	"path/filepath"
 
+	_ "github.com/actorcpg/actorcpg/actors" // the embedded default node (cpg.DefaultNode)
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
 )

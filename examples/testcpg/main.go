@@ -19,6 +19,7 @@ import (
 	"strings"
 	"time"
 
+	_ "github.com/actorcpg/actorcpg/actors" // the embedded default node (cpg.DefaultNode)
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
 )

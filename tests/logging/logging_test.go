@@ -14,6 +14,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	_ "github.com/actorcpg/actorcpg/actors" // the embedded default node (cpg.DefaultNode)
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
 )
