@@ -176,6 +176,17 @@ func (s *SessionConn) Read() (SessionFrame, error) {
 		if err := attach(body, f.Msg); err != nil {
 			return s.refuse(dropBody, "session kind "+strconv.Itoa(kind)+" detached: "+err.Error())
 		}
+	} else if fastKind(kind) {
+		// Its payloads will point into body: a buffer of its own.
+		body, err := readOwned(s.r, int(n), s.trust)
+		if err != nil {
+			return SessionFrame{}, err
+		}
+		if !decodeFast(body, f.Msg) {
+			if err := proto.Unmarshal(body, f.Msg); err != nil {
+				return s.refuse(dropBody, "session kind "+strconv.Itoa(kind)+": "+err.Error())
+			}
+		}
 	} else {
 		body, err := readBody(s.r, s.buf, int(n), s.trust)
 		if err != nil {
