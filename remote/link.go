@@ -498,8 +498,11 @@ func readBody(r io.Reader, buf []byte, n, trust int) ([]byte, error) {
 // holds the whole body, else read as readBody does (an allocation bounded
 // by what arrives).
 func readOwned(r *bufio.Reader, n, trust int) ([]byte, error) {
-	if n <= r.Buffered() {
-		p, _ := r.Peek(n)
+	if n <= r.Size() {
+		p, err := r.Peek(n)
+		if err != nil {
+			return nil, err
+		}
 		b := append([]byte(nil), p...)
 		_, _ = r.Discard(n)
 		return b, nil

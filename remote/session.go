@@ -87,14 +87,20 @@ type SessionConn struct {
 	queued    uint64 // bytes queued and not yet written
 	maxQueued uint64
 	closed    bool
+	writing   bool // a writer (the goroutine or a direct send) is writing
 	wake      chan struct{}
 	done      chan struct{}
+
+	direct directWriter // SendMcast's writes (sessiondirect.go)
 }
 
+// sessionOut is one queued frame, or raw, the bytes a direct send left
+// unwritten.
 type sessionOut struct {
 	f      *Frame
 	handle uint64
 	corr   uint32
+	raw    []byte
 }
 
 // NewNodeSession serves the node end of a session on conn for system:
@@ -126,6 +132,7 @@ func newSessionConn(conn net.Conn, g *linkGuard, kinds *[128]bool, maxQueued uin
 		conn: conn, g: g, kinds: kinds, r: bufio.NewReaderSize(conn, 64<<10),
 		maxQueued: maxQueued, wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
+	s.direct.init(conn)
 	go s.write()
 	return s
 }
@@ -279,11 +286,18 @@ func (s *SessionConn) Done() <-chan struct{} { return s.done }
 // Conn returns the session's connection.
 func (s *SessionConn) Conn() net.Conn { return s.conn }
 
+// take takes what is queued, and the right to write it: nothing while a
+// direct send writes (it wakes the writer when done if anything is
+// queued).
 func (s *SessionConn) take(spare []sessionOut) []sessionOut {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.writing || len(s.q) == 0 {
+		return nil
+	}
 	q := s.q
 	s.q = spare[:0]
-	s.mu.Unlock()
+	s.writing = true
 	return q
 }
 
@@ -301,7 +315,6 @@ func (s *SessionConn) write() {
 		for {
 			q := s.take(spare)
 			if len(q) == 0 {
-				spare = q
 				break
 			}
 			var size uint64
@@ -317,6 +330,7 @@ func (s *SessionConn) write() {
 			}
 			s.mu.Lock()
 			s.queued -= min(s.queued, size)
+			s.writing = false
 			s.mu.Unlock()
 			if err != nil {
 				s.Close()
@@ -332,6 +346,9 @@ func (s *SessionConn) write() {
 func encodeSessionFrames(q []sessionOut, bufs net.Buffers, scratch []byte) (net.Buffers, []byte, uint64) {
 	need := 0
 	for _, o := range q {
+		if o.raw != nil {
+			continue
+		}
 		need += sessionHeader
 		if len(o.f.body) <= smallBody {
 			need += len(o.f.body)
@@ -343,6 +360,15 @@ func encodeSessionFrames(q []sessionOut, bufs net.Buffers, scratch []byte) (net.
 	var size uint64
 	start := 0
 	for _, o := range q {
+		if o.raw != nil {
+			if start < len(scratch) {
+				bufs = append(bufs, scratch[start:])
+				start = len(scratch)
+			}
+			bufs = append(bufs, o.raw)
+			size += uint64(len(o.raw))
+			continue
+		}
 		f := o.f
 		size += uint64(f.size) + sessionHeader
 		scratch = binary.LittleEndian.AppendUint32(scratch, uint32(f.size))

@@ -340,6 +340,25 @@ func (c *conn) send(h *Handle, msg proto.Message) {
 	c.system.Root.Send(h.actor, msg)
 }
 
+// sendMcast multicasts the concatenation of iov from handle h: attached,
+// written from iov when the session is idle (remote.SessionConn.SendMcast),
+// else copied, as the caller may reuse iov once McastJoined returns.
+func (c *conn) sendMcast(h *Handle, guarantee uint32, iov [][]byte) {
+	if c.attached {
+		c.sess.sc.SendMcast(h.id, guarantee, iov)
+		return
+	}
+	total := 0
+	for _, b := range iov {
+		total += len(b)
+	}
+	data := make([]byte, 0, total)
+	for _, b := range iov {
+		data = append(data, b...)
+	}
+	c.system.Root.Send(h.actor, &api.McastRequest{Guarantee: guarantee, Data: data})
+}
+
 // answer turns an in-process future's outcome into a reply or an error.
 func (c *conn) answer(res any, err error) (any, error) {
 	if err != nil {

@@ -84,19 +84,19 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 		h.noteFlow()
 		return api.ErrTryAgain
 	}
-	data := make([]byte, 0, total)
-	for _, b := range iov {
-		data = append(data, b...)
-	}
 	h.sendMu.Lock()
 	defer h.sendMu.Unlock()
 	h.inflight.Add(1)
 	h.inflightBytes.Add(int64(total))
 	h.noteFlow()
 	if total > int(h.maxAtomic) {
+		data := make([]byte, 0, total)
+		for _, b := range iov {
+			data = append(data, b...)
+		}
 		return h.sendLarge(guarantee, data)
 	}
-	h.conn.send(h, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
+	h.conn.sendMcast(h, uint32(guarantee), iov)
 	return nil
 }
 
