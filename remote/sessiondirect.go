@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"net"
@@ -50,14 +51,7 @@ func (s *SessionConn) SendMcast(handle uint64, guarantee uint32, iov [][]byte) b
 			return ok
 		}
 	}
-	total := 0
-	for _, b := range iov {
-		total += len(b)
-	}
-	data := make([]byte, 0, total)
-	for _, b := range iov {
-		data = append(data, b...)
-	}
+	data := bytes.Join(iov, nil) // a copy of its own, not zeroed first
 	return s.Send(handle, 0, NewFrame(&api.McastRequest{Guarantee: guarantee, Data: data}))
 }
 

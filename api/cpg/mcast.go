@@ -1,6 +1,7 @@
 package cpg
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 
@@ -90,10 +91,7 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 	h.inflightBytes.Add(int64(total))
 	h.noteFlow()
 	if total > int(h.maxAtomic) {
-		data := make([]byte, 0, total)
-		for _, b := range iov {
-			data = append(data, b...)
-		}
+		data := bytes.Join(iov, nil) // a copy of its own, not zeroed first
 		return h.sendLarge(guarantee, data)
 	}
 	h.conn.sendMcast(h, uint32(guarantee), iov)
