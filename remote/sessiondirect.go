@@ -27,9 +27,11 @@ import (
 // directWriter is the state of SessionConn's direct sends; only the
 // holder of SessionConn.writing uses it.
 type directWriter struct {
-	raw  syscall.RawConn // nil: no direct sends
-	hdr  []byte
-	iovs [][]byte
+	raw     syscall.RawConn // nil: no direct sends
+	hdr     []byte
+	bufs    net.Buffers
+	scratch []byte
+	spare   []sessionOut
 }
 
 func (d *directWriter) init(conn net.Conn) {
@@ -55,22 +57,28 @@ func (s *SessionConn) SendMcast(handle uint64, guarantee uint32, iov [][]byte) b
 	return s.Send(handle, 0, NewFrame(&api.McastRequest{Guarantee: guarantee, Data: data}))
 }
 
-// sendDirect writes the multicast if the session is idle; done is false
-// if it is not (the caller queues it).
+// sendDirect writes what is queued and the multicast, if no writer is
+// writing (the writing goroutine may have been woken for what is queued
+// and not run yet: one writev then carries both); done is false if one
+// is (the caller queues the multicast).
 func (s *SessionConn) sendDirect(handle uint64, guarantee uint32, iov [][]byte) (ok, done bool) {
+	d := &s.direct
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
 		return false, true
 	}
-	if s.writing || len(s.q) > 0 {
+	if s.writing {
 		s.mu.Unlock()
 		return false, false
 	}
+	q := s.q
+	s.q = d.spare[:0]
 	s.writing = true
 	s.mu.Unlock()
 
-	d := &s.direct
+	bufs, scratch, size := encodeSessionFrames(q, d.bufs[:0], d.scratch[:0])
+	want := int(size)
 	total := 0
 	for _, b := range iov {
 		total += len(b)
@@ -90,25 +98,25 @@ func (s *SessionConn) sendDirect(handle uint64, guarantee uint32, iov [][]byte) 
 		h = protowire.AppendVarint(h, uint64(total))
 	}
 	d.hdr = h
-	iovs := append(d.iovs[:0], h)
+	bufs = append(bufs, h)
 	for _, b := range iov {
 		if len(b) > 0 {
-			iovs = append(iovs, b)
+			bufs = append(bufs, b)
 		}
 	}
-	d.iovs = iovs
-	want := len(h) + total
-	n, err := writevOnce(d.raw, iovs)
-	clear(iovs) // do not hold the caller's buffers
+	want += len(h) + total
+	n, err := writevOnce(d.raw, bufs)
 	if n > 0 {
 		linkBytes.Add(uint64(n))
 	}
 	var rest []byte
 	if err == nil && n < want {
+		// The socket is full: the rest (in part the caller's, in part
+		// scratch) is copied and queued ahead of what came meanwhile.
 		directShort.Add(1)
 		rest = make([]byte, 0, want-n)
 		skip := n
-		for _, b := range append([][]byte{h}, iov...) {
+		for _, b := range bufs {
 			if skip >= len(b) {
 				skip -= len(b)
 				continue
@@ -117,8 +125,16 @@ func (s *SessionConn) sendDirect(handle uint64, guarantee uint32, iov [][]byte) 
 			skip = 0
 		}
 	}
+	clear(q) // do not hold what was written, nor the caller's buffers
+	clear(bufs)
+	d.spare, d.bufs = q[:0], bufs[:0]
+	if cap(scratch) > 4<<20 {
+		scratch = nil
+	}
+	d.scratch = scratch[:0]
 	s.mu.Lock()
 	s.writing = false
+	s.queued -= min(s.queued, size)
 	if err != nil || s.closed {
 		s.mu.Unlock()
 		s.Close()
