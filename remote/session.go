@@ -1,11 +1,9 @@
 package remote
 
 import (
-	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -77,7 +75,7 @@ type SessionConn struct {
 	conn  net.Conn
 	g     *linkGuard
 	kinds *[128]bool
-	r     *bufio.Reader
+	r     *frameReader
 	buf   []byte
 	trust int
 	hdr   [sessionHeader]byte
@@ -87,20 +85,19 @@ type SessionConn struct {
 	queued    uint64 // bytes queued and not yet written
 	maxQueued uint64
 	closed    bool
-	writing   bool // a writer (the goroutine or a direct send) is writing
 	wake      chan struct{}
 	done      chan struct{}
 
-	direct directWriter // SendMcast's writes (sessiondirect.go)
+	// wmu is held by whoever writes to conn: the writing goroutine, or a
+	// caller of SendMcast (sessiondirect.go), which uses direct.
+	wmu    sync.Mutex
+	direct directWriter
 }
 
-// sessionOut is one queued frame, or raw, the bytes a direct send left
-// unwritten.
 type sessionOut struct {
 	f      *Frame
 	handle uint64
 	corr   uint32
-	raw    []byte
 }
 
 // NewNodeSession serves the node end of a session on conn for system:
@@ -129,10 +126,9 @@ func NewClientSession(conn net.Conn) *SessionConn {
 func newSessionConn(conn net.Conn, g *linkGuard, kinds *[128]bool, maxQueued uint64) *SessionConn {
 	setSocketBuffers(conn)
 	s := &SessionConn{
-		conn: conn, g: g, kinds: kinds, r: bufio.NewReaderSize(conn, 64<<10),
+		conn: conn, g: g, kinds: kinds, r: newFrameReader(conn, 64<<10),
 		maxQueued: maxQueued, wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
-	s.direct.init(conn)
 	go s.write()
 	return s
 }
@@ -158,9 +154,11 @@ func (s *SessionConn) Buffered() int { return s.r.Buffered() }
 // Read returns the next frame. An error ends the session: the connection
 // closed, or sent something malformed (then Read closes it).
 func (s *SessionConn) Read() (SessionFrame, error) {
-	if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
+	hdr, err := s.r.next(sessionHeader)
+	if err != nil {
 		return SessionFrame{}, err
 	}
+	copy(s.hdr[:], hdr)
 	n := binary.LittleEndian.Uint32(s.hdr[:4])
 	kind := int(s.hdr[4] &^ kindDetached)
 	if !s.kinds[kind] {
@@ -169,6 +167,9 @@ func (s *SessionConn) Read() (SessionFrame, error) {
 	if bound := s.g.limits.Load().MaxFrame; uint64(n) > bound {
 		return s.refuse(dropSize, strconv.FormatUint(uint64(n), 10)+" bytes announced, session kind "+
 			strconv.Itoa(kind)+", limit "+strconv.FormatUint(bound, 10))
+	}
+	if int(n) > s.r.Size() && int(n) <= s.trust && s.r.Size() < maxSessionBuffer && !noGrow {
+		s.growBuffer(int(n))
 	}
 	f := SessionFrame{
 		Handle: binary.LittleEndian.Uint64(s.hdr[5:13]),
@@ -185,7 +186,7 @@ func (s *SessionConn) Read() (SessionFrame, error) {
 		}
 	} else if fastKind(kind) {
 		// Its payloads will point into body: a buffer of its own.
-		body, err := readOwned(s.r, int(n), s.trust)
+		body, err := s.r.readOwned(int(n), s.trust)
 		if err != nil {
 			return SessionFrame{}, err
 		}
@@ -210,6 +211,25 @@ func (s *SessionConn) Read() (SessionFrame, error) {
 	s.trust = max(s.trust, int(n))
 	linkBytes.Add(uint64(n) + sessionHeader)
 	return f, nil
+}
+
+// noGrow keeps session read buffers at their first size (benchmarks).
+var noGrow bool
+
+// maxSessionBuffer bounds a session's read buffer.
+const maxSessionBuffer = 4 << 20
+
+// growBuffer gives the session a read buffer that holds several bodies
+// of n bytes (up to maxSessionBuffer), once the other end has sent one
+// larger than its buffer in full: its bodies are then copied out of it
+// (readOwned), not read into buffers zeroed first, and a read takes
+// several at once.
+func (s *SessionConn) growBuffer(n int) {
+	size := s.r.Size()
+	for size < 4*(n+sessionHeader) && size < maxSessionBuffer {
+		size *= 2
+	}
+	s.r.grow(min(size, maxSessionBuffer))
 }
 
 func (s *SessionConn) refuse(reason dropReason, detail string) (SessionFrame, error) {
@@ -286,18 +306,16 @@ func (s *SessionConn) Done() <-chan struct{} { return s.done }
 // Conn returns the session's connection.
 func (s *SessionConn) Conn() net.Conn { return s.conn }
 
-// take takes what is queued, and the right to write it: nothing while a
-// direct send writes (it wakes the writer when done if anything is
-// queued).
+// take takes what is queued, giving the queue spare (nil and no swap if
+// nothing is queued); its caller holds wmu.
 func (s *SessionConn) take(spare []sessionOut) []sessionOut {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.writing || len(s.q) == 0 {
+	if len(s.q) == 0 {
 		return nil
 	}
 	q := s.q
 	s.q = spare[:0]
-	s.writing = true
 	return q
 }
 
@@ -313,8 +331,10 @@ func (s *SessionConn) write() {
 			return
 		}
 		for {
+			s.wmu.Lock()
 			q := s.take(spare)
 			if len(q) == 0 {
+				s.wmu.Unlock()
 				break
 			}
 			var size uint64
@@ -330,8 +350,8 @@ func (s *SessionConn) write() {
 			}
 			s.mu.Lock()
 			s.queued -= min(s.queued, size)
-			s.writing = false
 			s.mu.Unlock()
+			s.wmu.Unlock()
 			if err != nil {
 				s.Close()
 				return
@@ -346,9 +366,6 @@ func (s *SessionConn) write() {
 func encodeSessionFrames(q []sessionOut, bufs net.Buffers, scratch []byte) (net.Buffers, []byte, uint64) {
 	need := 0
 	for _, o := range q {
-		if o.raw != nil {
-			continue
-		}
 		need += sessionHeader
 		if len(o.f.body) <= smallBody {
 			need += len(o.f.body)
@@ -360,15 +377,6 @@ func encodeSessionFrames(q []sessionOut, bufs net.Buffers, scratch []byte) (net.
 	var size uint64
 	start := 0
 	for _, o := range q {
-		if o.raw != nil {
-			if start < len(scratch) {
-				bufs = append(bufs, scratch[start:])
-				start = len(scratch)
-			}
-			bufs = append(bufs, o.raw)
-			size += uint64(len(o.raw))
-			continue
-		}
 		f := o.f
 		size += uint64(f.size) + sessionHeader
 		scratch = binary.LittleEndian.AppendUint32(scratch, uint32(f.size))
