@@ -92,6 +92,7 @@ type SessionConn struct {
 	// caller of SendMcast (sessiondirect.go), which uses direct.
 	wmu    sync.Mutex
 	direct directWriter
+	wv     net.Buffers // what is being written (WriteTo consumes its receiver)
 }
 
 type sessionOut struct {
@@ -341,8 +342,8 @@ func (s *SessionConn) write() {
 			bufs, scratch, size = encodeSessionFrames(q, bufs[:0], scratch[:0])
 			clear(q)
 			spare = q[:0]
-			w := bufs // WriteTo consumes its receiver
-			n, err := w.WriteTo(s.conn)
+			s.wv = bufs
+			n, err := s.wv.WriteTo(s.conn)
 			linkBytes.Add(uint64(n))
 			clear(bufs)
 			if cap(scratch) > 4<<20 {

@@ -66,8 +66,8 @@ func (s *SessionConn) SendMcast(handle uint64, guarantee uint32, iov [][]byte) b
 			bufs = append(bufs, b)
 		}
 	}
-	w := bufs // WriteTo consumes its receiver
-	n, err := w.WriteTo(s.conn)
+	s.wv = bufs
+	n, err := s.wv.WriteTo(s.conn)
 	linkBytes.Add(uint64(n))
 	clear(bufs) // do not hold what was written, nor the caller's buffers
 	d.bufs = bufs[:0]
