@@ -1,6 +1,7 @@
 package remote
 
 import (
+	"bufio"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -92,7 +93,8 @@ type SessionConn struct {
 	// caller of SendMcast (sessiondirect.go), which uses direct.
 	wmu    sync.Mutex
 	direct directWriter
-	wv     net.Buffers // what is being written (WriteTo consumes its receiver)
+	wv     net.Buffers   // what is being written (WriteTo consumes its receiver)
+	bw     *bufio.Writer // TLS: the pieces of a write go out as few records
 }
 
 type sessionOut struct {
@@ -126,7 +128,13 @@ func NewClientSession(conn net.Conn) *SessionConn {
 
 func newSessionConn(conn net.Conn, g *linkGuard, kinds *[128]bool, maxQueued uint64) *SessionConn {
 	setSocketBuffers(conn)
-	s := &SessionConn{
+	var bw *bufio.Writer
+	switch conn.(type) {
+	case *net.TCPConn, *net.UnixConn: // writev
+	default:
+		bw = bufio.NewWriterSize(conn, 64<<10)
+	}
+	s := &SessionConn{bw: bw,
 		conn: conn, g: g, kinds: kinds, r: newFrameReader(conn, 64<<10),
 		maxQueued: maxQueued, wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
@@ -342,8 +350,7 @@ func (s *SessionConn) write() {
 			bufs, scratch, size = encodeSessionFrames(q, bufs[:0], scratch[:0])
 			clear(q)
 			spare = q[:0]
-			s.wv = bufs
-			n, err := s.wv.WriteTo(s.conn)
+			n, err := s.writeBufs(bufs)
 			linkBytes.Add(uint64(n))
 			clear(bufs)
 			if cap(scratch) > 4<<20 {
@@ -359,6 +366,16 @@ func (s *SessionConn) write() {
 			}
 		}
 	}
+}
+
+// writeBufs writes bufs: with writev, or through bw (TLS); its caller
+// holds wmu.
+func (s *SessionConn) writeBufs(bufs net.Buffers) (int64, error) {
+	if s.bw != nil {
+		return writeBuffers(s.conn, s.bw, bufs)
+	}
+	s.wv = bufs
+	return s.wv.WriteTo(s.conn)
 }
 
 // encodeSessionFrames lays out session frames for one writev, as

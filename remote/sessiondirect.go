@@ -66,8 +66,7 @@ func (s *SessionConn) SendMcast(handle uint64, guarantee uint32, iov [][]byte) b
 			bufs = append(bufs, b)
 		}
 	}
-	s.wv = bufs
-	n, err := s.wv.WriteTo(s.conn)
+	n, err := s.writeBufs(bufs)
 	linkBytes.Add(uint64(n))
 	clear(bufs) // do not hold what was written, nor the caller's buffers
 	d.bufs = bufs[:0]
