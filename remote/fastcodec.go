@@ -1,6 +1,8 @@
 package remote
 
 import (
+	"bytes"
+
 	"google.golang.org/protobuf/encoding/protowire"
 	"google.golang.org/protobuf/proto"
 
@@ -20,7 +22,11 @@ import (
 //   - Decoding aliases: the payloads of the decoded message point into the
 //     frame body, which the reader allocated for this frame alone
 //     (readOwned) and never reuses. proto.Unmarshal copies every bytes
-//     field; this saves that copy and its allocation.
+//     field; this saves that copy and its allocation. In a frame of
+//     several messages (a batch), only payloads of gatherMin bytes or
+//     more alias it, as detached payloads did: a receiver that keeps a
+//     small one (or a group name) keeps a copy of its own, not the whole
+//     batch.
 //
 // Either side falls back to proto.Marshal / proto.Unmarshal for anything
 // it does not expect (unknown fields, a repeated singular message, other
@@ -266,7 +272,17 @@ func field(b []byte) (num protowire.Number, typ protowire.Type, v uint64, val []
 	return 0, 0, 0, nil, nil, false
 }
 
-func decodeMcast(b []byte, m *api.McastRequest) bool {
+func decodeMcast(b []byte, m *api.McastRequest) bool { return decodeMcastIn(b, m, false) }
+
+// own returns val, or a copy of it if it is small and in a batch.
+func own(val []byte, batch bool) []byte {
+	if batch && len(val) < gatherMin {
+		return bytes.Clone(val)
+	}
+	return val
+}
+
+func decodeMcastIn(b []byte, m *api.McastRequest, batch bool) bool {
 	for len(b) > 0 {
 		num, typ, v, val, rest, ok := field(b)
 		if !ok {
@@ -277,7 +293,7 @@ func decodeMcast(b []byte, m *api.McastRequest) bool {
 		case num == 1 && typ == protowire.VarintType:
 			m.Guarantee = uint32(v)
 		case num == 2 && typ == protowire.BytesType:
-			m.Data = val
+			m.Data = own(val, batch)
 		case num == 3 && typ == protowire.VarintType:
 			m.TotalLength = v
 		case num == 4 && typ == protowire.VarintType:
@@ -297,7 +313,7 @@ func decodeMcastBatch(b []byte, m *api.McastBatch) bool {
 		}
 		b = rest
 		r := new(api.McastRequest)
-		if !decodeMcast(val, r) {
+		if !decodeMcastIn(val, r, true) {
 			return false
 		}
 		m.Msgs = append(m.Msgs, r)
@@ -382,13 +398,13 @@ func decodeDeliver(b []byte, d *api.Deliver) bool {
 		b = rest
 		switch {
 		case num == 1 && typ == protowire.BytesType:
-			d.Group = val
+			d.Group = bytes.Clone(val)
 		case num == 2 && typ == protowire.VarintType:
 			d.Nodeid = uint32(v)
 		case num == 3 && typ == protowire.VarintType:
 			d.Pid = uint32(v)
 		case num == 4 && typ == protowire.BytesType:
-			d.Data = val
+			d.Data = own(val, true)
 		case num == 5 && typ == protowire.VarintType:
 			d.Guarantee = uint32(v)
 		default:

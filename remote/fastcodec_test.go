@@ -128,24 +128,48 @@ func TestGatherReferencesLargePayloads(t *testing.T) {
 	}
 }
 
-// The fast decoder aliases the body and caps each payload: appending to
-// one does not write over the next.
+// The fast decoder aliases the body with large payloads, capped: appending
+// to one does not write over the next. In a batch, small payloads and
+// group names are copies: keeping one does not keep the batch.
 func TestFastDecodeAliasesWithCappedSlices(t *testing.T) {
-	body := must(proto.Marshal(&api.McastBatch{Msgs: []*api.McastRequest{{Data: []byte("abc")}, {Data: []byte("def")}}}))
+	big1, big2 := bytes.Repeat([]byte("a"), gatherMin), bytes.Repeat([]byte("d"), gatherMin)
+	body := must(proto.Marshal(&api.McastBatch{Msgs: []*api.McastRequest{{Data: big1}, {Data: big2}, {Data: []byte("small")}}}))
 	var m api.McastBatch
 	if !decodeFast(body, &m) {
 		t.Fatal("refused")
 	}
-	if cap(m.Msgs[0].Data) != 3 {
+	if cap(m.Msgs[0].Data) != gatherMin {
 		t.Fatalf("cap %d", cap(m.Msgs[0].Data))
 	}
 	_ = append(m.Msgs[0].Data, 'X')
-	if string(m.Msgs[1].Data) != "def" {
+	if !bytes.Equal(m.Msgs[1].Data, big2) {
 		t.Fatal("an append overwrote the next payload")
 	}
 	m.Msgs[0].Data[0] = 'z'
-	if !bytes.Contains(body, []byte("zbc")) {
-		t.Fatal("the payload does not alias the body")
+	m.Msgs[2].Data[0] = 'S'
+	if !bytes.Contains(body, []byte("za")) {
+		t.Fatal("a large payload does not alias the body")
+	}
+	if !bytes.Contains(body, []byte("small")) {
+		t.Fatal("a small payload of a batch aliases the body")
+	}
+	eb := must(proto.Marshal(&api.EventBatch{Events: []*api.Event{{Deliver: &api.Deliver{Group: []byte("grp"), Data: []byte("tiny")}}}}))
+	var e api.EventBatch
+	if !decodeFast(eb, &e) {
+		t.Fatal("refused")
+	}
+	e.Events[0].Deliver.Group[0], e.Events[0].Deliver.Data[0] = 'G', 'T'
+	if !bytes.Contains(eb, []byte("grp")) || !bytes.Contains(eb, []byte("tiny")) {
+		t.Fatal("a group name or small payload of a batch aliases the body")
+	}
+	var single api.McastRequest
+	one := must(proto.Marshal(&api.McastRequest{Data: []byte("alone")}))
+	if !decodeFast(one, &single) {
+		t.Fatal("refused")
+	}
+	single.Data[0] = 'A'
+	if !bytes.Contains(one, []byte("Alone")) {
+		t.Fatal("a lone multicast's payload does not alias its body")
 	}
 }
 
