@@ -19,14 +19,14 @@ import (
 //     writer hands it to writev from where it is (Frame.cuts). The payload
 //     field is written last in its message (protobuf decoders take fields
 //     in any order).
-//   - Decoding aliases: the payloads of the decoded message point into the
-//     frame body, which the reader allocated for this frame alone
-//     (readOwned) and never reuses. proto.Unmarshal copies every bytes
-//     field; this saves that copy and its allocation. In a frame of
-//     several messages (a batch), only payloads of gatherMin bytes or
-//     more alias it, as detached payloads did: a receiver that keeps a
-//     small one (or a group name) keeps a copy of its own, not the whole
-//     batch.
+//   - Decoding copies each payload once, or not at all: a frame that fits
+//     in the reader's buffer is decoded where it lies and each payload is
+//     copied out (proto.Unmarshal would copy the frame out of the buffer
+//     first, then each payload); a larger one is read into a buffer of its
+//     own, which its payloads then alias (all of a lone multicast's, the
+//     large ones of a batch, as detached payloads did: a receiver that
+//     keeps a small one, or a group name, keeps a copy of its own, not the
+//     whole batch).
 //
 // Either side falls back to proto.Marshal / proto.Unmarshal for anything
 // it does not expect (unknown fields, a repeated singular message, other
@@ -230,20 +230,43 @@ func gatherEvents(g *gatherer, m *api.EventBatch) bool {
 	return true
 }
 
-// decodeFast decodes body, a frame of a fastKind that the caller allocated
-// for it alone, into m, aliasing its payloads; false if it holds
-// something the fast decoder leaves to proto.Unmarshal (m is then to be
-// reset and decoded by proto.Unmarshal).
-func decodeFast(body []byte, m proto.Message) bool {
+// decodeFast decodes body, a frame of a fastKind, into m; false if it
+// holds something the fast decoder leaves to proto.Unmarshal (m is then
+// to be reset and decoded by proto.Unmarshal). owned says that the caller
+// allocated body for this frame alone: payloads may then alias it (all of
+// a lone multicast's, the large ones of a batch); else body is the
+// reader's buffer and every payload is copied out of it.
+func decodeFast(body []byte, m proto.Message, owned bool) bool {
+	lone, batch := copyAll, copyAll
+	if owned {
+		lone, batch = aliasAll, aliasLarge
+	}
 	switch m := m.(type) {
 	case *api.McastRequest:
-		return decodeMcast(body, m)
+		return decodeMcast(body, m, lone)
 	case *api.McastBatch:
-		return decodeMcastBatch(body, m)
+		return decodeMcastBatch(body, m, batch)
 	case *api.EventBatch:
-		return decodeEventBatch(body, m)
+		return decodeEventBatch(body, m, batch)
 	}
 	return false
+}
+
+// How a decoded payload relates to the frame body.
+type payloads int
+
+const (
+	copyAll    payloads = iota // every payload a copy (body is reused)
+	aliasLarge                 // payloads of gatherMin bytes or more alias body
+	aliasAll                   // every payload aliases body
+)
+
+// own returns val, or a copy of it.
+func own(val []byte, how payloads) []byte {
+	if how == aliasAll || how == aliasLarge && len(val) >= gatherMin {
+		return val
+	}
+	return bytes.Clone(val) // not zeroed first
 }
 
 // field reads one field's header and, for the wire types the fast codec
@@ -272,17 +295,7 @@ func field(b []byte) (num protowire.Number, typ protowire.Type, v uint64, val []
 	return 0, 0, 0, nil, nil, false
 }
 
-func decodeMcast(b []byte, m *api.McastRequest) bool { return decodeMcastIn(b, m, false) }
-
-// own returns val, or a copy of it if it is small and in a batch.
-func own(val []byte, batch bool) []byte {
-	if batch && len(val) < gatherMin {
-		return bytes.Clone(val)
-	}
-	return val
-}
-
-func decodeMcastIn(b []byte, m *api.McastRequest, batch bool) bool {
+func decodeMcast(b []byte, m *api.McastRequest, how payloads) bool {
 	for len(b) > 0 {
 		num, typ, v, val, rest, ok := field(b)
 		if !ok {
@@ -293,7 +306,7 @@ func decodeMcastIn(b []byte, m *api.McastRequest, batch bool) bool {
 		case num == 1 && typ == protowire.VarintType:
 			m.Guarantee = uint32(v)
 		case num == 2 && typ == protowire.BytesType:
-			m.Data = own(val, batch)
+			m.Data = own(val, how)
 		case num == 3 && typ == protowire.VarintType:
 			m.TotalLength = v
 		case num == 4 && typ == protowire.VarintType:
@@ -305,7 +318,7 @@ func decodeMcastIn(b []byte, m *api.McastRequest, batch bool) bool {
 	return true
 }
 
-func decodeMcastBatch(b []byte, m *api.McastBatch) bool {
+func decodeMcastBatch(b []byte, m *api.McastBatch, how payloads) bool {
 	for len(b) > 0 {
 		num, typ, _, val, rest, ok := field(b)
 		if !ok || num != 1 || typ != protowire.BytesType {
@@ -313,7 +326,7 @@ func decodeMcastBatch(b []byte, m *api.McastBatch) bool {
 		}
 		b = rest
 		r := new(api.McastRequest)
-		if !decodeMcastIn(val, r, true) {
+		if !decodeMcast(val, r, how) {
 			return false
 		}
 		m.Msgs = append(m.Msgs, r)
@@ -321,7 +334,7 @@ func decodeMcastBatch(b []byte, m *api.McastBatch) bool {
 	return true
 }
 
-func decodeEventBatch(b []byte, m *api.EventBatch) bool {
+func decodeEventBatch(b []byte, m *api.EventBatch, how payloads) bool {
 	for len(b) > 0 {
 		num, typ, v, val, rest, ok := field(b)
 		if !ok {
@@ -333,7 +346,7 @@ func decodeEventBatch(b []byte, m *api.EventBatch) bool {
 			m.Handle = v
 		case num == 2 && typ == protowire.BytesType:
 			ev := new(api.Event)
-			if !decodeEvent(val, ev) {
+			if !decodeEvent(val, ev, how) {
 				return false
 			}
 			m.Events = append(m.Events, ev)
@@ -344,7 +357,7 @@ func decodeEventBatch(b []byte, m *api.EventBatch) bool {
 	return true
 }
 
-func decodeEvent(b []byte, ev *api.Event) bool {
+func decodeEvent(b []byte, ev *api.Event, how payloads) bool {
 	for len(b) > 0 {
 		num, typ, _, val, rest, ok := field(b)
 		if !ok || typ != protowire.BytesType {
@@ -357,7 +370,7 @@ func decodeEvent(b []byte, ev *api.Event) bool {
 			if ev.Deliver == nil {
 				ev.Deliver = new(api.Deliver)
 			}
-			if !decodeDeliver(val, ev.Deliver) {
+			if !decodeDeliver(val, ev.Deliver, how) {
 				return false
 			}
 		case 2:
@@ -389,7 +402,7 @@ func decodeEvent(b []byte, ev *api.Event) bool {
 // already holds, as proto.Unmarshal does.
 var mergeOpts = proto.UnmarshalOptions{Merge: true}
 
-func decodeDeliver(b []byte, d *api.Deliver) bool {
+func decodeDeliver(b []byte, d *api.Deliver, how payloads) bool {
 	for len(b) > 0 {
 		num, typ, v, val, rest, ok := field(b)
 		if !ok {
@@ -404,7 +417,7 @@ func decodeDeliver(b []byte, d *api.Deliver) bool {
 		case num == 3 && typ == protowire.VarintType:
 			d.Pid = uint32(v)
 		case num == 4 && typ == protowire.BytesType:
-			d.Data = own(val, true)
+			d.Data = own(val, how)
 		case num == 5 && typ == protowire.VarintType:
 			d.Guarantee = uint32(v)
 		default:

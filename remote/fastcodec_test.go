@@ -89,12 +89,14 @@ func TestFastCodecRoundTrips(t *testing.T) {
 			t.Fatalf("%T: proto.Unmarshal of the gathered encoding: %v, equal %v", m, err, proto.Equal(got, m))
 		}
 		for _, enc := range [][]byte{body, must(proto.Marshal(m))} {
-			got := m.ProtoReflect().New().Interface()
-			if !decodeFast(enc, got) {
-				t.Fatalf("%T: the fast decoder refused %x", m, enc[:min(len(enc), 64)])
-			}
-			if !proto.Equal(got, m) {
-				t.Fatalf("%T: fast decoding differs", m)
+			for _, owned := range []bool{false, true} {
+				got := m.ProtoReflect().New().Interface()
+				if !decodeFast(enc, got, owned) {
+					t.Fatalf("%T: the fast decoder refused %x", m, enc[:min(len(enc), 64)])
+				}
+				if !proto.Equal(got, m) {
+					t.Fatalf("%T: fast decoding differs", m)
+				}
 			}
 		}
 	}
@@ -135,7 +137,7 @@ func TestFastDecodeAliasesWithCappedSlices(t *testing.T) {
 	big1, big2 := bytes.Repeat([]byte("a"), gatherMin), bytes.Repeat([]byte("d"), gatherMin)
 	body := must(proto.Marshal(&api.McastBatch{Msgs: []*api.McastRequest{{Data: big1}, {Data: big2}, {Data: []byte("small")}}}))
 	var m api.McastBatch
-	if !decodeFast(body, &m) {
+	if !decodeFast(body, &m, true) {
 		t.Fatal("refused")
 	}
 	if cap(m.Msgs[0].Data) != gatherMin {
@@ -155,7 +157,7 @@ func TestFastDecodeAliasesWithCappedSlices(t *testing.T) {
 	}
 	eb := must(proto.Marshal(&api.EventBatch{Events: []*api.Event{{Deliver: &api.Deliver{Group: []byte("grp"), Data: []byte("tiny")}}}}))
 	var e api.EventBatch
-	if !decodeFast(eb, &e) {
+	if !decodeFast(eb, &e, true) {
 		t.Fatal("refused")
 	}
 	e.Events[0].Deliver.Group[0], e.Events[0].Deliver.Data[0] = 'G', 'T'
@@ -164,12 +166,23 @@ func TestFastDecodeAliasesWithCappedSlices(t *testing.T) {
 	}
 	var single api.McastRequest
 	one := must(proto.Marshal(&api.McastRequest{Data: []byte("alone")}))
-	if !decodeFast(one, &single) {
+	if !decodeFast(one, &single, true) {
 		t.Fatal("refused")
 	}
 	single.Data[0] = 'A'
 	if !bytes.Contains(one, []byte("Alone")) {
 		t.Fatal("a lone multicast's payload does not alias its body")
+	}
+	// A body that is the reader's buffer: everything is copied.
+	var borrowed api.McastBatch
+	if !decodeFast(body, &borrowed, false) {
+		t.Fatal("refused")
+	}
+	for _, r := range borrowed.Msgs {
+		r.Data[len(r.Data)-1] = '!'
+	}
+	if bytes.Contains(body, []byte("!")) {
+		t.Fatal("a payload decoded from a borrowed body aliases it")
 	}
 }
 
@@ -195,7 +208,7 @@ func FuzzFastDecode(f *testing.F) {
 		want := linkKinds[k]()
 		werr := proto.Unmarshal(b, want)
 		got := linkKinds[k]()
-		if !decodeFast(bytes.Clone(b), got) {
+		if !decodeFast(bytes.Clone(b), got, kind&0x80 != 0) {
 			return
 		}
 		if werr != nil {

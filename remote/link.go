@@ -407,7 +407,7 @@ func serveLink(system *actor.ActorSystem, conn net.Conn, id Identity) {
 			if err != nil {
 				return
 			}
-			if !decodeFast(body, m) {
+			if !decodeFast(body, m, true) {
 				if err := proto.Unmarshal(body, m); err != nil {
 					g.drop(dropBody, conn, "kind "+strconv.Itoa(kind)+": "+err.Error())
 					return

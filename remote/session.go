@@ -194,12 +194,21 @@ func (s *SessionConn) Read() (SessionFrame, error) {
 			return s.refuse(dropBody, "session kind "+strconv.Itoa(kind)+" detached: "+err.Error())
 		}
 	} else if fastKind(kind) {
-		// Its payloads will point into body: a buffer of its own.
-		body, err := s.r.readOwned(int(n), s.trust)
+		// Decoded where it lies in the read buffer (its payloads copied
+		// out), or, larger than that, read into a buffer of its own that
+		// its large payloads point into.
+		var body []byte
+		var err error
+		owned := int(n) > s.r.Size()
+		if owned {
+			body, err = s.r.readOwned(int(n), s.trust)
+		} else {
+			body, err = s.r.next(int(n))
+		}
 		if err != nil {
 			return SessionFrame{}, err
 		}
-		if !decodeFast(body, f.Msg) {
+		if !decodeFast(body, f.Msg, owned) {
 			if err := proto.Unmarshal(body, f.Msg); err != nil {
 				return s.refuse(dropBody, "session kind "+strconv.Itoa(kind)+": "+err.Error())
 			}
