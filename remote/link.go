@@ -172,7 +172,8 @@ type Frame struct {
 	kind byte
 	once sync.Once
 	body []byte   // the protobuf, or the detached header and skeleton
-	data [][]byte // detached payloads, written from where they are
+	data [][]byte // detached or gathered payloads, written from where they are
+	cuts []int    // gathered (fastcodec.go): data[i] goes after body[:cuts[i]]
 	det  bool     // body is a detached header and skeleton
 	size int      // the frame's body size on the wire
 	err  error
@@ -189,6 +190,9 @@ func NewFrame(m proto.Message) *Frame {
 
 func (f *Frame) encode() error {
 	f.once.Do(func() {
+		if f.gather() {
+			return
+		}
 		if !worthDetaching(f.msg) {
 			f.body, f.err = proto.Marshal(f.msg)
 			f.size = len(f.body)
@@ -398,6 +402,17 @@ func serveLink(system *actor.ActorSystem, conn net.Conn, id Identity) {
 				g.drop(dropBody, conn, "kind "+strconv.Itoa(kind)+" detached: "+err.Error())
 				return
 			}
+		} else if fastKind(kind) {
+			body, err := readOwned(r, int(n), trust)
+			if err != nil {
+				return
+			}
+			if !decodeFast(body, m, true) {
+				if err := proto.Unmarshal(body, m); err != nil {
+					g.drop(dropBody, conn, "kind "+strconv.Itoa(kind)+": "+err.Error())
+					return
+				}
+			}
 		} else {
 			body, err := readBody(r, buf, int(n), trust)
 			if err != nil {
@@ -476,6 +491,23 @@ func readBody(r io.Reader, buf []byte, n, trust int) ([]byte, error) {
 		copy(nb, b)
 		b = nb
 	}
+}
+
+// readOwned reads an n-byte body into a buffer of its own, which the
+// message decoded from it may alias: copied out of r's buffer when it
+// holds the whole body, else read as readBody does (an allocation bounded
+// by what arrives).
+func readOwned(r *bufio.Reader, n, trust int) ([]byte, error) {
+	if n <= r.Size() {
+		p, err := r.Peek(n)
+		if err != nil {
+			return nil, err
+		}
+		b := append([]byte(nil), p...)
+		_, _ = r.Discard(n)
+		return b, nil
+	}
+	return readBody(r, nil, n, trust)
 }
 
 // LinkLimits bound what the link reader of an actor system accepts from
@@ -1111,19 +1143,23 @@ func (f *Frame) wireKind() byte {
 	return f.kind
 }
 
-// appendBody lays out f's body and detached payloads after the header the
+// appendBody lays out f's body and its payloads after the header the
 // caller put in scratch: a small body is copied into scratch, a large one
-// and the payloads are referenced where they are. start is where the
-// bytes of scratch not yet in bufs begin; scratch must have room for
-// what is copied (bufs holds slices of it).
+// and the payloads are referenced where they are. A detached frame's
+// payloads follow its body; a gathered one's go at its cuts. start is
+// where the bytes of scratch not yet in bufs begin; scratch must have
+// room for what is copied (bufs holds slices of it).
 func appendBody(bufs net.Buffers, scratch []byte, start int, f *Frame) (net.Buffers, []byte, int) {
-	if len(f.body) <= smallBody {
-		scratch = append(scratch, f.body...)
-	} else {
-		bufs = append(bufs, scratch[start:], f.body)
-		start = len(scratch)
-	}
-	for _, d := range f.data {
+	small := len(f.body) <= smallBody
+	prev := 0
+	for i, d := range f.data {
+		if f.cuts != nil {
+			bufs, scratch, start = appendPiece(bufs, scratch, start, f.body[prev:f.cuts[i]], small)
+			prev = f.cuts[i]
+		} else if i == 0 {
+			bufs, scratch, start = appendPiece(bufs, scratch, start, f.body, small)
+			prev = len(f.body)
+		}
 		if len(d) == 0 {
 			continue
 		}
@@ -1133,7 +1169,22 @@ func appendBody(bufs net.Buffers, scratch []byte, start int, f *Frame) (net.Buff
 		}
 		bufs = append(bufs, d)
 	}
-	return bufs, scratch, start
+	return appendPiece(bufs, scratch, start, f.body[prev:], small)
+}
+
+// appendPiece lays out a piece of a frame's body: copied into scratch if
+// the body is small, else referenced.
+func appendPiece(bufs net.Buffers, scratch []byte, start int, b []byte, small bool) (net.Buffers, []byte, int) {
+	if len(b) == 0 {
+		return bufs, scratch, start
+	}
+	if small {
+		return bufs, append(scratch, b...), start
+	}
+	if start < len(scratch) {
+		bufs = append(bufs, scratch[start:])
+	}
+	return append(bufs, b), scratch, len(scratch)
 }
 
 // Large messages travel detached: their payloads (every bytes field named

@@ -357,16 +357,18 @@ func testLegitimateLargeFrames(t *testing.T) {
 	}
 	var want []proto.Message
 	var frames []*Frame
-	for i, whole := range []bool{false, false, true} {
+	// Gathered (as sent now), detached and marshaled whole (as older
+	// versions send).
+	for i, mode := range []string{"gathered", "detached", "detached", "whole"} {
 		m := &api.McastRequest{Guarantee: 1, Data: big(byte(i))}
-		noDetach = whole
+		noGather, noDetach = mode != "gathered", mode == "whole"
 		f := NewFrame(m)
 		if err := f.encode(); err != nil {
 			t.Fatal(err)
 		}
-		noDetach = false
-		if f.det == whole {
-			t.Fatalf("frame %d: detached %v", i, f.det)
+		noGather, noDetach = false, false
+		if f.det != (mode == "detached") || (f.cuts != nil) != (mode == "gathered") {
+			t.Fatalf("frame %d: detached %v, gathered %v, want %s", i, f.det, f.cuts != nil, mode)
 		}
 		want = append(want, m)
 		frames = append(frames, f)

@@ -152,11 +152,12 @@ func (c *counter) Receive(ctx actor.Context) {
 }
 
 // BenchmarkLink sends b.N events of each size over a link, in batches of
-// up to 1 MiB, as a node sends deliveries to a client.
+// up to 1 MiB, as a node sends deliveries to a client: marshaled whole,
+// detached (as older versions send them) and gathered (fastcodec.go).
 func BenchmarkLink(b *testing.B) {
 	for _, size := range []int{64, 16384, 65536} {
-		for _, det := range []bool{false, true} {
-			b.Run(fmt.Sprintf("size=%d/detach=%v", size, det), func(b *testing.B) { benchLink(b, size, det) })
+		for _, mode := range []string{"whole", "detach", "gather"} {
+			b.Run(fmt.Sprintf("size=%d/%s", size, mode), func(b *testing.B) { benchLink(b, size, mode) })
 		}
 	}
 }
@@ -166,17 +167,17 @@ func BenchmarkLink(b *testing.B) {
 // message.
 func BenchmarkLinkTLS(b *testing.B) {
 	for _, size := range []int{64, 16384, 65536} {
-		for _, det := range []bool{false, true} {
-			b.Run(fmt.Sprintf("size=%d/detach=%v", size, det), func(b *testing.B) { benchLinkWith(b, size, det, true) })
+		for _, mode := range []string{"whole", "detach", "gather"} {
+			b.Run(fmt.Sprintf("size=%d/%s", size, mode), func(b *testing.B) { benchLinkWith(b, size, mode, true) })
 		}
 	}
 }
 
-func benchLink(b *testing.B, size int, det bool) { benchLinkWith(b, size, det, false) }
+func benchLink(b *testing.B, size int, mode string) { benchLinkWith(b, size, mode, false) }
 
-func benchLinkWith(b *testing.B, size int, det, secure bool) {
-	noDetach = !det
-	defer func() { noDetach = false }()
+func benchLinkWith(b *testing.B, size int, mode string, secure bool) {
+	noGather, noDetach = mode != "gather", mode == "whole"
+	defer func() { noGather, noDetach = false, false }()
 	var server, client *Security
 	if secure {
 		p := testPKI(b)

@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"strconv"
 	"sync"
@@ -77,7 +76,7 @@ type SessionConn struct {
 	conn  net.Conn
 	g     *linkGuard
 	kinds *[128]bool
-	r     *bufio.Reader
+	r     *frameReader
 	buf   []byte
 	trust int
 	hdr   [sessionHeader]byte
@@ -89,6 +88,13 @@ type SessionConn struct {
 	closed    bool
 	wake      chan struct{}
 	done      chan struct{}
+
+	// wmu is held by whoever writes to conn: the writing goroutine, or a
+	// caller of SendMcast (sessiondirect.go), which uses direct.
+	wmu    sync.Mutex
+	direct directWriter
+	wv     net.Buffers   // what is being written (WriteTo consumes its receiver)
+	bw     *bufio.Writer // TLS: the pieces of a write go out as few records
 }
 
 type sessionOut struct {
@@ -122,8 +128,14 @@ func NewClientSession(conn net.Conn) *SessionConn {
 
 func newSessionConn(conn net.Conn, g *linkGuard, kinds *[128]bool, maxQueued uint64) *SessionConn {
 	setSocketBuffers(conn)
-	s := &SessionConn{
-		conn: conn, g: g, kinds: kinds, r: bufio.NewReaderSize(conn, 64<<10),
+	var bw *bufio.Writer
+	switch conn.(type) {
+	case *net.TCPConn, *net.UnixConn: // writev
+	default:
+		bw = bufio.NewWriterSize(conn, 64<<10)
+	}
+	s := &SessionConn{bw: bw,
+		conn: conn, g: g, kinds: kinds, r: newFrameReader(conn, 64<<10),
 		maxQueued: maxQueued, wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
 	go s.write()
@@ -151,9 +163,11 @@ func (s *SessionConn) Buffered() int { return s.r.Buffered() }
 // Read returns the next frame. An error ends the session: the connection
 // closed, or sent something malformed (then Read closes it).
 func (s *SessionConn) Read() (SessionFrame, error) {
-	if _, err := io.ReadFull(s.r, s.hdr[:]); err != nil {
+	hdr, err := s.r.next(sessionHeader)
+	if err != nil {
 		return SessionFrame{}, err
 	}
+	copy(s.hdr[:], hdr)
 	n := binary.LittleEndian.Uint32(s.hdr[:4])
 	kind := int(s.hdr[4] &^ kindDetached)
 	if !s.kinds[kind] {
@@ -162,6 +176,9 @@ func (s *SessionConn) Read() (SessionFrame, error) {
 	if bound := s.g.limits.Load().MaxFrame; uint64(n) > bound {
 		return s.refuse(dropSize, strconv.FormatUint(uint64(n), 10)+" bytes announced, session kind "+
 			strconv.Itoa(kind)+", limit "+strconv.FormatUint(bound, 10))
+	}
+	if int(n) > s.r.Size() && int(n) <= s.trust && s.r.Size() < maxSessionBuffer && !noGrow {
+		s.growBuffer(int(n))
 	}
 	f := SessionFrame{
 		Handle: binary.LittleEndian.Uint64(s.hdr[5:13]),
@@ -175,6 +192,26 @@ func (s *SessionConn) Read() (SessionFrame, error) {
 		}
 		if err := attach(body, f.Msg); err != nil {
 			return s.refuse(dropBody, "session kind "+strconv.Itoa(kind)+" detached: "+err.Error())
+		}
+	} else if fastKind(kind) {
+		// Decoded where it lies in the read buffer (its payloads copied
+		// out), or, larger than that, read into a buffer of its own that
+		// its large payloads point into.
+		var body []byte
+		var err error
+		owned := int(n) > s.r.Size()
+		if owned {
+			body, err = s.r.readOwned(int(n), s.trust)
+		} else {
+			body, err = s.r.next(int(n))
+		}
+		if err != nil {
+			return SessionFrame{}, err
+		}
+		if !decodeFast(body, f.Msg, owned) {
+			if err := proto.Unmarshal(body, f.Msg); err != nil {
+				return s.refuse(dropBody, "session kind "+strconv.Itoa(kind)+": "+err.Error())
+			}
 		}
 	} else {
 		body, err := readBody(s.r, s.buf, int(n), s.trust)
@@ -192,6 +229,25 @@ func (s *SessionConn) Read() (SessionFrame, error) {
 	s.trust = max(s.trust, int(n))
 	linkBytes.Add(uint64(n) + sessionHeader)
 	return f, nil
+}
+
+// noGrow keeps session read buffers at their first size (benchmarks).
+var noGrow bool
+
+// maxSessionBuffer bounds a session's read buffer.
+const maxSessionBuffer = 4 << 20
+
+// growBuffer gives the session a read buffer that holds several bodies
+// of n bytes (up to maxSessionBuffer), once the other end has sent one
+// larger than its buffer in full: its bodies are then copied out of it
+// (readOwned), not read into buffers zeroed first, and a read takes
+// several at once.
+func (s *SessionConn) growBuffer(n int) {
+	size := s.r.Size()
+	for size < 4*(n+sessionHeader) && size < maxSessionBuffer {
+		size *= 2
+	}
+	s.r.grow(min(size, maxSessionBuffer))
 }
 
 func (s *SessionConn) refuse(reason dropReason, detail string) (SessionFrame, error) {
@@ -268,11 +324,16 @@ func (s *SessionConn) Done() <-chan struct{} { return s.done }
 // Conn returns the session's connection.
 func (s *SessionConn) Conn() net.Conn { return s.conn }
 
+// take takes what is queued, giving the queue spare (nil and no swap if
+// nothing is queued); its caller holds wmu.
 func (s *SessionConn) take(spare []sessionOut) []sessionOut {
 	s.mu.Lock()
+	defer s.mu.Unlock()
+	if len(s.q) == 0 {
+		return nil
+	}
 	q := s.q
 	s.q = spare[:0]
-	s.mu.Unlock()
 	return q
 }
 
@@ -288,17 +349,17 @@ func (s *SessionConn) write() {
 			return
 		}
 		for {
+			s.wmu.Lock()
 			q := s.take(spare)
 			if len(q) == 0 {
-				spare = q
+				s.wmu.Unlock()
 				break
 			}
 			var size uint64
 			bufs, scratch, size = encodeSessionFrames(q, bufs[:0], scratch[:0])
 			clear(q)
 			spare = q[:0]
-			w := bufs // WriteTo consumes its receiver
-			n, err := w.WriteTo(s.conn)
+			n, err := s.writeBufs(bufs)
 			linkBytes.Add(uint64(n))
 			clear(bufs)
 			if cap(scratch) > 4<<20 {
@@ -307,12 +368,23 @@ func (s *SessionConn) write() {
 			s.mu.Lock()
 			s.queued -= min(s.queued, size)
 			s.mu.Unlock()
+			s.wmu.Unlock()
 			if err != nil {
 				s.Close()
 				return
 			}
 		}
 	}
+}
+
+// writeBufs writes bufs: with writev, or through bw (TLS); its caller
+// holds wmu.
+func (s *SessionConn) writeBufs(bufs net.Buffers) (int64, error) {
+	if s.bw != nil {
+		return writeBuffers(s.conn, s.bw, bufs)
+	}
+	s.wv = bufs
+	return s.wv.WriteTo(s.conn)
 }
 
 // encodeSessionFrames lays out session frames for one writev, as

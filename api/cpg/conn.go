@@ -1,6 +1,7 @@
 package cpg
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"os"
@@ -378,6 +379,23 @@ func (c *conn) send(h *Handle, msg proto.Message) {
 		return
 	}
 	c.system.Root.Send(h.actor, msg)
+}
+
+// sendMcast multicasts the concatenation of iov from handle h: attached
+// and direct, written from iov before it returns
+// (remote.SessionConn.SendMcast); else copied (the caller may reuse iov
+// once McastJoined returns) and sent in order with the rest.
+func (c *conn) sendMcast(h *Handle, guarantee uint32, iov [][]byte, direct bool) {
+	if c.attached && direct {
+		c.sess.sc.SendMcast(h.id, guarantee, iov)
+		return
+	}
+	m := &api.McastRequest{Guarantee: guarantee, Data: bytes.Join(iov, nil)} // not zeroed first
+	if c.attached {
+		c.sess.send(h.id, m)
+		return
+	}
+	c.system.Root.Send(h.actor, m)
 }
 
 // answer turns an in-process future's outcome into a reply or an error.

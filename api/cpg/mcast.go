@@ -1,6 +1,7 @@
 package cpg
 
 import (
+	"bytes"
 	"fmt"
 	"sync"
 
@@ -83,21 +84,26 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 		h.noteFlow()
 		return api.ErrTryAgain
 	}
-	data := make([]byte, 0, total)
-	for _, b := range iov {
-		data = append(data, b...)
-	}
 	h.sendMu.Lock()
 	defer h.sendMu.Unlock()
-	h.inflight.Add(1)
+	alone := h.inflight.Add(1) == 1
 	h.inflightBytes.Add(int64(total))
 	h.noteFlow()
 	if total > int(h.maxAtomic) {
+		data := bytes.Join(iov, nil) // a copy of its own, not zeroed first
 		return h.sendLarge(guarantee, data)
 	}
-	h.conn.send(h, &api.McastRequest{Guarantee: uint32(guarantee), Data: data})
+	h.conn.sendMcast(h, uint32(guarantee), iov, alone || total >= directMin)
 	return nil
 }
+
+// directMin: an attached handle's multicasts from this size on are
+// written from the caller's buffers (remote.SessionConn.SendMcast), as is
+// one with none of the handle's others in flight (a request-reply or a
+// round trip: no hand-off to the session's writing goroutine). Smaller
+// ones in a stream are copied and queued: the writing goroutine then
+// writes many with one writev, and the node reads many with one read.
+const directMin = 8 << 10
 
 // sendLarge sends a message above the atomic size and waits until it is
 // ordered or interrupted. sendMu is held: one large message at a time.

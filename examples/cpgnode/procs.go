@@ -39,12 +39,14 @@ type procsGovernor struct {
 	cur int
 	// up: above this CPU use (in cores) with goroutines waiting (above
 	// waitUp of scheduling events waited long) on one processor, or above
-	// upRate of link traffic (bytes/s), use all. down: below downUse and
-	// downRate on all, and held there at least hold intervals, go back
+	// upRate of link traffic (bytes/s), use all. down: at least hold
+	// intervals after going up, below downUse and downRate on all for
+	// quietFor intervals in a row (a dip of a flood is shorter), go back
 	// to one.
 	up, waitUp, downUse float64
 	upRate, downRate    float64
 	hold, held          int
+	quietFor, quiet     int
 }
 
 // next returns the processor count for the CPU use (in cores, user and
@@ -53,10 +55,15 @@ type procsGovernor struct {
 func (g *procsGovernor) next(use, rate, waiting float64) int {
 	switch {
 	case g.cur == 1 && (rate > g.upRate || (use > g.up && waiting > g.waitUp)):
-		g.cur, g.held = g.max, 0
+		g.cur, g.held, g.quiet = g.max, 0, 0
 	case g.cur > 1:
 		g.held++
-		if g.held >= g.hold && use < g.downUse && rate < g.downRate {
+		if use < g.downUse && rate < g.downRate {
+			g.quiet++
+		} else {
+			g.quiet = 0
+		}
+		if g.held >= g.hold && g.quiet >= max(g.quietFor, 1) {
 			g.cur = 1
 		}
 	}
@@ -90,13 +97,21 @@ func governProcs(stop <-chan struct{}, log zerolog.Logger) {
 	if os.Getenv("GOMAXPROCS") != "" || runtime.NumCPU() < 2 {
 		return
 	}
-	// A lone 1 KiB round trip moves about 20 MB/s through a node (in
-	// from the client, out to it and to two other nodes); a 16 KiB flood
-	// hundreds.
-	g := &procsGovernor{max: runtime.GOMAXPROCS(0), cur: 1, up: 0.6, waitUp: 0.05, downUse: 0.8,
-		upRate: 64 << 20, downRate: 16 << 20, hold: 10}
+	// Link traffic alone must not take a node with a lone round trip up:
+	// one of 1 KiB on one node moves 40-90 MB/s (in from its client, out
+	// to it), more the faster it goes, where a 1 KiB flood moves 300-600
+	// MB/s and a 16 KiB one about 1 GB/s. Below downRate (and one core of
+	// CPU) for two ticks in a row, one processor is enough again. (2026-12-07:
+	// with upRate 64 MiB/s and downRate 16 MiB/s a fast 1 KiB round trip
+	// took the node up and kept it there: on two processors every
+	// hand-off wakes the other thread, p50 ~1.5-2x.) The ticks are short
+	// so that the node is back on one processor within 50-100 ms of a
+	// flood's end (a round trip measured right after one otherwise ran on
+	// two for its first 200-400 ms).
+	g := &procsGovernor{max: runtime.GOMAXPROCS(0), cur: 1, up: 0.6, waitUp: 0.05, downUse: 1.0,
+		upRate: 256 << 20, downRate: 128 << 20, hold: 4, quietFor: 2}
 	runtime.GOMAXPROCS(1)
-	const every = 200 * time.Millisecond
+	const every = 50 * time.Millisecond
 	t := time.NewTicker(every)
 	defer t.Stop()
 	sample := []metrics.Sample{{Name: "/sched/latencies:seconds"}}

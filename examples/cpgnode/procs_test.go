@@ -27,3 +27,26 @@ func TestProcsGovernorFollowsLoadWithHysteresis(t *testing.T) {
 		}
 	}
 }
+
+// With quietFor, a dip of a flood shorter than quietFor intervals keeps
+// the processors; a quiet spell that long after the hold gives them back
+// at once, however long the flood was.
+func TestProcsGovernorWaitsOutDips(t *testing.T) {
+	g := &procsGovernor{max: 2, cur: 1, up: 0.6, waitUp: 0.05, downUse: 1.0, upRate: 256e6, downRate: 128e6, hold: 4, quietFor: 2}
+	for i, step := range []struct {
+		use, rate, waiting float64
+		want               int
+	}{
+		{0.7, 80e6, 0, 1},                     // a fast round trip: traffic below upRate, nothing waiting
+		{0.5, 300e6, 0.1, 2},                  // a flood
+		{0.2, 10e6, 0, 2}, {0.4, 900e6, 0, 2}, // a one-tick dip
+		{0.2, 10e6, 0, 2}, {0.2, 10e6, 0, 1}, // its end: two quiet ticks
+		{0.3, 300e6, 0, 2}, {0.1, 0, 0, 2}, {0.1, 0, 0, 2}, // a short burst: held
+		{0.1, 0, 0, 2}, {0.1, 0, 0, 1},
+		{0.9, 100e6, 0, 1}, {0.9, 100e6, 0.01, 1}, // a 1 KiB round trip stays on one
+	} {
+		if got := g.next(step.use, step.rate, step.waiting); got != step.want {
+			t.Fatalf("step %d: cpu %.2f, %.0f B/s, %.2f waiting give %d processors, want %d", i, step.use, step.rate, step.waiting, got, step.want)
+		}
+	}
+}

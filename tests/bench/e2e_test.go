@@ -155,3 +155,69 @@ func cpuTime() time.Duration {
 	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkAttachedRoundTrip is cpgflood rtt in one process: a handle
+// attached on the node's client socket multicasts one message and
+// dispatches until its own delivery is back, b.N times. ns/op is the round
+// trip; cpu-ns/op (node and client together) the work of one, which a
+// shared machine's noise hardly moves. Run with -cpu 1 to see the path
+// without the wake-ups of other threads.
+func BenchmarkAttachedRoundTrip(b *testing.B) {
+	for _, size := range []int{64, 1024} {
+		b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) { benchRoundTrip(b, size) })
+	}
+}
+
+func benchRoundTrip(b *testing.B, size int) {
+	cfg := remote.DefaultConfig()
+	cfg.Listen = "127.0.0.1:0"
+	cfg.ClientSocket = clientSocket(b)
+	node, err := actors.Start(cfg)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer node.Stop()
+	back := false
+	h, err := cpg.Initialize(&cpg.Callbacks{
+		Deliver: func(*cpg.Handle, []byte, uint32, uint32, []byte) { back = true },
+	}, cpg.WithAddress(node.ClientSocket()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer h.Finalize()
+	if err := h.Join([]byte("rtt")); err != nil {
+		b.Fatal(err)
+	}
+	ready, _ := h.FdGet()
+	msg := make([]byte, size)
+	roundTrip := func() {
+		back = false
+		for {
+			err := h.McastJoined(api.TypeAgreed, msg)
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, api.ErrTryAgain) {
+				b.Fatal(err)
+			}
+			_ = h.Dispatch(api.DispatchAll)
+		}
+		for !back {
+			<-ready
+			if err := h.Dispatch(api.DispatchAll); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	for range 100 { // the join's confchg, warm-up
+		roundTrip()
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	for range b.N {
+		roundTrip()
+	}
+	b.StopTimer()
+	b.ReportMetric(float64(cpuTime()-cpu0)/float64(b.N), "cpu-ns/op")
+}
