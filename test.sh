@@ -30,7 +30,7 @@
 # would starve the 1000-handle stress test running beside them.
 set -euo pipefail
 cd "$(dirname "$0")"
-go test -count=1 ./api ./api/wire ./groups/... ./sequencer/... ./cluster/... ./remote/... ./tests/checker/... ./tests/multinode/...
+go test -count=1 ./api ./internal/... ./groups/... ./sequencer/... ./cluster/... ./remote/... ./tests/checker/... ./tests/multinode/...
 
 logdir=${ACTORCPG_TEST_LOG_DIR:-$(mktemp -d "${TMPDIR:-/tmp}/actorcpg-test.XXXXXX")}
 mkdir -p "$logdir"

@@ -9,8 +9,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // handleActor is one CPG handle on its node (Corosync's per-connection

@@ -12,9 +12,9 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/cluster"
 	"github.com/actorcpg/actorcpg/groups"
+	"github.com/actorcpg/actorcpg/internal/wire"
 	"github.com/actorcpg/actorcpg/remote"
 )
 

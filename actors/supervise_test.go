@@ -9,7 +9,7 @@ import (
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 	"github.com/actorcpg/actorcpg/remote"
 )
 

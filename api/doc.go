@@ -7,4 +7,4 @@
 // functions in Go form) are in package api/cpg.
 package api
 
-//go:generate protoc -I .. --go_out=.. --go_opt=paths=source_relative api/cpg.proto api/wire/wire.proto
+//go:generate protoc -I .. --go_out=.. --go_opt=paths=source_relative api/cpg.proto internal/wire/wire.proto

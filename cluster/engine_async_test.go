@@ -11,8 +11,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // newAsyncTestNet is newTestNet with NewAsync's engines, whose local

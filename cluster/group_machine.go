@@ -7,8 +7,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // maxEarly bounds the events a replica keeps ahead of a gap; beyond it

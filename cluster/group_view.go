@@ -4,7 +4,7 @@ import (
 	"slices"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // The group's side of a view change: Freeze, then Install.

@@ -8,7 +8,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // testGroup returns the machine of group "g" on node 1 in ring 2.5 of

@@ -6,8 +6,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/groups"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // The messages between a node's machines (see the package doc). Each is a

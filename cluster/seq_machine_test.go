@@ -4,7 +4,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 func testSeq(self uint32) *SequencerMachine {

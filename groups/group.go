@@ -13,7 +13,7 @@ import (
 	"slices"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // HandleID names a handle on its node.

@@ -2,7 +2,7 @@ package groups
 
 import (
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // Delivery is the events one local handle must receive, in order.

@@ -23,7 +23,7 @@ import (
 	"google.golang.org/protobuf/reflect/protoreflect"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // Links carry the bulk traffic of actorcpg (node to node, node to client)

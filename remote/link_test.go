@@ -14,7 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 func payload(r *rand.Rand, n int) []byte {

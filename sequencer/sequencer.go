@@ -12,7 +12,7 @@ import (
 	"cmp"
 	"slices"
 
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // origin is what the sequencer knows of one submitting node: the id of

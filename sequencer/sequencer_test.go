@@ -5,7 +5,7 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 	"github.com/actorcpg/actorcpg/sequencer"
 )
 

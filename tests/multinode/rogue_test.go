@@ -13,7 +13,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 	"github.com/actorcpg/actorcpg/remote"
 )
 

@@ -49,7 +49,7 @@ import (
 
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 	"github.com/actorcpg/actorcpg/remote"
 	"github.com/actorcpg/actorcpg/tests/checker"
 )

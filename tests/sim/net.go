@@ -7,8 +7,8 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
-	"github.com/actorcpg/actorcpg/api/wire"
 	"github.com/actorcpg/actorcpg/cluster"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // packet is a message on the simulated wire: marshalled at send, so that

@@ -2,7 +2,7 @@ package sim
 
 import (
 	"github.com/actorcpg/actorcpg/api"
-	"github.com/actorcpg/actorcpg/api/wire"
+	"github.com/actorcpg/actorcpg/internal/wire"
 	"github.com/actorcpg/actorcpg/tests/checker"
 )
 

@@ -9,7 +9,7 @@
 // versions:
 // 	protoc-gen-go v1.36.12
 // 	protoc        v3.21.12
-// source: api/wire/wire.proto
+// source: internal/wire/wire.proto
 
 package wire
 
@@ -76,11 +76,11 @@ func (x Kind) String() string {
 }
 
 func (Kind) Descriptor() protoreflect.EnumDescriptor {
-	return file_api_wire_wire_proto_enumTypes[0].Descriptor()
+	return file_internal_wire_wire_proto_enumTypes[0].Descriptor()
 }
 
 func (Kind) Type() protoreflect.EnumType {
-	return &file_api_wire_wire_proto_enumTypes[0]
+	return &file_internal_wire_wire_proto_enumTypes[0]
 }
 
 func (x Kind) Number() protoreflect.EnumNumber {
@@ -89,7 +89,7 @@ func (x Kind) Number() protoreflect.EnumNumber {
 
 // Deprecated: Use Kind.Descriptor instead.
 func (Kind) EnumDescriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{0}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{0}
 }
 
 // GroupEvent is one event of a group's agreed order. seq is assigned by the
@@ -127,7 +127,7 @@ type GroupEvent struct {
 
 func (x *GroupEvent) Reset() {
 	*x = GroupEvent{}
-	mi := &file_api_wire_wire_proto_msgTypes[0]
+	mi := &file_internal_wire_wire_proto_msgTypes[0]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -139,7 +139,7 @@ func (x *GroupEvent) String() string {
 func (*GroupEvent) ProtoMessage() {}
 
 func (x *GroupEvent) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[0]
+	mi := &file_internal_wire_wire_proto_msgTypes[0]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -152,7 +152,7 @@ func (x *GroupEvent) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupEvent.ProtoReflect.Descriptor instead.
 func (*GroupEvent) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{0}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{0}
 }
 
 func (x *GroupEvent) GetSeq() uint64 {
@@ -259,7 +259,7 @@ type Handoff struct {
 
 func (x *Handoff) Reset() {
 	*x = Handoff{}
-	mi := &file_api_wire_wire_proto_msgTypes[1]
+	mi := &file_internal_wire_wire_proto_msgTypes[1]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -271,7 +271,7 @@ func (x *Handoff) String() string {
 func (*Handoff) ProtoMessage() {}
 
 func (x *Handoff) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[1]
+	mi := &file_internal_wire_wire_proto_msgTypes[1]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -284,7 +284,7 @@ func (x *Handoff) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Handoff.ProtoReflect.Descriptor instead.
 func (*Handoff) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{1}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{1}
 }
 
 func (x *Handoff) GetTo() uint32 {
@@ -314,7 +314,7 @@ type SeqOrigin struct {
 
 func (x *SeqOrigin) Reset() {
 	*x = SeqOrigin{}
-	mi := &file_api_wire_wire_proto_msgTypes[2]
+	mi := &file_internal_wire_wire_proto_msgTypes[2]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -326,7 +326,7 @@ func (x *SeqOrigin) String() string {
 func (*SeqOrigin) ProtoMessage() {}
 
 func (x *SeqOrigin) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[2]
+	mi := &file_internal_wire_wire_proto_msgTypes[2]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -339,7 +339,7 @@ func (x *SeqOrigin) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SeqOrigin.ProtoReflect.Descriptor instead.
 func (*SeqOrigin) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{2}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{2}
 }
 
 func (x *SeqOrigin) GetNode() uint32 {
@@ -380,7 +380,7 @@ type Submit struct {
 
 func (x *Submit) Reset() {
 	*x = Submit{}
-	mi := &file_api_wire_wire_proto_msgTypes[3]
+	mi := &file_internal_wire_wire_proto_msgTypes[3]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -392,7 +392,7 @@ func (x *Submit) String() string {
 func (*Submit) ProtoMessage() {}
 
 func (x *Submit) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[3]
+	mi := &file_internal_wire_wire_proto_msgTypes[3]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -405,7 +405,7 @@ func (x *Submit) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Submit.ProtoReflect.Descriptor instead.
 func (*Submit) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{3}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{3}
 }
 
 func (x *Submit) GetGroup() []byte {
@@ -465,7 +465,7 @@ type Ordered struct {
 
 func (x *Ordered) Reset() {
 	*x = Ordered{}
-	mi := &file_api_wire_wire_proto_msgTypes[4]
+	mi := &file_internal_wire_wire_proto_msgTypes[4]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -477,7 +477,7 @@ func (x *Ordered) String() string {
 func (*Ordered) ProtoMessage() {}
 
 func (x *Ordered) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[4]
+	mi := &file_internal_wire_wire_proto_msgTypes[4]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -490,7 +490,7 @@ func (x *Ordered) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ordered.ProtoReflect.Descriptor instead.
 func (*Ordered) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{4}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{4}
 }
 
 func (x *Ordered) GetGroup() []byte {
@@ -556,7 +556,7 @@ type JoinGroup struct {
 
 func (x *JoinGroup) Reset() {
 	*x = JoinGroup{}
-	mi := &file_api_wire_wire_proto_msgTypes[5]
+	mi := &file_internal_wire_wire_proto_msgTypes[5]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -568,7 +568,7 @@ func (x *JoinGroup) String() string {
 func (*JoinGroup) ProtoMessage() {}
 
 func (x *JoinGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[5]
+	mi := &file_internal_wire_wire_proto_msgTypes[5]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -581,7 +581,7 @@ func (x *JoinGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinGroup.ProtoReflect.Descriptor instead.
 func (*JoinGroup) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{5}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{5}
 }
 
 func (x *JoinGroup) GetGroup() []byte {
@@ -623,7 +623,7 @@ type JoinResult struct {
 
 func (x *JoinResult) Reset() {
 	*x = JoinResult{}
-	mi := &file_api_wire_wire_proto_msgTypes[6]
+	mi := &file_internal_wire_wire_proto_msgTypes[6]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -635,7 +635,7 @@ func (x *JoinResult) String() string {
 func (*JoinResult) ProtoMessage() {}
 
 func (x *JoinResult) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[6]
+	mi := &file_internal_wire_wire_proto_msgTypes[6]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -648,7 +648,7 @@ func (x *JoinResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use JoinResult.ProtoReflect.Descriptor instead.
 func (*JoinResult) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{6}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{6}
 }
 
 func (x *JoinResult) GetCode() int32 {
@@ -679,7 +679,7 @@ type LeaveGroup struct {
 
 func (x *LeaveGroup) Reset() {
 	*x = LeaveGroup{}
-	mi := &file_api_wire_wire_proto_msgTypes[7]
+	mi := &file_internal_wire_wire_proto_msgTypes[7]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +691,7 @@ func (x *LeaveGroup) String() string {
 func (*LeaveGroup) ProtoMessage() {}
 
 func (x *LeaveGroup) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[7]
+	mi := &file_internal_wire_wire_proto_msgTypes[7]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +704,7 @@ func (x *LeaveGroup) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LeaveGroup.ProtoReflect.Descriptor instead.
 func (*LeaveGroup) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{7}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{7}
 }
 
 func (x *LeaveGroup) GetHandleId() uint64 {
@@ -739,7 +739,7 @@ type HandleMcast struct {
 
 func (x *HandleMcast) Reset() {
 	*x = HandleMcast{}
-	mi := &file_api_wire_wire_proto_msgTypes[8]
+	mi := &file_internal_wire_wire_proto_msgTypes[8]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -751,7 +751,7 @@ func (x *HandleMcast) String() string {
 func (*HandleMcast) ProtoMessage() {}
 
 func (x *HandleMcast) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[8]
+	mi := &file_internal_wire_wire_proto_msgTypes[8]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -764,7 +764,7 @@ func (x *HandleMcast) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use HandleMcast.ProtoReflect.Descriptor instead.
 func (*HandleMcast) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{8}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{8}
 }
 
 func (x *HandleMcast) GetHandleId() uint64 {
@@ -791,7 +791,7 @@ type LocalEvents struct {
 
 func (x *LocalEvents) Reset() {
 	*x = LocalEvents{}
-	mi := &file_api_wire_wire_proto_msgTypes[9]
+	mi := &file_internal_wire_wire_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -803,7 +803,7 @@ func (x *LocalEvents) String() string {
 func (*LocalEvents) ProtoMessage() {}
 
 func (x *LocalEvents) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[9]
+	mi := &file_internal_wire_wire_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -816,7 +816,7 @@ func (x *LocalEvents) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LocalEvents.ProtoReflect.Descriptor instead.
 func (*LocalEvents) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{9}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *LocalEvents) GetEvents() []*api.Event {
@@ -837,7 +837,7 @@ type MemberLeft struct {
 
 func (x *MemberLeft) Reset() {
 	*x = MemberLeft{}
-	mi := &file_api_wire_wire_proto_msgTypes[10]
+	mi := &file_internal_wire_wire_proto_msgTypes[10]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -849,7 +849,7 @@ func (x *MemberLeft) String() string {
 func (*MemberLeft) ProtoMessage() {}
 
 func (x *MemberLeft) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[10]
+	mi := &file_internal_wire_wire_proto_msgTypes[10]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -862,7 +862,7 @@ func (x *MemberLeft) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use MemberLeft.ProtoReflect.Descriptor instead.
 func (*MemberLeft) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{10}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{10}
 }
 
 func (x *MemberLeft) GetReason() uint32 {
@@ -884,7 +884,7 @@ type McastRejected struct {
 
 func (x *McastRejected) Reset() {
 	*x = McastRejected{}
-	mi := &file_api_wire_wire_proto_msgTypes[11]
+	mi := &file_internal_wire_wire_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -896,7 +896,7 @@ func (x *McastRejected) String() string {
 func (*McastRejected) ProtoMessage() {}
 
 func (x *McastRejected) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[11]
+	mi := &file_internal_wire_wire_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -909,7 +909,7 @@ func (x *McastRejected) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use McastRejected.ProtoReflect.Descriptor instead.
 func (*McastRejected) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{11}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *McastRejected) GetCount() uint32 {
@@ -938,7 +938,7 @@ type Congestion struct {
 
 func (x *Congestion) Reset() {
 	*x = Congestion{}
-	mi := &file_api_wire_wire_proto_msgTypes[12]
+	mi := &file_internal_wire_wire_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -950,7 +950,7 @@ func (x *Congestion) String() string {
 func (*Congestion) ProtoMessage() {}
 
 func (x *Congestion) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[12]
+	mi := &file_internal_wire_wire_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -963,7 +963,7 @@ func (x *Congestion) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Congestion.ProtoReflect.Descriptor instead.
 func (*Congestion) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{12}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *Congestion) GetHandleId() uint64 {
@@ -993,7 +993,7 @@ type FlowControl struct {
 
 func (x *FlowControl) Reset() {
 	*x = FlowControl{}
-	mi := &file_api_wire_wire_proto_msgTypes[13]
+	mi := &file_internal_wire_wire_proto_msgTypes[13]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1005,7 +1005,7 @@ func (x *FlowControl) String() string {
 func (*FlowControl) ProtoMessage() {}
 
 func (x *FlowControl) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[13]
+	mi := &file_internal_wire_wire_proto_msgTypes[13]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1018,7 +1018,7 @@ func (x *FlowControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use FlowControl.ProtoReflect.Descriptor instead.
 func (*FlowControl) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{13}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{13}
 }
 
 func (x *FlowControl) GetEnabled() bool {
@@ -1046,7 +1046,7 @@ type McastInterrupted struct {
 
 func (x *McastInterrupted) Reset() {
 	*x = McastInterrupted{}
-	mi := &file_api_wire_wire_proto_msgTypes[14]
+	mi := &file_internal_wire_wire_proto_msgTypes[14]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1058,7 +1058,7 @@ func (x *McastInterrupted) String() string {
 func (*McastInterrupted) ProtoMessage() {}
 
 func (x *McastInterrupted) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[14]
+	mi := &file_internal_wire_wire_proto_msgTypes[14]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1071,7 +1071,7 @@ func (x *McastInterrupted) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use McastInterrupted.ProtoReflect.Descriptor instead.
 func (*McastInterrupted) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{14}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{14}
 }
 
 func (x *McastInterrupted) GetCount() uint32 {
@@ -1093,7 +1093,7 @@ type GroupMembers struct {
 
 func (x *GroupMembers) Reset() {
 	*x = GroupMembers{}
-	mi := &file_api_wire_wire_proto_msgTypes[15]
+	mi := &file_internal_wire_wire_proto_msgTypes[15]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1105,7 +1105,7 @@ func (x *GroupMembers) String() string {
 func (*GroupMembers) ProtoMessage() {}
 
 func (x *GroupMembers) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[15]
+	mi := &file_internal_wire_wire_proto_msgTypes[15]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1118,7 +1118,7 @@ func (x *GroupMembers) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupMembers.ProtoReflect.Descriptor instead.
 func (*GroupMembers) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{15}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{15}
 }
 
 func (x *GroupMembers) GetGroup() []byte {
@@ -1145,7 +1145,7 @@ type Flush struct {
 
 func (x *Flush) Reset() {
 	*x = Flush{}
-	mi := &file_api_wire_wire_proto_msgTypes[16]
+	mi := &file_internal_wire_wire_proto_msgTypes[16]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1157,7 +1157,7 @@ func (x *Flush) String() string {
 func (*Flush) ProtoMessage() {}
 
 func (x *Flush) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[16]
+	mi := &file_internal_wire_wire_proto_msgTypes[16]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1170,7 +1170,7 @@ func (x *Flush) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Flush.ProtoReflect.Descriptor instead.
 func (*Flush) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{16}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{16}
 }
 
 // Tick is an actor's timer note to itself.
@@ -1183,7 +1183,7 @@ type Tick struct {
 
 func (x *Tick) Reset() {
 	*x = Tick{}
-	mi := &file_api_wire_wire_proto_msgTypes[17]
+	mi := &file_internal_wire_wire_proto_msgTypes[17]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1195,7 +1195,7 @@ func (x *Tick) String() string {
 func (*Tick) ProtoMessage() {}
 
 func (x *Tick) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[17]
+	mi := &file_internal_wire_wire_proto_msgTypes[17]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1208,7 +1208,7 @@ func (x *Tick) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Tick.ProtoReflect.Descriptor instead.
 func (*Tick) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{17}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{17}
 }
 
 func (x *Tick) GetGen() uint64 {
@@ -1240,7 +1240,7 @@ type PeerHeartbeat struct {
 
 func (x *PeerHeartbeat) Reset() {
 	*x = PeerHeartbeat{}
-	mi := &file_api_wire_wire_proto_msgTypes[18]
+	mi := &file_internal_wire_wire_proto_msgTypes[18]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1252,7 +1252,7 @@ func (x *PeerHeartbeat) String() string {
 func (*PeerHeartbeat) ProtoMessage() {}
 
 func (x *PeerHeartbeat) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[18]
+	mi := &file_internal_wire_wire_proto_msgTypes[18]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1265,7 +1265,7 @@ func (x *PeerHeartbeat) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use PeerHeartbeat.ProtoReflect.Descriptor instead.
 func (*PeerHeartbeat) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{18}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{18}
 }
 
 func (x *PeerHeartbeat) GetFrom() uint32 {
@@ -1330,7 +1330,7 @@ type ViewPropose struct {
 
 func (x *ViewPropose) Reset() {
 	*x = ViewPropose{}
-	mi := &file_api_wire_wire_proto_msgTypes[19]
+	mi := &file_internal_wire_wire_proto_msgTypes[19]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1342,7 +1342,7 @@ func (x *ViewPropose) String() string {
 func (*ViewPropose) ProtoMessage() {}
 
 func (x *ViewPropose) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[19]
+	mi := &file_internal_wire_wire_proto_msgTypes[19]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1355,7 +1355,7 @@ func (x *ViewPropose) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewPropose.ProtoReflect.Descriptor instead.
 func (*ViewPropose) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{19}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{19}
 }
 
 func (x *ViewPropose) GetFrom() uint32 {
@@ -1392,7 +1392,7 @@ type ViewReject struct {
 
 func (x *ViewReject) Reset() {
 	*x = ViewReject{}
-	mi := &file_api_wire_wire_proto_msgTypes[20]
+	mi := &file_internal_wire_wire_proto_msgTypes[20]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1404,7 +1404,7 @@ func (x *ViewReject) String() string {
 func (*ViewReject) ProtoMessage() {}
 
 func (x *ViewReject) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[20]
+	mi := &file_internal_wire_wire_proto_msgTypes[20]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1417,7 +1417,7 @@ func (x *ViewReject) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewReject.ProtoReflect.Descriptor instead.
 func (*ViewReject) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{20}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{20}
 }
 
 func (x *ViewReject) GetFrom() uint32 {
@@ -1458,7 +1458,7 @@ type GroupState struct {
 
 func (x *GroupState) Reset() {
 	*x = GroupState{}
-	mi := &file_api_wire_wire_proto_msgTypes[21]
+	mi := &file_internal_wire_wire_proto_msgTypes[21]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1470,7 +1470,7 @@ func (x *GroupState) String() string {
 func (*GroupState) ProtoMessage() {}
 
 func (x *GroupState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[21]
+	mi := &file_internal_wire_wire_proto_msgTypes[21]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1483,7 +1483,7 @@ func (x *GroupState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupState.ProtoReflect.Descriptor instead.
 func (*GroupState) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{21}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{21}
 }
 
 func (x *GroupState) GetGroup() []byte {
@@ -1532,7 +1532,7 @@ type NodeSeq struct {
 
 func (x *NodeSeq) Reset() {
 	*x = NodeSeq{}
-	mi := &file_api_wire_wire_proto_msgTypes[22]
+	mi := &file_internal_wire_wire_proto_msgTypes[22]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1544,7 +1544,7 @@ func (x *NodeSeq) String() string {
 func (*NodeSeq) ProtoMessage() {}
 
 func (x *NodeSeq) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[22]
+	mi := &file_internal_wire_wire_proto_msgTypes[22]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1557,7 +1557,7 @@ func (x *NodeSeq) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use NodeSeq.ProtoReflect.Descriptor instead.
 func (*NodeSeq) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{22}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{22}
 }
 
 func (x *NodeSeq) GetNode() uint32 {
@@ -1590,7 +1590,7 @@ type ViewState struct {
 
 func (x *ViewState) Reset() {
 	*x = ViewState{}
-	mi := &file_api_wire_wire_proto_msgTypes[23]
+	mi := &file_internal_wire_wire_proto_msgTypes[23]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1602,7 +1602,7 @@ func (x *ViewState) String() string {
 func (*ViewState) ProtoMessage() {}
 
 func (x *ViewState) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[23]
+	mi := &file_internal_wire_wire_proto_msgTypes[23]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1615,7 +1615,7 @@ func (x *ViewState) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewState.ProtoReflect.Descriptor instead.
 func (*ViewState) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{23}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{23}
 }
 
 func (x *ViewState) GetFrom() uint32 {
@@ -1679,7 +1679,7 @@ type GroupCut struct {
 
 func (x *GroupCut) Reset() {
 	*x = GroupCut{}
-	mi := &file_api_wire_wire_proto_msgTypes[24]
+	mi := &file_internal_wire_wire_proto_msgTypes[24]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1691,7 +1691,7 @@ func (x *GroupCut) String() string {
 func (*GroupCut) ProtoMessage() {}
 
 func (x *GroupCut) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[24]
+	mi := &file_internal_wire_wire_proto_msgTypes[24]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1704,7 +1704,7 @@ func (x *GroupCut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupCut.ProtoReflect.Descriptor instead.
 func (*GroupCut) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{24}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{24}
 }
 
 func (x *GroupCut) GetGroup() []byte {
@@ -1748,7 +1748,7 @@ type CohortCut struct {
 
 func (x *CohortCut) Reset() {
 	*x = CohortCut{}
-	mi := &file_api_wire_wire_proto_msgTypes[25]
+	mi := &file_internal_wire_wire_proto_msgTypes[25]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1760,7 +1760,7 @@ func (x *CohortCut) String() string {
 func (*CohortCut) ProtoMessage() {}
 
 func (x *CohortCut) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[25]
+	mi := &file_internal_wire_wire_proto_msgTypes[25]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1773,7 +1773,7 @@ func (x *CohortCut) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use CohortCut.ProtoReflect.Descriptor instead.
 func (*CohortCut) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{25}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{25}
 }
 
 func (x *CohortCut) GetOldRing() *api.RingId {
@@ -1812,7 +1812,7 @@ type ViewInstall struct {
 
 func (x *ViewInstall) Reset() {
 	*x = ViewInstall{}
-	mi := &file_api_wire_wire_proto_msgTypes[26]
+	mi := &file_internal_wire_wire_proto_msgTypes[26]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1824,7 +1824,7 @@ func (x *ViewInstall) String() string {
 func (*ViewInstall) ProtoMessage() {}
 
 func (x *ViewInstall) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[26]
+	mi := &file_internal_wire_wire_proto_msgTypes[26]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1837,7 +1837,7 @@ func (x *ViewInstall) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use ViewInstall.ProtoReflect.Descriptor instead.
 func (*ViewInstall) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{26}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{26}
 }
 
 func (x *ViewInstall) GetFrom() uint32 {
@@ -1888,7 +1888,7 @@ type GroupAck struct {
 
 func (x *GroupAck) Reset() {
 	*x = GroupAck{}
-	mi := &file_api_wire_wire_proto_msgTypes[27]
+	mi := &file_internal_wire_wire_proto_msgTypes[27]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1900,7 +1900,7 @@ func (x *GroupAck) String() string {
 func (*GroupAck) ProtoMessage() {}
 
 func (x *GroupAck) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[27]
+	mi := &file_internal_wire_wire_proto_msgTypes[27]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1913,7 +1913,7 @@ func (x *GroupAck) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use GroupAck.ProtoReflect.Descriptor instead.
 func (*GroupAck) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{27}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{27}
 }
 
 func (x *GroupAck) GetGroup() []byte {
@@ -1949,7 +1949,7 @@ type Ack struct {
 
 func (x *Ack) Reset() {
 	*x = Ack{}
-	mi := &file_api_wire_wire_proto_msgTypes[28]
+	mi := &file_internal_wire_wire_proto_msgTypes[28]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -1961,7 +1961,7 @@ func (x *Ack) String() string {
 func (*Ack) ProtoMessage() {}
 
 func (x *Ack) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[28]
+	mi := &file_internal_wire_wire_proto_msgTypes[28]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -1974,7 +1974,7 @@ func (x *Ack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Ack.ProtoReflect.Descriptor instead.
 func (*Ack) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{28}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{28}
 }
 
 func (x *Ack) GetFrom() uint32 {
@@ -2013,7 +2013,7 @@ type Nack struct {
 
 func (x *Nack) Reset() {
 	*x = Nack{}
-	mi := &file_api_wire_wire_proto_msgTypes[29]
+	mi := &file_internal_wire_wire_proto_msgTypes[29]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2025,7 +2025,7 @@ func (x *Nack) String() string {
 func (*Nack) ProtoMessage() {}
 
 func (x *Nack) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[29]
+	mi := &file_internal_wire_wire_proto_msgTypes[29]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2038,7 +2038,7 @@ func (x *Nack) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Nack.ProtoReflect.Descriptor instead.
 func (*Nack) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{29}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{29}
 }
 
 func (x *Nack) GetFrom() uint32 {
@@ -2089,7 +2089,7 @@ type LinkControl struct {
 
 func (x *LinkControl) Reset() {
 	*x = LinkControl{}
-	mi := &file_api_wire_wire_proto_msgTypes[30]
+	mi := &file_internal_wire_wire_proto_msgTypes[30]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -2101,7 +2101,7 @@ func (x *LinkControl) String() string {
 func (*LinkControl) ProtoMessage() {}
 
 func (x *LinkControl) ProtoReflect() protoreflect.Message {
-	mi := &file_api_wire_wire_proto_msgTypes[30]
+	mi := &file_internal_wire_wire_proto_msgTypes[30]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -2114,7 +2114,7 @@ func (x *LinkControl) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use LinkControl.ProtoReflect.Descriptor instead.
 func (*LinkControl) Descriptor() ([]byte, []int) {
-	return file_api_wire_wire_proto_rawDescGZIP(), []int{30}
+	return file_internal_wire_wire_proto_rawDescGZIP(), []int{30}
 }
 
 func (x *LinkControl) GetBlocked() []uint32 {
@@ -2124,11 +2124,11 @@ func (x *LinkControl) GetBlocked() []uint32 {
 	return nil
 }
 
-var File_api_wire_wire_proto protoreflect.FileDescriptor
+var File_internal_wire_wire_proto protoreflect.FileDescriptor
 
-const file_api_wire_wire_proto_rawDesc = "" +
+const file_internal_wire_wire_proto_rawDesc = "" +
 	"\n" +
-	"\x13api/wire/wire.proto\x12\ractorcpg.wire\x1a\rapi/cpg.proto\"\xd5\x02\n" +
+	"\x18internal/wire/wire.proto\x12\ractorcpg.wire\x1a\rapi/cpg.proto\"\xd5\x02\n" +
 	"\n" +
 	"GroupEvent\x12\x10\n" +
 	"\x03seq\x18\x01 \x01(\x04R\x03seq\x12'\n" +
@@ -2283,23 +2283,23 @@ const file_api_wire_wire_proto_rawDesc = "" +
 	"KIND_LEAVE\x10\x02\x12\x0e\n" +
 	"\n" +
 	"KIND_MCAST\x10\x03\x12\x10\n" +
-	"\fKIND_HANDOFF\x10\x04B'Z%github.com/actorcpg/actorcpg/api/wireb\x06proto3"
+	"\fKIND_HANDOFF\x10\x04B,Z*github.com/actorcpg/actorcpg/internal/wireb\x06proto3"
 
 var (
-	file_api_wire_wire_proto_rawDescOnce sync.Once
-	file_api_wire_wire_proto_rawDescData []byte
+	file_internal_wire_wire_proto_rawDescOnce sync.Once
+	file_internal_wire_wire_proto_rawDescData []byte
 )
 
-func file_api_wire_wire_proto_rawDescGZIP() []byte {
-	file_api_wire_wire_proto_rawDescOnce.Do(func() {
-		file_api_wire_wire_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_api_wire_wire_proto_rawDesc), len(file_api_wire_wire_proto_rawDesc)))
+func file_internal_wire_wire_proto_rawDescGZIP() []byte {
+	file_internal_wire_wire_proto_rawDescOnce.Do(func() {
+		file_internal_wire_wire_proto_rawDescData = protoimpl.X.CompressGZIP(unsafe.Slice(unsafe.StringData(file_internal_wire_wire_proto_rawDesc), len(file_internal_wire_wire_proto_rawDesc)))
 	})
-	return file_api_wire_wire_proto_rawDescData
+	return file_internal_wire_wire_proto_rawDescData
 }
 
-var file_api_wire_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_api_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
-var file_api_wire_wire_proto_goTypes = []any{
+var file_internal_wire_wire_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
+var file_internal_wire_wire_proto_msgTypes = make([]protoimpl.MessageInfo, 31)
+var file_internal_wire_wire_proto_goTypes = []any{
 	(Kind)(0),                // 0: actorcpg.wire.Kind
 	(*GroupEvent)(nil),       // 1: actorcpg.wire.GroupEvent
 	(*Handoff)(nil),          // 2: actorcpg.wire.Handoff
@@ -2338,7 +2338,7 @@ var file_api_wire_wire_proto_goTypes = []any{
 	(*api.Event)(nil),        // 35: actorcpg.api.Event
 	(*api.Address)(nil),      // 36: actorcpg.api.Address
 }
-var file_api_wire_wire_proto_depIdxs = []int32{
+var file_internal_wire_wire_proto_depIdxs = []int32{
 	0,  // 0: actorcpg.wire.GroupEvent.kind:type_name -> actorcpg.wire.Kind
 	2,  // 1: actorcpg.wire.GroupEvent.handoff:type_name -> actorcpg.wire.Handoff
 	3,  // 2: actorcpg.wire.Handoff.origins:type_name -> actorcpg.wire.SeqOrigin
@@ -2377,27 +2377,27 @@ var file_api_wire_wire_proto_depIdxs = []int32{
 	0,  // [0:31] is the sub-list for field type_name
 }
 
-func init() { file_api_wire_wire_proto_init() }
-func file_api_wire_wire_proto_init() {
-	if File_api_wire_wire_proto != nil {
+func init() { file_internal_wire_wire_proto_init() }
+func file_internal_wire_wire_proto_init() {
+	if File_internal_wire_wire_proto != nil {
 		return
 	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
-			RawDescriptor: unsafe.Slice(unsafe.StringData(file_api_wire_wire_proto_rawDesc), len(file_api_wire_wire_proto_rawDesc)),
+			RawDescriptor: unsafe.Slice(unsafe.StringData(file_internal_wire_wire_proto_rawDesc), len(file_internal_wire_wire_proto_rawDesc)),
 			NumEnums:      1,
 			NumMessages:   31,
 			NumExtensions: 0,
 			NumServices:   0,
 		},
-		GoTypes:           file_api_wire_wire_proto_goTypes,
-		DependencyIndexes: file_api_wire_wire_proto_depIdxs,
-		EnumInfos:         file_api_wire_wire_proto_enumTypes,
-		MessageInfos:      file_api_wire_wire_proto_msgTypes,
+		GoTypes:           file_internal_wire_wire_proto_goTypes,
+		DependencyIndexes: file_internal_wire_wire_proto_depIdxs,
+		EnumInfos:         file_internal_wire_wire_proto_enumTypes,
+		MessageInfos:      file_internal_wire_wire_proto_msgTypes,
 	}.Build()
-	File_api_wire_wire_proto = out.File
-	file_api_wire_wire_proto_goTypes = nil
-	file_api_wire_wire_proto_depIdxs = nil
+	File_internal_wire_wire_proto = out.File
+	file_internal_wire_wire_proto_goTypes = nil
+	file_internal_wire_wire_proto_depIdxs = nil
 }
