@@ -171,6 +171,12 @@ func (m *msgChunk) encode() []byte {
 	return e.b
 }
 
+// IsTransferPart reports whether msg is a part of a state transfer (the
+// shell's tests hold parts back to catch a transfer half-way).
+func IsTransferPart(msg []byte) bool {
+	return len(msg) >= 2 && msg[0] == magic && kind(msg[1]) == kindChunk
+}
+
 // errForeign is returned for a message that is not a kvstore message.
 var errForeign = errors.New("replica: not a kvstore message")
 

@@ -348,7 +348,7 @@ func (r *Replica) Status() Status {
 		Donating: r.donor != nil,
 	}
 	if r.recv != nil {
-		s.Receiving, s.ReceivedParts, s.BufferedOps = true, r.recv.next, len(r.recv.buffer)
+		s.Receiving, s.TransferStarted, s.ReceivedParts, s.BufferedOps = true, true, r.recv.next, len(r.recv.buffer)
 	}
 	if r.phase == phaseFormed && !r.isSynced() {
 		s.Receiving = true
@@ -370,14 +370,16 @@ type Status struct {
 	Term, StateTerm, StateIndex, Commit uint64
 	Promised                            uint64
 	Initialized                         bool
-	// Receiving: waiting for or receiving the state (ReceivedParts parts
-	// so far, BufferedOps operations delivered meanwhile).
-	Receiving     bool
-	ReceivedParts uint64
-	BufferedOps   int
-	Donating      bool
-	TransfersDone uint64
-	Keys          int
-	Pending       int
-	Dropped       uint64
+	// Receiving: waiting for or receiving the state; once its transfer's
+	// START is delivered (TransferStarted), ReceivedParts parts so far and
+	// BufferedOps operations delivered since.
+	Receiving       bool
+	TransferStarted bool
+	ReceivedParts   uint64
+	BufferedOps     int
+	Donating        bool
+	TransfersDone   uint64
+	Keys            int
+	Pending         int
+	Dropped         uint64
 }
