@@ -120,6 +120,7 @@ type Replica struct {
 	donor     *donating  // this replica's side of it, as the donor
 	xferSeq   uint64     // this replica's transfers as a donor
 	xferDone  uint64     // transfers seen completed
+	replayed  uint64     // operations applied after a received snapshot
 
 	nextSeq uint64
 	pending map[uint64]*pending
@@ -345,7 +346,7 @@ func (r *Replica) Status() Status {
 		Term: r.groupTerm, StateTerm: r.stateTerm, StateIndex: r.stateIndex, Commit: r.commit,
 		Promised: r.promised, Initialized: r.initialized, Keys: r.store.Len(),
 		Pending: len(r.pending), TransfersDone: r.xferDone, Dropped: r.dropped,
-		Donating: r.donor != nil,
+		Donating: r.donor != nil, AppliedAfterSnapshot: r.replayed,
 	}
 	if r.recv != nil {
 		s.Receiving, s.TransferStarted, s.ReceivedParts, s.BufferedOps = true, true, r.recv.next, len(r.recv.buffer)
@@ -379,7 +380,10 @@ type Status struct {
 	BufferedOps     int
 	Donating        bool
 	TransfersDone   uint64
-	Keys            int
-	Pending         int
-	Dropped         uint64
+	// AppliedAfterSnapshot counts the operations this replica buffered
+	// while receiving a state and applied after it.
+	AppliedAfterSnapshot uint64
+	Keys                 int
+	Pending              int
+	Dropped              uint64
 }

@@ -189,4 +189,5 @@ func (r *Replica) install(last *msgChunk) {
 	for _, op := range rc.buffer {
 		r.apply(op)
 	}
+	r.replayed += uint64(len(rc.buffer))
 }
