@@ -37,6 +37,9 @@ func (r *Replica) apply(m *msgOp) {
 	}
 	if p := r.pending[m.Seq]; p != nil {
 		p.applied, p.term, p.index, p.result = true, r.groupTerm, r.stateIndex, res
+		if r.cfg.Bug == BugAnswerOnApply {
+			r.answerCommitted(func(q *pending) bool { return q == p })
+		}
 	}
 }
 

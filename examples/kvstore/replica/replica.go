@@ -36,6 +36,10 @@ const (
 	// BugSkipBuffer makes a receiver drop the operations delivered while
 	// it received its snapshot, instead of applying them after it.
 	BugSkipBuffer
+	// BugAnswerOnApply answers a proposal once applied locally, without
+	// waiting for a majority's acknowledgements (delivery taken for
+	// durability).
+	BugAnswerOnApply
 )
 
 // Change is a group membership change (a CPG confchg).

@@ -196,3 +196,49 @@ func TestCheckerCatchesSkippedBuffer(t *testing.T) {
 		})
 	}
 }
+
+// TestCheckerCatchesUnacknowledgedAnswer: the node that orders the group
+// is cut off, and a write goes at once through its replica, which still
+// believes it is in the majority: its own node delivers the write at
+// once (it is the group's sequencer), the others never. Correct, the
+// write waits for acknowledgements that never come (outcome unknown) and
+// porcupine accepts the history; with an injected bug that answers on
+// local delivery, the write is acknowledged, a later read on the majority
+// side misses it, and porcupine rejects it.
+func TestCheckerCatchesUnacknowledgedAnswer(t *testing.T) {
+	for _, tc := range []struct {
+		bug  replica.Bug
+		want porcupine.CheckResult
+	}{{replica.NoBug, porcupine.Ok}, {replica.BugAnswerOnApply, porcupine.Illegal}} {
+		t.Run(fmt.Sprintf("bug=%d", tc.bug), func(t *testing.T) {
+			c := newCluster(t, 3, server.Config{Timeout: 3 * time.Second, Bug: tc.bug})
+			rec := history.NewRecorder()
+			cl := history.NewClient(0, rec, 6*time.Second)
+			ctx := context.Background()
+			cl.Do(ctx, c.urls()[1], history.Input{Kind: history.Put, Key: "x", Value: "before"})
+			var seq uint32
+			for id, n := range c.snapshotNodes() {
+				if _, ok := n.Sequencers()["kvstore"]; ok {
+					seq = id
+				}
+			}
+			if seq == 0 {
+				t.Fatal("no node orders the group")
+			}
+			c.isolate(seq)
+			stale, _ := cl.Do(ctx, c.urls()[seq], history.Input{Kind: history.Put, Key: "x", Value: "stale"})
+			if stale == history.Refused {
+				t.Skip("the cut-off node noticed the cut before the write (a starved machine)")
+			}
+			other := seq%3 + 1
+			c.waitFor("the majority formed without the cut-off node", func() bool {
+				st, ok := c.statusOf(other)
+				return ok && st.Primary && len(st.Members) == 2
+			})
+			cl.Do(ctx, c.urls()[other], history.Input{Kind: history.Get, Key: "x"})
+			if res := checkHistory(t, rec, "unacknowledged"); res != tc.want {
+				t.Fatalf("porcupine: %s, want %s (the cut-off write: outcome %d)", res, tc.want, stale)
+			}
+		})
+	}
+}
