@@ -267,6 +267,10 @@ func (r *Replica) HasReady() bool {
 		(r.phase == phaseFormed && r.isSynced() && r.stateIndex > r.lastAck)
 }
 
+// HasLeft reports whether this replica left the group (evicted): it
+// takes nothing more; its process should end.
+func (r *Replica) HasLeft() bool { return r.phase == phaseLeft }
+
 // Get reads key from the local replica: no ordering, possibly stale.
 func (r *Replica) Get(key string) (string, bool) { return r.store.Get(key) }
 

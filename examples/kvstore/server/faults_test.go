@@ -56,7 +56,7 @@ func checkHistory(t *testing.T, rec *history.Recorder, name string) porcupine.Ch
 // the same content.
 func TestLinearizableUnderFaults(t *testing.T) {
 	if testing.Short() {
-		t.Skip("fault schedule: about 20 s")
+		t.Skip("fault schedule: about 10 s")
 	}
 	c := newCluster(t, 3, server.Config{Timeout: 3 * time.Second, ChunkBytes: 256, Window: 2})
 	fill(t, c, 300, 100) // a state of many parts: transfers take a while
@@ -101,6 +101,11 @@ func TestLinearizableUnderFaults(t *testing.T) {
 	close(stop)
 	wait()
 	c.waitFor("every replica converged", c.converged)
+	for id, u := range c.urls() {
+		st, _ := status(u)
+		t.Logf("replica %d: term %d, %d transfers seen since it started, %d operations applied after a snapshot",
+			id, st.Term, st.TransfersDone, st.AppliedAfterSnapshot)
+	}
 	if res := checkHistory(t, rec, "faults"); res != porcupine.Ok {
 		t.Fatalf("porcupine: %s: the history is not linearizable", res)
 	}

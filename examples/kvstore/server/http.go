@@ -12,8 +12,13 @@ import (
 	"github.com/actorcpg/actorcpg/examples/kvstore/replica"
 )
 
-// maxValue bounds a PUT's body.
-const maxValue = 1 << 20
+// maxKey and maxValue bound a key and a PUT's body, so that an operation
+// (and a state transfer part: see Start) stays below CPG's largest atomic
+// message (1,047,552 bytes).
+const (
+	maxKey   = 4 << 10
+	maxValue = 512 << 10
+)
 
 // The API (package kvstore's doc has the table):
 //
@@ -73,6 +78,10 @@ func (s *Server) del(w http.ResponseWriter, r *http.Request) {
 // 200 (a read's value; 404 when absent), 503 when refused, 504 when not
 // answered within the timeout.
 func (s *Server) propose(w http.ResponseWriter, r *http.Request, op replica.Op) {
+	if len(op.Key) > maxKey {
+		http.Error(w, fmt.Sprintf("a key has at most %d bytes", maxKey), http.StatusBadRequest)
+		return
+	}
 	wt := &waiter{res: make(chan replica.Result, 1)}
 	var err error
 	if !s.do(func() {

@@ -47,10 +47,8 @@ func (o *outbox) send() error {
 		err := o.h.McastJoined(api.TypeAgreed, o.msgs[0])
 		switch {
 		case err == nil, errors.Is(err, api.ErrNotExist):
-		case errors.Is(err, api.ErrTryAgain):
-			return nil
-		case errors.Is(err, api.ErrLibrary), errors.Is(err, api.ErrBadHandle):
-			return fmt.Errorf("kvstore: multicast: %w", err)
+		case errors.Is(err, api.ErrTryAgain), errors.Is(err, api.ErrInterrupt):
+			return nil // flow control, or a view change cut a large message: again later
 		default:
 			return fmt.Errorf("kvstore: multicast: %w", err)
 		}

@@ -36,7 +36,8 @@ type Config struct {
 	// Timeout bounds how long a write or consistent read waits to be
 	// committed (default 5 s); then its outcome is unknown (HTTP 504).
 	Timeout time.Duration
-	// ChunkBytes and Window shape state transfers (replica.Config).
+	// ChunkBytes and Window shape state transfers (replica.Config);
+	// ChunkBytes is at most 512 KiB.
 	ChunkBytes, Window int
 	// Bug injects a replica bug (tests only).
 	Bug replica.Bug
@@ -81,6 +82,7 @@ func Start(cfg Config) (*Server, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 5 * time.Second
 	}
+	cfg.ChunkBytes = min(cfg.ChunkBytes, maxValue)
 	if err := loopbackOnly(cfg.HTTP); err != nil {
 		return nil, err
 	}
@@ -191,6 +193,10 @@ func (s *Server) loop() {
 		}
 		if err := s.flush(); err != nil {
 			s.err = err
+			return
+		}
+		if s.rep.HasLeft() {
+			s.err = errors.New("kvstore: this replica left the group (evicted): restart it")
 			return
 		}
 		if !s.joined || s.out.waiting() {
