@@ -403,15 +403,26 @@ func serveLink(system *actor.ActorSystem, conn net.Conn, id Identity) {
 				return
 			}
 		} else if fastKind(kind) {
-			body, err := readOwned(r, int(n), trust)
-			if err != nil {
-				return
+			// Decoded where it lies in the read buffer if it is all there
+			// (payloads copied out), else read into a body of its own
+			// (large payloads point into it).
+			body, owned := []byte(nil), int(n) > r.Buffered()
+			if owned {
+				var err error
+				if body, err = readOwned(r, int(n), trust); err != nil {
+					return
+				}
+			} else {
+				body, _ = r.Peek(int(n))
 			}
-			if !decodeFast(body, m, true) {
+			if !decodeFast(body, m, owned) {
 				if err := proto.Unmarshal(body, m); err != nil {
 					g.drop(dropBody, conn, "kind "+strconv.Itoa(kind)+": "+err.Error())
 					return
 				}
+			}
+			if !owned {
+				_, _ = r.Discard(int(n))
 			}
 		} else {
 			body, err := readBody(r, buf, int(n), trust)

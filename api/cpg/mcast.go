@@ -63,6 +63,12 @@ func (h *Handle) Leave(group []byte) error {
 //     member of the group is too far behind. Keep dispatching and retry;
 //   - ErrTooBig above the node's maximum message size (64 MiB by default);
 //   - ErrInvalidParam for an unknown guarantee.
+//
+// Attached to a node process, a multicast of 8 KiB or more, or one sent
+// with none of the handle's others in flight, is written to the session
+// from iov before the call returns (no copy); while the socket to the node
+// is full the call waits for it, as a socket write does. Others are copied
+// and queued.
 func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 	if err := h.check(); err != nil {
 		return err
