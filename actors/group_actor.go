@@ -300,7 +300,8 @@ func (a *groupActor) toSequencer(ctx actor.Context, m cluster.SeqInput) {
 		}
 		a.seqs++
 		sa := &sequencerActor{node: a.node, group: ctx.Self(), gen: a.seqs, sm: cluster.NewSequencerMachine(m.Config)}
-		pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return sa }), "seq-"+itoa(a.seqs))
+		pid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return sa },
+			actor.WithDispatcher(a.node.dispatcher)), "seq-"+itoa(a.seqs))
 		if err != nil {
 			// Not expected (the names are the group actor's own). The
 			// group goes unordered here until the view changes: say so.

@@ -64,6 +64,8 @@ type Node struct {
 	groupActors atomic.Pointer[map[string]*actor.PID]
 
 	metrics nodeMetrics // Metrics
+	// dispatcher runs the node's actors' mailboxes (dispatcher.go).
+	dispatcher *workerDispatcher
 
 	sessMu   sync.Mutex
 	sessions map[*session]bool // open client sessions; nil once stopping
@@ -178,10 +180,12 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		remote.AcceptLinks(n.system, func(target string) bool { return target == RootName })
 		remote.HandleLinks(n.system, RootName, n.fromPeer)
 	}
+	n.dispatcher = newWorkerDispatcher(dispatcherWorkers)
 	// A priority mailbox: heartbeats, the clock and the view protocol go
 	// ahead of the data backlog (see wire.PeerHeartbeat.GetPriority).
 	props := actor.PropsFromProducer(func() actor.Actor { return newNodeActor(n) },
-		actor.WithGuardian(n.stopOnPanic()), actor.WithSupervisor(stopHandle), actor.WithMailbox(actor.UnboundedPriority()))
+		actor.WithGuardian(n.stopOnPanic()), actor.WithSupervisor(stopHandle), actor.WithMailbox(actor.UnboundedPriority()),
+		actor.WithDispatcher(n.dispatcher))
 	root, err := n.system.Root.SpawnNamed(props, RootName)
 	if err != nil {
 		n.Stop()
@@ -437,6 +441,9 @@ func (n *Node) Stop() {
 		}
 		if n.ownSystem {
 			n.system.Shutdown()
+		}
+		if n.dispatcher != nil {
+			n.dispatcher.stop()
 		}
 	})
 }

@@ -275,7 +275,8 @@ func (a *nodeActor) group(ctx actor.Context, name []byte) *groupRef {
 	}
 	a.nextGroup++
 	// A panic in its sequencer actor (its child) stops the node, as its own.
-	props := actor.PropsFromProducer(func() actor.Actor { return ga }, actor.WithSupervisor(a.node.stopOnPanic()))
+	props := actor.PropsFromProducer(func() actor.Actor { return ga }, actor.WithSupervisor(a.node.stopOnPanic()),
+		actor.WithDispatcher(a.node.dispatcher))
 	pid, err := ctx.SpawnNamed(props, "g-"+itoa(a.nextGroup))
 	if err != nil {
 		// Not expected (the names are the node's own): the host closes the
@@ -511,7 +512,8 @@ func (a *nodeActor) newHandle(ctx actor.Context, m *api.InitRequest, client *act
 	}
 	// The handle actor's name holds 128 random bits: its PID is a
 	// capability that only an in-process client learns.
-	hpid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return h }), "h-"+itoa(uint64(id))+"-"+randomName())
+	hpid, err := ctx.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return h }, actor.WithDispatcher(a.node.dispatcher)),
+		"h-"+itoa(uint64(id))+"-"+randomName())
 	if err != nil {
 		a.log.Error().Err(err).Msg("spawn handle actor")
 		return &api.InitReply{Code: int32(api.CodeNoResources)}, nil
