@@ -7,6 +7,9 @@
 #   cluster.sh down        stop every node this script started
 #   cluster.sh exec K CMD  run CMD as a client attached to node K (ACTORCPG_NODE:
 #                          its client socket; ACTORCPG_CLIENT_TCP=1: TCP, with TLS)
+#   cluster.sh kill K      SIGKILL node K (a crash: no goodbye to the others)
+#   cluster.sh start K     start node K again, as `up` did (its state dir keeps
+#                          its ring sequence), and wait until it accepts clients
 #   cluster.sh status      show what is running
 #   cluster.sh bin         print the directory holding the built cpgnode and cpgflood
 #
@@ -67,14 +70,9 @@ cmd_up() {
 		tls=(-tls "$PKI")
 	fi
 	for ((k = 1; k <= n; k++)); do
-		local d=$BASE/n$k peers=""
-		for ((j = 1; j <= n; j++)); do
-			[ "$j" -ne "$k" ] && peers+="${peers:+,}$j=127.0.0.1:$(port_of "$j")"
-		done
-		mkdir -p "$d/state"
-		GOMAXPROCS=${ACTORCPG_NODE_PROCS:-${GOMAXPROCS:-}} ACTORCPG_PPROF=${ACTORCPG_PPROF_BASE:+127.0.0.1:$((ACTORCPG_PPROF_BASE + k))} "$BIN/cpgnode" ${ACTORCPG_NODE_CONF:+-c "$ACTORCPG_NODE_CONF"} -id "$k" -listen "127.0.0.1:$(port_of "$k")" ${peers:+-peers "$peers"} \
-			"${tls[@]}" -token "${ACTORCPG_TOKEN:-1s}" -state "$d/state" -log ${ACTORCPG_LOG:-info} >"$d/log" 2>&1 &
-		echo $! >"$d/pid"
+		mkdir -p "$BASE/n$k"
+		: >"$BASE/n$k/log" # a new cluster, a new log (start appends to it)
+		start_node "$k" "$n" "${tls[@]}"
 	done
 	for ((k = 1; k <= n; k++)); do
 		wait_listening "$(port_of "$k")" || { log "node $k did not start; see $BASE/n$k/log"; cmd_down; exit 1; }
@@ -93,6 +91,45 @@ cmd_up() {
 	[ "$ok" = 1 ] || { log "the $n nodes did not form one view; see $BASE/n*/log"; cmd_down; exit 1; }
 	echo "$n" >"$BASE/size"
 	log "up: $n node(s) on 127.0.0.1:$(port_of 1).."
+}
+
+start_node() { # $1=K $2=N [tls flags...]: start node K of a cluster of N
+	local k=$1 n=$2 j d=$BASE/n$1 peers=""
+	shift 2
+	for ((j = 1; j <= n; j++)); do
+		[ "$j" -ne "$k" ] && peers+="${peers:+,}$j=127.0.0.1:$(port_of "$j")"
+	done
+	mkdir -p "$d/state"
+	GOMAXPROCS=${ACTORCPG_NODE_PROCS:-${GOMAXPROCS:-}} ACTORCPG_PPROF=${ACTORCPG_PPROF_BASE:+127.0.0.1:$((ACTORCPG_PPROF_BASE + k))} "$BIN/cpgnode" ${ACTORCPG_NODE_CONF:+-c "$ACTORCPG_NODE_CONF"} -id "$k" -listen "127.0.0.1:$(port_of "$k")" ${peers:+-peers "$peers"} \
+		"$@" -token "${ACTORCPG_TOKEN:-1s}" -state "$d/state" -log ${ACTORCPG_LOG:-info} >>"$d/log" 2>&1 &
+	echo $! >"$d/pid"
+}
+
+cmd_kill() { # SIGKILL node K
+	local k=${1:-} p
+	[[ "$k" =~ ^[1-9]$ ]] && [ -f "$BASE/n$k/pid" ] || { log "usage: cluster.sh kill K (a node of the cluster)"; exit 64; }
+	p=$(cat "$BASE/n$k/pid")
+	if [ "$(cat /proc/"$p"/comm 2>/dev/null)" = cpgnode ]; then
+		kill -KILL "$p" 2>/dev/null
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+	fi
+	log "killed node $k (pid $p)"
+}
+
+cmd_start() { # start node K again, as up did
+	local k=${1:-} n tls=()
+	n=$(cat "$BASE/size" 2>/dev/null) || { log "cluster.sh start: no cluster is up"; exit 64; }
+	[[ "$k" =~ ^[1-9]$ ]] && [ "$k" -le "$n" ] || { log "usage: cluster.sh start K (1..$n)"; exit 64; }
+	local p
+	p=$(cat "$BASE/n$k/pid" 2>/dev/null)
+	if [ -n "$p" ] && [ "$(cat /proc/"$p"/comm 2>/dev/null)" = cpgnode ]; then
+		log "node $k is running (pid $p)"
+		exit 1
+	fi
+	[ "${ACTORCPG_INSECURE:-}" != 1 ] && tls=(-tls "$PKI")
+	start_node "$k" "$n" "${tls[@]}"
+	wait_listening "$(port_of "$k")" || { log "node $k did not start; see $BASE/n$k/log"; exit 1; }
+	log "started node $k (pid $(cat "$BASE/n$k/pid"))"
 }
 
 keys() { # $1=node ids, comma-separated: make the keys not made yet in $PKI
@@ -158,7 +195,9 @@ case "${1:-}" in
 up) shift; cmd_up "$@" ;;
 down) cmd_down ;;
 exec) shift; cmd_exec "$@" ;;
+kill) shift; cmd_kill "$@" ;;
+start) shift; cmd_start "$@" ;;
 status) cmd_status ;;
 bin) echo "$BIN" ;;
-*) echo "usage: cluster.sh up N | down | exec K CMD... | status | bin" >&2; exit 64 ;;
+*) echo "usage: cluster.sh up N | down | exec K CMD... | kill K | start K | status | bin" >&2; exit 64 ;;
 esac

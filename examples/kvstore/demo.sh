@@ -1,10 +1,10 @@
 #!/bin/bash
 # demo.sh - the kvstore's story on real processes, checked: three cpgnode
 # processes (examples/cluster/cluster.sh up 3), one kvstore per node;
-# writes; kvstore 3 killed with SIGKILL; more writes; kvstore 3 restarted
-# while a writer keeps writing, and waited for until its state transfer
-# is done; then every replica's content hash and position, and exit 1 if
-# they differ.
+# writes; kvstore 3 and its node killed with SIGKILL; more writes; node 3
+# and kvstore 3 restarted while a writer keeps writing, and waited for until
+# the state transfer is done; then every replica's content hash and
+# position, and exit 1 if they differ.
 #
 #   examples/kvstore/demo.sh
 #
@@ -101,6 +101,10 @@ kill -KILL "$pid"
 gone() { ! kill -0 "$pid" 2>/dev/null; }
 until_ok 10 "kvstore 3 gone" gone
 say "SIGKILL kvstore 3 (pid $pid)"
+"$CLUSTER" kill 3 2>&1 | sed 's/^/demo: SIGKILL: /'
+# The other two see node 3 leave; their replicas are a majority of 3 and
+# stay primary once their new view's round is done.
+for k in 1 2; do until_ok 60 "kvstore $k primary without node 3" primary $k; done
 
 for ((i = 1; i <= 100; i++)); do
 	put $((i % 2 + 1)) "more$i" "more-$i" || { say "FAILED: write more$i with two of three replicas"; exit 1; }
@@ -111,8 +115,9 @@ writer &
 writer_pid=$!
 until_ok 60 "the writer's first write" test -s "$DIR/writer.ok"
 before=$(wc -l <"$DIR/writer.ok")
+"$CLUSTER" start 3 2>&1 | sed 's/^/demo: /'
 start_kv 3
-say "restarted kvstore 3 (pid $(cat "$DIR/kv3.pid")) while the writer writes"
+say "restarted node 3 and kvstore 3 (pid $(cat "$DIR/kv3.pid")) while the writer writes"
 until_ok 60 "kvstore 3 synced" primary 3
 after=$(wc -l <"$DIR/writer.ok")
 st=$(curl -sf "$(url 3)/status")

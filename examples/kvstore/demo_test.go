@@ -12,7 +12,7 @@ import (
 )
 
 // TestDemo runs demo.sh: three cpgnode processes, three kvstore
-// processes attached to them, a kvstore killed with SIGKILL and restarted
+// processes attached to them, a kvstore and its node killed with SIGKILL and restarted
 // while a writer keeps writing (its state transferred under write load),
 // every replica's hash equal at the end.
 func TestDemo(t *testing.T) {
