@@ -11,7 +11,6 @@ import (
 	"github.com/actorcpg/actorcpg/cluster"
 	"github.com/actorcpg/actorcpg/groups"
 	"github.com/actorcpg/actorcpg/internal/wire"
-	"github.com/actorcpg/actorcpg/remote"
 )
 
 // groupActor is one group on its node: it hosts the group's
@@ -109,14 +108,7 @@ func (a *groupActor) Receive(ctx actor.Context) {
 	if nilMessage(ctx.Message()) {
 		return
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			// The machine may be half-stepped: the node stops (as for a
-			// panic in the node actor), and so does this actor.
-			a.node.failed("group", r)
-			panic(r)
-		}
-	}()
+	defer a.node.stopOnMachinePanic("group")
 	if panicking("group", ctx.Message()) {
 		panic("test panic in a group actor")
 	}
@@ -220,19 +212,7 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 		return
 	}
 	rd := gm.Ready()
-	var last proto.Message
-	var frame *remote.Frame
-	for _, o := range rd.Messages {
-		if a.node.peers == nil || a.node.blocked(o.To) || o.To == a.node.cfg.NodeID {
-			continue
-		}
-		if o.Msg != last { // the same message to many nodes is marshaled once
-			last, frame = o.Msg, remote.NewFrame(o.Msg)
-		}
-		if frame != nil {
-			a.node.peers.Send(o.To, frame)
-		}
-	}
+	a.node.sendPeers(rd.Messages)
 	if len(rd.Acks) > 0 {
 		ctx.Send(a.nodePID, &groupAcks{acks: slices.Clone(rd.Acks)})
 	}

@@ -242,9 +242,10 @@ func (a *handleActor) mcast(ctx actor.Context, msgs []*api.McastRequest) {
 	}
 	ok := a.group != nil && !a.leaving && !a.finalized
 	var valid []*api.McastRequest // nil until a message is refused
-	var rejectedBytes uint64
+	var rejectedBytes, validBytes uint64
 	for i, r := range whole {
 		if ok && uint64(len(r.Data)) <= a.node.cfg.MaxMessageSize && api.Guarantee(r.Guarantee).Valid() {
+			validBytes += uint64(len(r.Data))
 			if valid != nil {
 				valid = append(valid, r)
 			}
@@ -261,12 +262,8 @@ func (a *handleActor) mcast(ctx actor.Context, msgs []*api.McastRequest) {
 	}
 	if len(valid) > 0 {
 		ctx.Send(a.group, &wire.HandleMcast{HandleId: uint64(a.id), Msgs: valid})
-		var n uint64
-		for _, r := range valid {
-			n += uint64(len(r.Data))
-		}
 		a.node.metrics.mcastMsgs.Add(uint64(len(valid)))
-		a.node.metrics.mcastBytes.Add(n)
+		a.node.metrics.mcastBytes.Add(validBytes)
 	}
 	if rejected > 0 {
 		a.node.metrics.rejected.Add(uint64(rejected))
@@ -328,6 +325,7 @@ func (a *handleActor) enqueue(ctx actor.Context, events []*api.Event) {
 	if a.finalized {
 		return
 	}
+	before := a.queuedBytes
 	for _, ev := range events {
 		a.push(ev)
 		if ev.Confchg != nil && !a.initialSent && a.flags&api.ModelV1DeliverInitialTotemConf != 0 {
@@ -340,14 +338,13 @@ func (a *handleActor) enqueue(ctx actor.Context, events []*api.Event) {
 			a.control(ctx, &api.Control{LargeDone: 1})
 		}
 	}
+	a.node.metrics.queueBytes.Add(int64(a.queuedBytes - before)) // once per batch; pump takes its part off
 	a.pump(ctx)
 }
 
 func (a *handleActor) push(ev *api.Event) {
 	a.queue = append(a.queue, ev)
-	size := uint64(api.EventSize(ev))
-	a.queuedBytes += size
-	a.node.metrics.queueBytes.Add(int64(size))
+	a.queuedBytes += uint64(api.EventSize(ev))
 }
 
 func (a *handleActor) credit(ctx actor.Context, m *api.Credit) {

@@ -614,3 +614,25 @@ func init() {
 		return n, nil
 	})
 }
+
+// sendPeers sends a machine's messages for other nodes on the node's
+// transport, marshaling a message sent to several nodes once. Messages to
+// this node, or to a node cut off (SetBlocked), are dropped.
+func (n *Node) sendPeers(msgs []cluster.Outbound) {
+	if n.peers == nil {
+		return
+	}
+	var last proto.Message
+	var frame *remote.Frame
+	for _, o := range msgs {
+		if o.To == n.cfg.NodeID || n.blocked(o.To) {
+			continue
+		}
+		if o.Msg != last {
+			last, frame = o.Msg, remote.NewFrame(o.Msg)
+		}
+		if frame != nil {
+			n.peers.Send(o.To, frame)
+		}
+	}
+}

@@ -4,10 +4,8 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/cluster"
-	"github.com/actorcpg/actorcpg/remote"
 )
 
 // sequencerActor assigns one group's agreed order, on the node that
@@ -52,14 +50,7 @@ func (a *sequencerActor) Receive(ctx actor.Context) {
 	if nilMessage(ctx.Message()) {
 		return
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			// The machine may be half-stepped: the node stops, as for a
-			// panic in its group actor.
-			a.node.failed("sequencer", r)
-			panic(r)
-		}
-	}()
+	defer a.node.stopOnMachinePanic("sequencer")
 	if panicking("sequencer", ctx.Message()) {
 		panic("test panic in a sequencer actor")
 	}
@@ -87,19 +78,7 @@ func (a *sequencerActor) carryOut(ctx actor.Context) {
 		return
 	}
 	rd := sm.Ready()
-	var last proto.Message
-	var frame *remote.Frame
-	for _, o := range rd.Messages {
-		if a.node.peers == nil || a.node.blocked(o.To) || o.To == a.node.cfg.NodeID {
-			continue
-		}
-		if o.Msg != last { // the same message to many nodes is marshaled once
-			last, frame = o.Msg, remote.NewFrame(o.Msg)
-		}
-		if frame != nil {
-			a.node.peers.Send(o.To, frame)
-		}
-	}
+	a.node.sendPeers(rd.Messages)
 	for _, m := range rd.ToGroup {
 		ctx.Send(a.group, &seqOut{gen: a.gen, msg: m})
 	}

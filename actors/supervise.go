@@ -52,6 +52,17 @@ func (n *Node) failed(who string, reason any) {
 	go n.Stop() // not here: Stop waits for the node actor, whose failure this may be
 }
 
+// stopOnMachinePanic, deferred in the Receive of an actor that steps a
+// state machine (who: "group", "sequencer"), stops the node after a panic
+// there (the machine may be half-stepped) and lets the panic go on to the
+// actor's supervisor, which stops the actor.
+func (n *Node) stopOnMachinePanic(who string) {
+	if r := recover(); r != nil {
+		n.failed(who, r)
+		panic(r)
+	}
+}
+
 // stopHandle is the supervisor of the handle actors: a handle actor that
 // panics stops, and the node actor, which watches it, finalizes it.
 var stopHandle = actor.NewOneForOneStrategy(0, time.Second, func(reason any) actor.Directive {
