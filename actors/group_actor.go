@@ -48,6 +48,8 @@ type groupActor struct {
 	// owner is the node that orders the group, as last published
 	// (cpgtool's listing).
 	owner uint32
+	// stats are the group's counters (WithGroupMetrics; nil: not kept).
+	stats *groupCounters
 
 	// got counts the messages of the node actor taken (groupIn,
 	// groupJoin): see reaping in nodeActor.answered.
@@ -189,7 +191,15 @@ func (a *groupActor) Receive(ctx actor.Context) {
 		reply(ctx, status(code))
 	case *wire.Congestion:
 		a.gm.Step(cluster.CongestionReq{Handle: groups.HandleID(m.HandleId), Congested: m.Congested})
-	case *actor.Started, *actor.Stopping, *actor.Stopped, *actor.Restarting:
+	case *actor.Stopped:
+		if a.stats != nil && a.stats != &a.node.groupStats.other {
+			// Reaped: the group has no members; a new actor for it
+			// publishes them again.
+			a.stats.members.Store(0)
+			a.stats.orders.Store(false)
+		}
+		return
+	case *actor.Started, *actor.Stopping, *actor.Restarting:
 		return
 	default:
 		unexpected.Drop(a.node.log, "group: unexpected messages dropped", typeName(m))
@@ -219,15 +229,25 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 	if rd.MembersChanged {
 		// Before the events go out: a handle that saw its confchg finds
 		// the member list that includes it.
-		a.node.setGroupMembers(a.name, gm.Members())
+		members := gm.Members()
+		a.node.setGroupMembers(a.name, members)
+		if a.stats != nil && a.stats != &a.node.groupStats.other {
+			a.stats.members.Store(int64(len(members)))
+		}
 	}
 	if o := gm.Owner(); o != a.owner {
 		a.owner = o
 		a.node.setGroupSequencer(a.name, o)
+		if a.stats != nil && a.stats != &a.node.groupStats.other {
+			a.stats.orders.Store(o == a.node.cfg.NodeID)
+		}
 	}
 	for _, d := range rd.Deliveries {
 		if pid, ok := a.handles[d.Handle]; ok {
 			ctx.Send(pid, &wire.LocalEvents{Events: d.Events})
+			if a.stats != nil {
+				a.countDelivered(d.Events)
+			}
 		}
 	}
 	for _, l := range rd.Left {
@@ -301,5 +321,21 @@ func (a *groupActor) toSequencer(ctx actor.Context, m cluster.SeqInput) {
 		if a.seq != nil {
 			ctx.Send(a.seq, &seqIn{msg: m})
 		}
+	}
+}
+
+// countDelivered adds the messages among events, handed to one local
+// handle, to the group's counters.
+func (a *groupActor) countDelivered(events []*api.Event) {
+	var msgs, size uint64
+	for _, e := range events {
+		if d := e.GetDeliver(); d != nil {
+			msgs++
+			size += uint64(len(d.Data))
+		}
+	}
+	if msgs > 0 {
+		a.stats.delivMsgs.Add(msgs)
+		a.stats.delivBytes.Add(size)
 	}
 }

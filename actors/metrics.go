@@ -1,6 +1,9 @@
 package actors
 
 import (
+	"bytes"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -107,5 +110,94 @@ func (n *Node) Metrics() Metrics {
 	h.Count = m.viewCount.Load()
 	h.Sum = time.Duration(m.viewNanos.Load()).Seconds()
 	out.ViewChange = h
+	return out
+}
+
+// GroupMetrics are one group's counters on a node (Node.GroupMetrics),
+// kept only when the node was started WithGroupMetrics.
+type GroupMetrics struct {
+	// Group is the group's name; empty for Other.
+	Group []byte
+	// Other: the sum over the groups beyond WithGroupMetrics' limit.
+	Other bool
+	// DeliveredMessages and DeliveredBytes count the messages this node's
+	// replica of the group handed to its local members (once per
+	// receiving handle), since the group was first seen.
+	DeliveredMessages, DeliveredBytes uint64
+	// Members is how many members the group has now, on every node (0
+	// once the group's actor is reaped). Not kept for Other.
+	Members int
+	// Orders: this node runs the group's sequencer actor now. Not kept
+	// for Other.
+	Orders bool
+}
+
+// WithGroupMetrics keeps per-group counters (Node.GroupMetrics) for the
+// first limit groups the node sees; the rest are summed into one Other
+// entry. Off by default: a label per group is unbounded cardinality for a
+// monitoring system, so it is the operator's choice and bound.
+func WithGroupMetrics(limit int) Option {
+	return func(n *Node) { n.groupStats.limit = max(0, limit) }
+}
+
+// groupCounters are one group's counters, updated by its group actor.
+type groupCounters struct {
+	delivMsgs, delivBytes atomic.Uint64
+	members               atomic.Int64
+	orders                atomic.Bool
+}
+
+// groupStatsTable holds the counters of the groups WithGroupMetrics
+// keeps. A group's entry outlives its actor (counters stay monotone when
+// a drained group's actor is reaped and started again).
+type groupStatsTable struct {
+	limit int
+	mu    sync.Mutex
+	byKey map[string]*groupCounters
+	other groupCounters
+}
+
+// countersFor returns the counters the actor of group name updates: its
+// own, Other's beyond the limit, nil with per-group metrics off.
+func (t *groupStatsTable) countersFor(name []byte) *groupCounters {
+	if t.limit == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if c, ok := t.byKey[string(name)]; ok {
+		return c
+	}
+	if len(t.byKey) >= t.limit {
+		return &t.other
+	}
+	if t.byKey == nil {
+		t.byKey = make(map[string]*groupCounters)
+	}
+	c := &groupCounters{}
+	t.byKey[string(name)] = c
+	return c
+}
+
+// GroupMetrics returns the per-group counters, by group name, then Other
+// if any group was beyond the limit; nil unless the node was started
+// WithGroupMetrics.
+func (n *Node) GroupMetrics() []GroupMetrics {
+	t := &n.groupStats
+	if t.limit == 0 {
+		return nil
+	}
+	t.mu.Lock()
+	out := make([]GroupMetrics, 0, len(t.byKey)+1)
+	for name, c := range t.byKey {
+		out = append(out, GroupMetrics{Group: []byte(name),
+			DeliveredMessages: c.delivMsgs.Load(), DeliveredBytes: c.delivBytes.Load(),
+			Members: int(c.members.Load()), Orders: c.orders.Load()})
+	}
+	t.mu.Unlock()
+	slices.SortFunc(out, func(a, b GroupMetrics) int { return bytes.Compare(a.Group, b.Group) })
+	if o := &t.other; o.delivMsgs.Load() > 0 || len(out) == t.limit {
+		out = append(out, GroupMetrics{Other: true, DeliveredMessages: o.delivMsgs.Load(), DeliveredBytes: o.delivBytes.Load()})
+	}
 	return out
 }

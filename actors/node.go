@@ -33,6 +33,7 @@ import (
 	"github.com/actorcpg/actorcpg/cluster"
 	"github.com/actorcpg/actorcpg/internal/wire"
 	"github.com/actorcpg/actorcpg/remote"
+	"github.com/actorcpg/actorcpg/remote/remoting"
 )
 
 // RootName is the name of the node actor on every node.
@@ -63,7 +64,8 @@ type Node struct {
 	route       atomic.Pointer[peerRoute]
 	groupActors atomic.Pointer[map[string]*actor.PID]
 
-	metrics nodeMetrics // Metrics
+	metrics    nodeMetrics     // Metrics
+	groupStats groupStatsTable // GroupMetrics (WithGroupMetrics)
 	// dispatcher runs the node's actors' mailboxes (dispatcher.go).
 	dispatcher *workerDispatcher
 
@@ -152,7 +154,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 				"a listening node starts its own (give a system without remoting, or cfg.Listen = \"\")")
 		}
 		sec := cfg.Security()
-		r, addr, err := remote.StartRemoting(n.system, cfg.Listen, sec)
+		r, addr, err := remoting.Start(n.system, cfg.Listen, sec)
 		if err != nil {
 			if n.ownSystem {
 				n.system.Shutdown()
@@ -192,7 +194,7 @@ func Start(cfg remote.Config, opts ...Option) (*Node, error) {
 		return nil, fmt.Errorf("actors: spawn node actor: %w", err)
 	}
 	n.root = root
-	remote.SetGuardLogger(n.log)
+	remoting.SetGuardLogger(n.log)
 	// Client sessions: on the remoting port (the transport hands them
 	// over) and on the client socket. A request whose actor is gone is
 	// answered from the dead letters.
@@ -434,7 +436,7 @@ func (n *Node) Stop() {
 			n.memnet.Leave(n.cfg.NodeID)
 		}
 		if n.remote != nil {
-			remote.Shutdown(n.remote)
+			remoting.Shutdown(n.remote)
 		}
 		if n.deadSub != nil {
 			n.system.EventStream.Unsubscribe(n.deadSub)

@@ -269,6 +269,7 @@ func (a *nodeActor) group(ctx actor.Context, name []byte) *groupRef {
 		name:    slices.Clone(name),
 		gm:      cluster.NewGroupMachine(cfg),
 		handles: make(map[groups.HandleID]*actor.PID),
+		stats:   a.node.groupStats.countersFor(name),
 		// Spawned during a view change (by its Install): it waits for the
 		// totem confchg like the others.
 		held: a.host.Syncing(),

@@ -17,8 +17,6 @@ import (
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/rs/zerolog"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/reflect/protoreflect"
 
@@ -208,35 +206,6 @@ func (f *Frame) encode() error {
 	return f.err
 }
 
-// linkCreds are the transport credentials of protoactor's gRPC server:
-// they run the opening of every connection (openConn), hand links and
-// client connections to their servers, and give gRPC the rest.
-type linkCreds struct {
-	credentials.TransportCredentials
-	system *actor.ActorSystem
-	sec    *Security // nil: plain
-}
-
-func newLinkCreds(system *actor.ActorSystem, sec *Security) *linkCreds {
-	return &linkCreds{TransportCredentials: insecure.NewCredentials(), system: system, sec: sec}
-}
-
-func (c *linkCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
-	return openConn(c.system, c.sec, raw, true)
-}
-
-func (c *linkCreds) Info() credentials.ProtocolInfo {
-	info := c.TransportCredentials.Info()
-	if c.sec != nil {
-		info.SecurityProtocol = "tls"
-	}
-	return info
-}
-
-func (c *linkCreds) Clone() credentials.TransportCredentials {
-	return &linkCreds{TransportCredentials: c.TransportCredentials.Clone(), system: c.system, sec: c.sec}
-}
-
 // Links to an address on this host go on a Unix socket in the abstract
 // namespace named after the remoting address (Linux; like Corosync's
 // local IPC): the kernel moves a byte there for about a third of what
@@ -261,10 +230,10 @@ func localLinkName(addr string) string {
 	return "@actorcpg-link/" + addr
 }
 
-// listenLocalLinks accepts links on the Unix socket of addr, with the
-// opening of the remoting port (openConn: TLS with sec) but no gRPC; nil
+// ListenLocalLinks accepts links on the Unix socket of addr, with the
+// opening of the remoting port (OpenConn: TLS with sec) but no gRPC; nil
 // if addr is not a loopback address or the socket cannot be had.
-func listenLocalLinks(system *actor.ActorSystem, addr string, sec *Security) net.Listener {
+func ListenLocalLinks(system *actor.ActorSystem, addr string, sec *Security) net.Listener {
 	name := localLinkName(addr)
 	if name == "" {
 		return nil
@@ -279,7 +248,7 @@ func listenLocalLinks(system *actor.ActorSystem, addr string, sec *Security) net
 			if err != nil {
 				return
 			}
-			go func() { _, _, _ = openConn(system, sec, conn, false) }()
+			go func() { _, _, _ = OpenConn(system, sec, conn, false) }()
 		}
 	}()
 	return ln
@@ -646,7 +615,7 @@ var dropNames = [nDropReasons]string{"bad opening", "frame too large", "unknown 
 type linkGuard struct {
 	limits   atomic.Pointer[LinkLimits]
 	drops    [nDropReasons]dropCount
-	openings atomic.Int64 // connections in their opening (openConn)
+	openings atomic.Int64 // connections in their opening (OpenConn)
 }
 
 // dropCount counts the drops of one reason and rate-limits their log.
@@ -824,9 +793,10 @@ func trackLink(system *actor.ActorSystem, conn net.Conn, add bool) bool {
 	return true
 }
 
-// closeServed closes every link connection system reads, and refuses new
-// ones until doneServed (once nothing can accept them any more).
-func closeServed(system *actor.ActorSystem) {
+// CloseServed closes every link connection system reads, and refuses new
+// ones until DoneServed (once nothing can accept them any more): the
+// first step of stopping a node's port.
+func CloseServed(system *actor.ActorSystem) {
 	served.Lock()
 	m := served.conns[system]
 	delete(served.conns, system)
@@ -837,7 +807,9 @@ func closeServed(system *actor.ActorSystem) {
 	}
 }
 
-func doneServed(system *actor.ActorSystem) {
+// DoneServed ends CloseServed's refusal once nothing can accept links
+// for system any more, and forgets its drop counts.
+func DoneServed(system *actor.ActorSystem) {
 	served.Lock()
 	delete(served.closed, system)
 	served.Unlock()

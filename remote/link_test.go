@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"math/rand"
-	"net"
 	"syscall"
 	"testing"
 	"time"
@@ -83,7 +82,8 @@ func (c *collector) Receive(ctx actor.Context) {
 }
 
 // Frames sent on a link arrive in order and intact, on a local socket
-// and on TCP, and gRPC remoting still works on the same port.
+// and on TCP. (That gRPC remoting still works on the same port is
+// package remoting's test.)
 func TestLinkDelivers(t *testing.T) {
 	t.Run("local", func(t *testing.T) { testLinkDelivers(t) })
 	t.Run("tcp", func(t *testing.T) {
@@ -98,11 +98,7 @@ func TestLinkDelivers(t *testing.T) {
 func startSink(t *testing.T) (*actor.ActorSystem, string, *actor.PID, *collector) {
 	t.Helper()
 	sys := quietSystem()
-	r, addr, err := StartRemoting(sys, "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { Shutdown(r) })
+	addr := servePort(t, sys, nil)
 	c := &collector{got: make(chan proto.Message, 100)}
 	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }), "sink")
 	if err != nil {
@@ -129,18 +125,6 @@ func testLinkDelivers(t *testing.T) {
 			t.Fatalf("message %d did not arrive", i)
 		}
 	}
-	// A connection that is not a link is left to gRPC.
-	conn, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn.Write([]byte("PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"))
-	conn.SetReadDeadline(time.Now().Add(2 * time.Second))
-	var head [9]byte
-	if _, err := conn.Read(head[:]); err != nil || head[3] != 4 { // a SETTINGS frame
-		t.Fatalf("gRPC did not answer on the link port: %v % x", err, head)
-	}
-	conn.Close()
 }
 
 type counter struct{ n chan int }
@@ -184,11 +168,7 @@ func benchLinkWith(b *testing.B, size int, mode string, secure bool) {
 		server, client = nodeSec(b, p, 1), nodeSec(b, p, 2)
 	}
 	sys := quietSystem()
-	r, addr, err := StartRemoting(sys, "127.0.0.1:0", server)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer Shutdown(r)
+	addr := servePort(b, sys, server)
 	c := &counter{n: make(chan int, 1<<16)}
 	pid, _ := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }), "sink")
 	links := NewLinks()

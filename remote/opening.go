@@ -11,8 +11,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"google.golang.org/grpc/credentials"
-	"google.golang.org/grpc/credentials/insecure"
 )
 
 // The opening of a connection to a node's remoting port (or its local
@@ -41,6 +39,10 @@ const maxOpenings = 256
 // (and counted).
 var errRefused = errors.New("remote: connection refused")
 
+// ErrDispatched is what OpenConn returns for a connection it handed to
+// the node's link or client server: the caller must not touch it again.
+var ErrDispatched = errors.New("remote: connection dispatched to its server")
+
 // enterOpening takes an opening slot; false if all are taken.
 func (g *linkGuard) enterOpening() bool {
 	if g.openings.Add(1) > maxOpenings {
@@ -52,12 +54,13 @@ func (g *linkGuard) enterOpening() bool {
 
 func (g *linkGuard) leaveOpening() { g.openings.Add(-1) }
 
-// openConn runs the opening of raw, accepted for system by its remoting
-// port (grpcOK: gRPC may have it) or local link socket. It hands a link
-// or a client connection to its server and returns
-// credentials.ErrConnDispatched; it returns gRPC's connection and its
-// AuthInfo; or it closes raw, counts why, and returns an error.
-func openConn(system *actor.ActorSystem, sec *Security, raw net.Conn, grpcOK bool) (net.Conn, credentials.AuthInfo, error) {
+// OpenConn runs the opening of raw, accepted for system by its remoting
+// port (grpcOK: gRPC may have it; package remote/remoting) or local link
+// socket. It hands a link or a client connection to its server and
+// returns ErrDispatched; it returns the connection gRPC may have, with
+// its verified TLS state (nil: plain); or it closes raw, counts why, and
+// returns an error.
+func OpenConn(system *actor.ActorSystem, sec *Security, raw net.Conn, grpcOK bool) (net.Conn, *tls.ConnectionState, error) {
 	g := guardOf(system)
 	if !g.enterOpening() {
 		g.drop(dropBusy, raw, "more than "+strconv.Itoa(maxOpenings)+" connections opening")
@@ -67,20 +70,20 @@ func openConn(system *actor.ActorSystem, sec *Security, raw net.Conn, grpcOK boo
 	defer g.leaveOpening()
 	_ = raw.SetDeadline(time.Now().Add(linkHelloTimeout))
 	var conn net.Conn
-	var info credentials.AuthInfo
+	var info *tls.ConnectionState
 	var err error
 	if sec == nil {
 		conn, info, err = openPlain(system, g, raw, grpcOK)
 	} else {
 		conn, info, err = openTLS(system, sec, g, raw, grpcOK)
 	}
-	if err != nil && err != credentials.ErrConnDispatched {
+	if err != nil && err != ErrDispatched {
 		raw.Close()
 	}
 	return conn, info, err
 }
 
-func openPlain(system *actor.ActorSystem, g *linkGuard, raw net.Conn, grpcOK bool) (net.Conn, credentials.AuthInfo, error) {
+func openPlain(system *actor.ActorSystem, g *linkGuard, raw net.Conn, grpcOK bool) (net.Conn, *tls.ConnectionState, error) {
 	var head [len(linkMagic)]byte
 	n, err := io.ReadFull(raw, head[:])
 	if err != nil {
@@ -94,20 +97,20 @@ func openPlain(system *actor.ActorSystem, g *linkGuard, raw net.Conn, grpcOK boo
 	case linkMagic:
 		_ = raw.SetDeadline(time.Time{})
 		go serveLink(system, raw, Identity{})
-		return nil, nil, credentials.ErrConnDispatched
+		return nil, nil, ErrDispatched
 	case clientMagic:
 		_ = raw.SetDeadline(time.Time{})
 		go serveClient(system, raw, Identity{})
-		return nil, nil, credentials.ErrConnDispatched
+		return nil, nil, ErrDispatched
 	}
 	if !grpcOK {
 		g.drop(dropHello, raw, "not a link")
 		return nil, nil, errRefused
 	}
-	return insecure.NewCredentials().ServerHandshake(&prefixConn{Conn: raw, head: head[:]})
+	return &prefixConn{Conn: raw, head: head[:]}, nil, nil
 }
 
-func openTLS(system *actor.ActorSystem, sec *Security, g *linkGuard, raw net.Conn, grpcOK bool) (net.Conn, credentials.AuthInfo, error) {
+func openTLS(system *actor.ActorSystem, sec *Security, g *linkGuard, raw net.Conn, grpcOK bool) (net.Conn, *tls.ConnectionState, error) {
 	tc := tls.Server(raw, sec.serverConfig())
 	ctx, cancel := context.WithTimeout(context.Background(), linkHelloTimeout)
 	defer cancel()
@@ -139,15 +142,15 @@ func openTLS(system *actor.ActorSystem, sec *Security, g *linkGuard, raw net.Con
 		}
 		_ = raw.SetDeadline(time.Time{})
 		go serveLink(system, tc, id)
-		return nil, nil, credentials.ErrConnDispatched
+		return nil, nil, ErrDispatched
 	case ALPNClient:
 		_ = raw.SetDeadline(time.Time{})
 		go serveClient(system, tc, id)
-		return nil, nil, credentials.ErrConnDispatched
+		return nil, nil, ErrDispatched
 	case ALPNGRPC:
 		if grpcOK {
-			// The guard refuses calls from anyone but a node (guardPeer).
-			return tc, credentials.TLSInfo{State: cs, CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}, nil
+			// The guard refuses calls from anyone but a node (AdmitsNode).
+			return tc, &cs, nil
 		}
 	}
 	g.drop(dropHello, raw, "protocol "+strconv.Quote(cs.NegotiatedProtocol)+" from "+id.String())

@@ -98,6 +98,18 @@ func (s *Security) isMember(id Identity) bool {
 	return id.Node != 0 && (s.nodes == nil || s.nodes[id.Node])
 }
 
+// AdmitsNode reports whether the verified TLS peer of cs is a node of
+// the cluster s accepts (the remoting guard's test for gRPC calls).
+func (s *Security) AdmitsNode(cs tls.ConnectionState) bool {
+	id, err := peerIdentity(cs)
+	return err == nil && s.isMember(id)
+}
+
+// GRPCClientConfig is the TLS configuration protoactor remoting dials
+// other nodes with: ALPNGRPC, this node's certificate, the server a node
+// of the cluster.
+func (s *Security) GRPCClientConfig() *tls.Config { return s.clientConfig(ALPNGRPC, 0) }
+
 // verifyPeer verifies a peer's chain against the CA for usage and
 // returns the identity of its leaf.
 func verifyPeer(ca *x509.CertPool, chain []*x509.Certificate, usage x509.ExtKeyUsage) (Identity, error) {

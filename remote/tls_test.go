@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	premote "github.com/asynkron/protoactor-go/remote"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
@@ -46,11 +45,7 @@ func nodeSec(t testing.TB, p *PKIFiles, id uint32, nodes ...uint32) *Security {
 func startTLSSink(t *testing.T, sec *Security) (*actor.ActorSystem, string, *actor.PID, *collector) {
 	t.Helper()
 	sys := quietSystem()
-	r, addr, err := StartRemoting(sys, "127.0.0.1:0", sec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { Shutdown(r) })
+	addr := servePort(t, sys, sec)
 	c := &collector{got: make(chan proto.Message, 100)}
 	pid, err := sys.Root.SpawnNamed(actor.PropsFromProducer(func() actor.Actor { return c }), "sink")
 	if err != nil {
@@ -183,15 +178,7 @@ func TestAuthPlainOpeningIsRefused(t *testing.T) {
 		conn.Close()
 		waitDrop(t, sys, "not TLS", before)
 	}
-	// A plain protoactor system cannot reach it either.
-	rsys := quietSystem()
-	r, _, err := StartRemoting(rsys, "127.0.0.1:0", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Shutdown(r)
-	rsys.Root.Send(actor.NewPID(addr, pid.Id), &api.Heartbeat{})
-	nothingArrives(t, c, 500*time.Millisecond)
+	nothingArrives(t, c, 200*time.Millisecond)
 }
 
 // A TLS client without a certificate, or with one of another CA, cannot
@@ -238,55 +225,6 @@ func TestAuthLinkWithoutTheClusterCertificateIsRefused(t *testing.T) {
 		t.Fatalf("dial to another cluster's node: %v, want a certificate error", err)
 	}
 	links.Close()
-}
-
-// A protoactor system with another CA's node certificate cannot send
-// through remoting (its TLS handshake fails), and one with a client
-// certificate of the cluster CA passes TLS but every stream is refused
-// Unauthenticated by the guard: nothing is delivered.
-func TestAuthRemotingAdmitsNodesOnly(t *testing.T) {
-	p := testPKI(t)
-	other := testPKI(t)
-	_, addr, pid, c := startTLSSink(t, nodeSec(t, p, 1))
-	rsys := quietSystem()
-	r, _, err := StartRemoting(rsys, "127.0.0.1:0", nodeSec(t, other, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Shutdown(r)
-	rsys.Root.Send(actor.NewPID(addr, pid.Id), &api.Heartbeat{})
-	nothingArrives(t, c, 500*time.Millisecond)
-
-	csec, err := LoadSecurity(p.CA, p.Clients["bench"].Cert, p.Clients["bench"].Key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	csys := quietSystem()
-	cr, _, err := StartRemoting(csys, "127.0.0.1:0", csec)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Shutdown(cr)
-	before := GuardDropped()
-	csys.Root.Send(actor.NewPID(addr, pid.Id), &api.Heartbeat{})
-	nothingArrives(t, c, 500*time.Millisecond)
-	if GuardDropped() == before {
-		t.Error("the guard counted no refused stream from a client certificate")
-	}
-
-	// A node of the cluster gets through.
-	nsys := quietSystem()
-	nr, _, err := StartRemoting(nsys, "127.0.0.1:0", nodeSec(t, p, 2))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer Shutdown(nr)
-	nsys.Root.Send(actor.NewPID(addr, pid.Id), &api.Heartbeat{})
-	select {
-	case <-c.got:
-	case <-time.After(5 * time.Second):
-		t.Fatal("a node of the cluster could not send through remoting")
-	}
 }
 
 // openLink opens a TLS link as node id of p to the sink at addr, without
@@ -394,44 +332,4 @@ func TestAuthOpeningsAreBounded(t *testing.T) {
 	defer conn.Close()
 	closedByPeer(t, conn)
 	waitDrop(t, sys, "too many openings", before)
-}
-
-// Messages that only a node's own actors send each other, and the peer
-// protocol (links only), are dropped from a remoting batch, as are Watch
-// and Unwatch; a permitted envelope behind them arrives.
-func TestRogueRemotingTypeFilterDropsInternalAndPeerMessages(t *testing.T) {
-	addr, sys, pid, got, cli := rogue(t)
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	stream, err := cli.Receive(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := &actor.PID{Address: addr, Id: pid.Id}
-	denied := []proto.Message{
-		&wire.JoinGroup{Group: []byte("g")}, &wire.Ordered{From: 2}, &wire.PeerHeartbeat{From: 2},
-		&wire.Tick{}, &wire.LeaveGroup{}, &wire.HandleMcast{}, &wire.ViewInstall{From: 2},
-		&actor.Watch{Watcher: target}, &actor.Unwatch{Watcher: target},
-	}
-	batch := &premote.MessageBatch{Targets: []*actor.PID{target}}
-	for i, m := range append(denied, &api.Heartbeat{Client: &api.Pid{Id: "good"}}) {
-		batch.TypeNames = append(batch.TypeNames, string(proto.MessageName(m)))
-		batch.Envelopes = append(batch.Envelopes, &premote.MessageEnvelope{TypeId: int32(i), Target: 0, MessageData: envelope(t, m)})
-	}
-	before := GuardDropped()
-	if err := stream.Send(&premote.RemoteMessage{MessageType: &premote.RemoteMessage_MessageBatch{MessageBatch: batch}}); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case hb := <-got:
-		if hb.GetClient().GetId() != "good" {
-			t.Fatalf("the victim got %v", hb)
-		}
-	case <-ctx.Done():
-		t.Fatal("the good envelope never arrived")
-	}
-	if d := GuardDropped() - before; d != uint64(len(denied)) {
-		t.Errorf("dropped %d envelopes, want %d", d, len(denied))
-	}
-	alive(t, sys, pid)
 }

@@ -72,7 +72,7 @@ import (
 const defaultListen = "127.0.0.1:7100"
 
 func main() {
-	cfg, level, metricsAddr, err := configureAll(os.Args[1:])
+	cfg, level, mf, err := configureAll(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		fs := newFlagSet(&options{})
 		fs.SetOutput(os.Stderr)
@@ -91,11 +91,11 @@ func main() {
 	}
 	opts := []actors.Option{actors.WithLogger(logger)}
 	var m *metricsServer
-	if metricsAddr != "" {
+	if mf.addr != "" {
 		// The node runs in a system whose protoactor metrics go to the
 		// same registry as the node's own.
 		m = newMetricsServer()
-		opts = append(opts, actors.WithActorSystem(m.actorSystem(logger)))
+		opts = append(opts, actors.WithActorSystem(m.actorSystem(logger)), actors.WithGroupMetrics(mf.groups))
 	}
 	node, err := actors.Start(cfg, opts...)
 	if err != nil {
@@ -103,7 +103,7 @@ func main() {
 		os.Exit(1)
 	}
 	if m != nil {
-		addr, err := m.serve(metricsAddr, node, logger)
+		addr, err := m.serve(mf.addr, node, logger)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "cpgnode: -metrics: %v\n", err)
 			node.Stop()
@@ -161,6 +161,7 @@ type options struct {
 	testLinks       bool
 	tlsDir          string
 	metrics         string
+	metricsGroups   int
 }
 
 // newFlagSet defines cpgnode's flags on o. It prints nothing itself: its
@@ -191,6 +192,7 @@ func newFlagSet(o *options) *flag.FlagSet {
 	fs.Var(&o.level, "log", "log `level` (debug, info, warn, error)")
 	fs.StringVar(&o.tlsDir, "tls", "", "mutual TLS between nodes with the keys cpgkeygen made in `dir` (ca.pem, node-ID.pem, node-ID-key.pem for this node's id); overrides the file's totem.crypto_*")
 	fs.StringVar(&o.metrics, "metrics", "", "serve Prometheus metrics at http://`host:port`/metrics (e.g. 127.0.0.1:9464)")
+	fs.IntVar(&o.metricsGroups, "metrics-groups", 0, "with -metrics, also per-group series (label group) for the first `n` groups the node sees, the rest summed under group=\"_other\"; 0: none (a label per group is unbounded cardinality)")
 	fs.BoolVar(&o.testLinks, "test-link-control", false, "obey wire.LinkControl messages that cut links to other nodes (fault tests only)")
 	return fs
 }
@@ -204,21 +206,26 @@ func configure(args []string) (remote.Config, zerolog.Level, error) {
 	return cfg, level, err
 }
 
-// configureAll is configure, also returning the -metrics address ("":
-// none).
-func configureAll(args []string) (remote.Config, zerolog.Level, string, error) {
+// metricsFlags are -metrics (the address, "": none) and -metrics-groups.
+type metricsFlags struct {
+	addr   string
+	groups int
+}
+
+// configureAll is configure, also returning the metrics flags.
+func configureAll(args []string) (remote.Config, zerolog.Level, metricsFlags, error) {
 	var o options
 	fs := newFlagSet(&o)
 	if err := fs.Parse(args); err != nil {
-		return remote.Config{}, 0, "", usageError{err}
+		return remote.Config{}, 0, metricsFlags{}, usageError{err}
 	}
 	if fs.NArg() > 0 {
-		return remote.Config{}, 0, "", usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
+		return remote.Config{}, 0, metricsFlags{}, usageError{fmt.Errorf("unexpected argument %q", fs.Arg(0))}
 	}
 	set := map[string]bool{}
 	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if set["id"] && (o.id == 0 || o.id > math.MaxUint32) {
-		return remote.Config{}, 0, "", usageError{fmt.Errorf("invalid value %d for flag -id: want 1..%d", o.id, uint32(math.MaxUint32))}
+		return remote.Config{}, 0, metricsFlags{}, usageError{fmt.Errorf("invalid value %d for flag -id: want 1..%d", o.id, uint32(math.MaxUint32))}
 	}
 
 	cfg := remote.DefaultConfig()
@@ -227,7 +234,7 @@ func configureAll(args []string) (remote.Config, zerolog.Level, string, error) {
 		cfg.NodeID = 0 // from local.nodeid or -id
 		var err error
 		if cfg, err = remote.LoadConfig(o.file, cfg); err != nil {
-			return remote.Config{}, 0, "", err
+			return remote.Config{}, 0, metricsFlags{}, err
 		}
 	}
 	for name, field := range flagFields {
@@ -266,21 +273,21 @@ func configureAll(args []string) (remote.Config, zerolog.Level, string, error) {
 	cfg.Nodes = slices.Clone(cfg.Nodes)
 	for _, p := range o.peers {
 		if p.NodeID == cfg.NodeID {
-			return remote.Config{}, 0, "", fmt.Errorf("-peers: node %d is this node; its address comes from -listen or the config file", p.NodeID)
+			return remote.Config{}, 0, metricsFlags{}, fmt.Errorf("-peers: node %d is this node; its address comes from -listen or the config file", p.NodeID)
 		}
 		for _, n := range cfg.Nodes {
 			if n.NodeID == p.NodeID {
-				return remote.Config{}, 0, "", fmt.Errorf("-peers: node %d is already in the nodelist of %s", p.NodeID, o.file)
+				return remote.Config{}, 0, metricsFlags{}, fmt.Errorf("-peers: node %d is already in the nodelist of %s", p.NodeID, o.file)
 			}
 			if n.Addr == p.Addr {
-				return remote.Config{}, 0, "", fmt.Errorf("-peers: node %d: %s is already node %d's address", p.NodeID, p.Addr, n.NodeID)
+				return remote.Config{}, 0, metricsFlags{}, fmt.Errorf("-peers: node %d: %s is already node %d's address", p.NodeID, p.Addr, n.NodeID)
 			}
 		}
 		cfg.Nodes = append(cfg.Nodes, p)
 	}
 	if cfg.NodeID == 0 {
 		if len(cfg.Nodes) > 0 {
-			return remote.Config{}, 0, "", fmt.Errorf("%s: no local.nodeid says which node this is: give -id", o.file)
+			return remote.Config{}, 0, metricsFlags{}, fmt.Errorf("%s: no local.nodeid says which node this is: give -id", o.file)
 		}
 		cfg.NodeID = remote.DefaultConfig().NodeID
 	}
@@ -293,20 +300,26 @@ func configureAll(args []string) (remote.Config, zerolog.Level, string, error) {
 	if len(cfg.Nodes) > 0 && cfg.AddrOf(cfg.NodeID) == "" && cfg.Listen != "" {
 		for _, n := range cfg.Nodes {
 			if n.Addr == cfg.Listen {
-				return remote.Config{}, 0, "", fmt.Errorf("-listen: %s is already node %d's address", cfg.Listen, n.NodeID)
+				return remote.Config{}, 0, metricsFlags{}, fmt.Errorf("-listen: %s is already node %d's address", cfg.Listen, n.NodeID)
 			}
 		}
 		cfg.Nodes = append(cfg.Nodes, remote.NodeAddr{NodeID: cfg.NodeID, Addr: cfg.Listen})
 	}
 	if err := cfg.Validate(); err != nil {
-		return remote.Config{}, 0, "", err
+		return remote.Config{}, 0, metricsFlags{}, err
 	}
 	if o.metrics != "" {
 		if _, _, err := net.SplitHostPort(o.metrics); err != nil {
-			return remote.Config{}, 0, "", usageError{fmt.Errorf("invalid value %q for flag -metrics: %v", o.metrics, err)}
+			return remote.Config{}, 0, metricsFlags{}, usageError{fmt.Errorf("invalid value %q for flag -metrics: %v", o.metrics, err)}
 		}
 	}
-	return cfg, zerolog.Level(o.level), o.metrics, nil
+	if o.metricsGroups < 0 || o.metricsGroups > 100000 {
+		return remote.Config{}, 0, metricsFlags{}, usageError{fmt.Errorf("invalid value %d for flag -metrics-groups: want 0..100000", o.metricsGroups)}
+	}
+	if o.metricsGroups > 0 && o.metrics == "" {
+		return remote.Config{}, 0, metricsFlags{}, usageError{errors.New("-metrics-groups needs -metrics")}
+	}
+	return cfg, zerolog.Level(o.level), metricsFlags{o.metrics, o.metricsGroups}, nil
 }
 
 // flagFields maps the flags that set one configuration value to its key

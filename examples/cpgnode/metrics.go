@@ -1,10 +1,14 @@
 package main
 
 import (
+	"encoding/hex"
 	"errors"
 	"net"
 	"net/http"
+	"strings"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"github.com/prometheus/client_golang/prometheus"
@@ -22,7 +26,9 @@ import (
 // node's own counters (actors.Node.Metrics, under cpg_), protoactor's
 // actor metrics (through OpenTelemetry, which protoactor speaks, into the
 // same registry), and the Go runtime's and the process's. Labels are
-// bounded: none names a group, a handle or a peer.
+// bounded: none names a handle or a peer, and a group only with
+// -metrics-groups N, for at most N groups (the rest summed under
+// group="_other").
 //
 // The library is Prometheus' client_golang: the standard for exposing
 // metrics to Prometheus, and already linked by protoactor (as is
@@ -99,13 +105,42 @@ var (
 	descViewChange  = prometheus.NewDesc("cpg_view_change_seconds", "Duration of the node's view changes, from the proposal accepted to the totem confchg.", nil, nil)
 	descMembers     = prometheus.NewDesc("cpg_view_members", "Nodes in the node's current view.", nil, nil)
 	descLinkBytes   = prometheus.NewDesc("cpg_link_bytes_total", "Bytes written and read on links to other nodes.", nil, nil)
+
+	// Per group (-metrics-groups).
+	descGroupDelivMsgs  = prometheus.NewDesc("cpg_group_delivered_messages_total", "Messages the group's replica on this node handed to its local members, once per receiving handle (-metrics-groups).", []string{"group"}, nil)
+	descGroupDelivBytes = prometheus.NewDesc("cpg_group_delivered_bytes_total", "Bytes of the messages the group's replica on this node handed to its local members (-metrics-groups).", []string{"group"}, nil)
+	descGroupMembers    = prometheus.NewDesc("cpg_group_members", "Members of the group, on every node (-metrics-groups).", []string{"group"}, nil)
+	descGroupOrders     = prometheus.NewDesc("cpg_group_sequencer_here", "1 if this node runs the group's sequencer actor (-metrics-groups).", []string{"group"}, nil)
 )
+
+// otherGroups is the group label of the groups beyond -metrics-groups.
+const otherGroups = "_other"
+
+// groupLabel is a group name as a label value: as it is when it is
+// printable UTF-8 and cannot be mistaken for otherGroups or the hex form,
+// else "0x" and its bytes in hex (names are bytes; label values must be
+// UTF-8, and two groups must not share a label).
+func groupLabel(name []byte) string {
+	s := string(name)
+	printable := utf8.ValidString(s) && !strings.HasPrefix(s, "0x") && s != otherGroups && s != ""
+	for _, r := range s {
+		if !unicode.IsPrint(r) {
+			printable = false
+			break
+		}
+	}
+	if printable {
+		return s
+	}
+	return "0x" + hex.EncodeToString(name)
+}
 
 // Describe implements prometheus.Collector.
 func (nodeCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descMcastMsgs, descMcastBytes, descRejected, descDelivMsgs, descDelivBytes,
 		descTryAgain, descFlowOn, descEvictions, descQueueBytes, descHandles, descGroupActors, descSeqActors,
-		descViews, descViewChange, descMembers, descLinkBytes} {
+		descViews, descViewChange, descMembers, descLinkBytes,
+		descGroupDelivMsgs, descGroupDelivBytes, descGroupMembers, descGroupOrders} {
 		ch <- d
 	}
 }
@@ -139,4 +174,20 @@ func (c nodeCollector) Collect(ch chan<- prometheus.Metric) {
 	ch <- prometheus.MustNewConstHistogram(descViewChange, m.ViewChange.Count, m.ViewChange.Sum, buckets)
 	gauge(descMembers, float64(len(c.node.View().GetMembers())))
 	counter(descLinkBytes, m.LinkBytes)
+	for _, g := range c.node.GroupMetrics() {
+		label := otherGroups
+		if !g.Other {
+			label = groupLabel(g.Group)
+		}
+		ch <- prometheus.MustNewConstMetric(descGroupDelivMsgs, prometheus.CounterValue, float64(g.DeliveredMessages), label)
+		ch <- prometheus.MustNewConstMetric(descGroupDelivBytes, prometheus.CounterValue, float64(g.DeliveredBytes), label)
+		if !g.Other {
+			orders := 0.0
+			if g.Orders {
+				orders = 1
+			}
+			ch <- prometheus.MustNewConstMetric(descGroupMembers, prometheus.GaugeValue, float64(g.Members), label)
+			ch <- prometheus.MustNewConstMetric(descGroupOrders, prometheus.GaugeValue, orders, label)
+		}
+	}
 }

@@ -67,6 +67,9 @@ func TestMetricsEndpointServesTheListedSeries(t *testing.T) {
 			t.Errorf("no %q in /metrics", series)
 		}
 	}
+	if strings.Contains(body, "cpg_group_delivered") {
+		t.Error("per-group series served without -metrics-groups")
+	}
 	if t.Failed() {
 		t.Logf("cpg series:\n%s", grepCPG(body))
 		for _, l := range strings.Split(body, "\n") {
@@ -99,4 +102,89 @@ func grepCPG(body string) string {
 		}
 	}
 	return strings.Join(out, "\n")
+}
+
+// TestMetricsGroupsAreOptInAndBounded: -metrics-groups 1 serves the first
+// group's series under its name and sums the next ones under "_other";
+// a name that is not printable UTF-8 would be labelled in hex.
+func TestMetricsGroupsAreOptInAndBounded(t *testing.T) {
+	logger := zerolog.Nop()
+	m := newMetricsServer()
+	cfg := remote.DefaultConfig()
+	cfg.Listen = ""
+	node, err := actors.Start(cfg, actors.WithLogger(logger), actors.WithActorSystem(m.actorSystem(logger)), actors.WithGroupMetrics(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer node.Stop()
+	addr, err := m.serve("127.0.0.1:0", node, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, g := range []string{"first", "second", "third"} {
+		h, err := cpg.Initialize(&cpg.Callbacks{}, cpg.WithNode(node))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer h.Finalize()
+		if err := h.Join([]byte(g)); err != nil {
+			t.Fatal(err)
+		}
+		for k := 0; k <= i; k++ {
+			if err := h.McastJoined(api.TypeAgreed, []byte("hello")); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	want := []string{
+		`cpg_group_delivered_messages_total{group="first"} 1`,
+		`cpg_group_delivered_bytes_total{group="first"} 5`,
+		`cpg_group_members{group="first"} 1`,
+		`cpg_group_sequencer_here{group="first"} 1`,
+		`cpg_group_delivered_messages_total{group="_other"} 5`,
+		`cpg_group_delivered_bytes_total{group="_other"} 25`,
+	}
+	var body string
+	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		body = scrape(t, "http://"+addr+"/metrics")
+		missing := ""
+		for _, w := range want {
+			if !strings.Contains(body, w) {
+				missing = w
+			}
+		}
+		if missing == "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no %s in:\n%s", missing, grepCPG(body))
+		}
+	}
+	if strings.Contains(body, `group="second"`) || strings.Contains(body, `group="third"`) {
+		t.Errorf("groups beyond -metrics-groups 1 have series of their own:\n%s", grepCPG(body))
+	}
+	for name, label := range map[string]string{"first": "first", "\xff": "0xff", "_other": "0x5f6f74686572", "0x41": "0x30783431", "a\nb": "0x610a62"} {
+		if got := groupLabel([]byte(name)); got != label {
+			t.Errorf("groupLabel(%q) = %q, want %q", name, got, label)
+		}
+	}
+}
+
+// The metrics flags: an address that is not host:port, -metrics-groups
+// without -metrics or out of range are usage errors; good ones parse.
+func TestMetricsFlags(t *testing.T) {
+	for _, args := range [][]string{
+		{"-metrics", "9464"},
+		{"-metrics-groups", "5"},
+		{"-metrics", "127.0.0.1:0", "-metrics-groups", "-1"},
+		{"-metrics", "127.0.0.1:0", "-metrics-groups", "100001"},
+	} {
+		if _, _, _, err := configureAll(args); err == nil || exitCode(err) != 2 {
+			t.Errorf("%q: %v (exit %d), want a usage error", args, err, exitCode(err))
+		}
+	}
+	_, _, mf, err := configureAll([]string{"-metrics", "127.0.0.1:9464", "-metrics-groups", "50"})
+	if err != nil || mf != (metricsFlags{"127.0.0.1:9464", 50}) {
+		t.Errorf("got %+v, %v", mf, err)
+	}
 }

@@ -50,7 +50,7 @@ import (
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/internal/wire"
-	"github.com/actorcpg/actorcpg/remote"
+	"github.com/actorcpg/actorcpg/remote/remoting"
 	"github.com/actorcpg/actorcpg/tests/checker"
 )
 
@@ -495,7 +495,7 @@ var (
 func controlSystem() (*actor.ActorSystem, error) {
 	ctlOnce.Do(func() {
 		sys := actor.NewActorSystemWithConfig(actors.SystemConfig(zerolog.Nop()))
-		if _, _, err := remote.StartRemoting(sys, "127.0.0.1:0", nil); err != nil {
+		if _, _, err := remoting.Start(sys, "127.0.0.1:0", nil); err != nil {
 			ctlErr = err
 			return
 		}

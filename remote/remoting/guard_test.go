@@ -1,4 +1,4 @@
-package remote
+package remoting
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/internal/wire"
 )
 
 // victim records the api.Heartbeat messages it gets and answers any
@@ -33,7 +34,7 @@ func (v *victim) Receive(ctx actor.Context) {
 func rogue(t *testing.T) (addr string, sys *actor.ActorSystem, pid *actor.PID, got chan *api.Heartbeat, cli premote.RemotingClient) {
 	t.Helper()
 	sys = actor.NewActorSystem()
-	r, addr, err := StartRemoting(sys, "127.0.0.1:0", nil)
+	r, addr, err := Start(sys, "127.0.0.1:0", nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -129,6 +130,46 @@ func TestRogueBatchIsFiltered(t *testing.T) {
 	}
 	if d := GuardDropped() - before; d != 7 {
 		t.Errorf("dropped %d envelopes, want 7", d)
+	}
+	alive(t, sys, pid)
+}
+
+// Messages that only a node's own actors send each other, and the peer
+// protocol (links only), are dropped from a remoting batch, as are Watch
+// and Unwatch; a permitted envelope behind them arrives.
+func TestRogueRemotingTypeFilterDropsInternalAndPeerMessages(t *testing.T) {
+	addr, sys, pid, got, cli := rogue(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	stream, err := cli.Receive(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	target := &actor.PID{Address: addr, Id: pid.Id}
+	denied := []proto.Message{
+		&wire.JoinGroup{Group: []byte("g")}, &wire.Ordered{From: 2}, &wire.PeerHeartbeat{From: 2},
+		&wire.Tick{}, &wire.LeaveGroup{}, &wire.HandleMcast{}, &wire.ViewInstall{From: 2},
+		&actor.Watch{Watcher: target}, &actor.Unwatch{Watcher: target},
+	}
+	batch := &premote.MessageBatch{Targets: []*actor.PID{target}}
+	for i, m := range append(denied, &api.Heartbeat{Client: &api.Pid{Id: "good"}}) {
+		batch.TypeNames = append(batch.TypeNames, string(proto.MessageName(m)))
+		batch.Envelopes = append(batch.Envelopes, &premote.MessageEnvelope{TypeId: int32(i), Target: 0, MessageData: envelope(t, m)})
+	}
+	before := GuardDropped()
+	if err := stream.Send(&premote.RemoteMessage{MessageType: &premote.RemoteMessage_MessageBatch{MessageBatch: batch}}); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case hb := <-got:
+		if hb.GetClient().GetId() != "good" {
+			t.Fatalf("the victim got %v", hb)
+		}
+	case <-ctx.Done():
+		t.Fatal("the good envelope never arrived")
+	}
+	if d := GuardDropped() - before; d != uint64(len(denied)) {
+		t.Errorf("dropped %d envelopes, want %d", d, len(denied))
 	}
 	alive(t, sys, pid)
 }

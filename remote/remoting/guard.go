@@ -1,4 +1,4 @@
-package remote
+package remoting
 
 import (
 	"context"
@@ -15,6 +15,7 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/actorcpg/actorcpg/internal/wire"
+	"github.com/actorcpg/actorcpg/remote"
 )
 
 // The guard stands between protoactor remoting's gRPC endpoint and anyone
@@ -76,7 +77,7 @@ var guardLog = struct {
 	logger zerolog.Logger
 }{logger: zerolog.Nop()}
 
-var guardDrops DropLog
+var guardDrops remote.DropLog
 
 // SetGuardLogger sets where the guard reports dropped input (at most one
 // line a second, with counts).
@@ -96,7 +97,7 @@ func guardDrop(why string) {
 
 // guardServerOptions are the guard's interceptors; with sec, they admit
 // the cluster's nodes only.
-func guardServerOptions(sec *Security) []grpc.ServerOption {
+func guardServerOptions(sec *remote.Security) []grpc.ServerOption {
 	unary := guardUnary
 	stream := guardStream
 	if sec != nil {
@@ -122,7 +123,7 @@ func guardServerOptions(sec *Security) []grpc.ServerOption {
 // guardPeer admits a call or stream whose peer presented a certificate
 // naming a node of the cluster (the TLS handshake verified it against
 // the CA).
-func guardPeer(ctx context.Context, sec *Security) error {
+func guardPeer(ctx context.Context, sec *remote.Security) error {
 	p, ok := peer.FromContext(ctx)
 	if !ok {
 		guardDrop("no peer")
@@ -133,8 +134,7 @@ func guardPeer(ctx context.Context, sec *Security) error {
 		guardDrop("peer without TLS")
 		return status.Error(codes.Unauthenticated, "not a node of the cluster")
 	}
-	id, err := peerIdentity(ti.State)
-	if err != nil || !sec.isMember(id) {
+	if !sec.AdmitsNode(ti.State) {
 		guardDrop("peer not a node of the cluster")
 		return status.Error(codes.Unauthenticated, "not a node of the cluster")
 	}

@@ -1,4 +1,13 @@
-package remote
+// Package remoting starts protoactor remoting (gRPC) on a node's port,
+// behind actorcpg's opening and guard: every connection to the port goes
+// through remote.OpenConn first (links and client sessions are handed to
+// their servers there, and with TLS only the cluster's certificates get
+// in), and every gRPC call and stream through the guard (guard.go).
+//
+// It is the only package of actorcpg that links gRPC: package remote
+// (links, client sessions, TLS) does not, so a client (api/cpg) does not
+// either.
+package remoting
 
 import (
 	"fmt"
@@ -12,6 +21,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/credentials/insecure"
+
+	"github.com/actorcpg/actorcpg/remote"
 )
 
 // writerBatch bounds how many remoting messages protoactor packs into one
@@ -32,17 +43,17 @@ const streamWindow = 32 << 20
 // ioBuffer is gRPC's socket read and write buffer.
 const ioBuffer = 1 << 20
 
-// StartRemoting starts protoactor remoting for system on listen
+// Start starts protoactor remoting for system on listen
 // ("host:port"; port 0 picks a free port) and returns it with the address
 // it listens on. Errors from the listener are returned, not panicked.
 //
 // sec nil is plain TCP, the insecure mode: whoever reaches the port may
 // call protoactor remoting, open links and claim any sender. With sec,
 // the port (and the local link socket) speaks TLS 1.3 only, with a
-// certificate of sec's CA required (see openConn); gRPC calls and links
+// certificate of sec's CA required (see remote.OpenConn); gRPC calls and links
 // are accepted from the cluster's nodes only, and protoactor dials other
 // nodes with sec's certificate, verifying theirs.
-func StartRemoting(system *actor.ActorSystem, listen string, sec *Security) (r *premote.Remote, addr string, err error) {
+func Start(system *actor.ActorSystem, listen string, sec *remote.Security) (r *premote.Remote, addr string, err error) {
 	host, portStr, err := net.SplitHostPort(listen)
 	if err != nil {
 		return nil, "", fmt.Errorf("remote: listen %q: %w", listen, err)
@@ -61,7 +72,7 @@ func StartRemoting(system *actor.ActorSystem, listen string, sec *Security) (r *
 	}
 	dialCreds := insecure.NewCredentials()
 	if sec != nil {
-		dialCreds = credentials.NewTLS(sec.clientConfig(ALPNGRPC, 0))
+		dialCreds = credentials.NewTLS(sec.GRPCClientConfig())
 	}
 	cfg := premote.Configure(host, port,
 		premote.WithEndpointWriterBatchSize(writerBatch),
@@ -88,12 +99,12 @@ func StartRemoting(system *actor.ActorSystem, listen string, sec *Security) (r *
 	r.Start()
 	addr = system.Address()
 	localLinksMu.Lock()
-	localLinks[r] = localLink{ln: listenLocalLinks(system, addr, sec), system: system}
+	localLinks[r] = localLink{ln: remote.ListenLocalLinks(system, addr, sec), system: system}
 	localLinksMu.Unlock()
 	return r, addr, nil
 }
 
-// Shutdown stops remoting started by StartRemoting, its local link
+// Shutdown stops remoting started by Start, its local link
 // listener and the links it reads.
 func Shutdown(r *premote.Remote) {
 	localLinksMu.Lock()
@@ -104,11 +115,11 @@ func Shutdown(r *premote.Remote) {
 		if l.ln != nil {
 			l.ln.Close()
 		}
-		closeServed(l.system)
+		remote.CloseServed(l.system)
 	}
 	r.Shutdown(false)
 	if ok {
-		doneServed(l.system)
+		remote.DoneServed(l.system)
 	}
 }
 
@@ -121,3 +132,41 @@ var (
 	localLinksMu sync.Mutex
 	localLinks   = map[*premote.Remote]localLink{}
 )
+
+// linkCreds are the transport credentials of protoactor's gRPC server:
+// they run the opening of every connection (remote.OpenConn), which hands
+// links and client connections to their servers, and give gRPC the rest.
+type linkCreds struct {
+	credentials.TransportCredentials
+	system *actor.ActorSystem
+	sec    *remote.Security // nil: plain
+}
+
+func newLinkCreds(system *actor.ActorSystem, sec *remote.Security) *linkCreds {
+	return &linkCreds{TransportCredentials: insecure.NewCredentials(), system: system, sec: sec}
+}
+
+func (c *linkCreds) ServerHandshake(raw net.Conn) (net.Conn, credentials.AuthInfo, error) {
+	conn, cs, err := remote.OpenConn(c.system, c.sec, raw, true)
+	switch {
+	case err == remote.ErrDispatched:
+		return nil, nil, credentials.ErrConnDispatched
+	case err != nil:
+		return nil, nil, err
+	case cs == nil:
+		return insecure.NewCredentials().ServerHandshake(conn)
+	}
+	return conn, credentials.TLSInfo{State: *cs, CommonAuthInfo: credentials.CommonAuthInfo{SecurityLevel: credentials.PrivacyAndIntegrity}}, nil
+}
+
+func (c *linkCreds) Info() credentials.ProtocolInfo {
+	info := c.TransportCredentials.Info()
+	if c.sec != nil {
+		info.SecurityProtocol = "tls"
+	}
+	return info
+}
+
+func (c *linkCreds) Clone() credentials.TransportCredentials {
+	return &linkCreds{TransportCredentials: c.TransportCredentials.Clone(), system: c.system, sec: c.sec}
+}
