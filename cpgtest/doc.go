@@ -24,7 +24,8 @@
 // DefaultTimeout) listing every node's view:
 //
 //   - Partition(sides...): every direction between two sides is cut;
-//     the sides name every node once, and a partition replaces the last.
+//     the nodes no side names form one more side (Partition([]uint32{1})
+//     isolates node 1), and a partition replaces the last.
 //   - Heal(): ends the partition, and every dropped or delayed direction.
 //   - Kill(id): cuts the node's links at once, then stops it (a crash:
 //     nothing of its shutdown reaches the others); its probes end killed.

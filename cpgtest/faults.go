@@ -10,28 +10,22 @@ import (
 
 // Partition splits the network into sides: every direction between two
 // sides is cut (what is sent on it is lost), every link within a side
-// works. The sides must name every node of the cluster exactly once
-// (nodes that are down included); a partition replaces the one before.
-// It returns once each side's running nodes have installed a view of
+// works. Nodes that no side names (those that are down included) form
+// one more side together, so Partition([]uint32{1}) isolates node 1; a
+// node may be on one side only. A partition replaces the one before. It
+// returns once each side's running nodes have installed a view of
 // exactly themselves.
 func (c *Cluster) Partition(sides ...[]uint32) {
 	c.t.Helper()
 	what := fmt.Sprintf("Partition%v", sides)
-	side := map[uint32]int{}
-	for i, s := range sides {
-		for _, id := range s {
-			if !slices.Contains(c.ids, id) {
-				c.t.Fatalf("cpgtest: %s: node %d is not in the cluster (ids %v)", what, id, c.ids)
-			}
-			if _, dup := side[id]; dup {
-				c.t.Fatalf("cpgtest: %s: node %d is on two sides", what, id)
-			}
-			side[id] = i
-		}
+	all, err := completeSides(c.ids, sides)
+	if err != nil {
+		c.t.Fatalf("cpgtest: %s: %v", what, err)
 	}
-	for _, id := range c.ids {
-		if _, ok := side[id]; !ok {
-			c.t.Fatalf("cpgtest: %s: node %d is on no side; name every node of %v", what, id, c.ids)
+	side := map[uint32]int{}
+	for i, s := range all {
+		for _, id := range s {
+			side[id] = i
 		}
 	}
 	c.mu.Lock()

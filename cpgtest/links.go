@@ -1,6 +1,7 @@
 package cpgtest
 
 import (
+	"fmt"
 	"slices"
 	"time"
 )
@@ -14,6 +15,40 @@ type linkState struct {
 	delays map[[2]uint32]time.Duration
 	down   map[uint32]bool    // killed, not restarted
 	cut    map[[2]uint32]bool // the directions cut on the network now
+}
+
+// completeSides checks a partition's sides against the cluster's ids
+// (each node on one side at most) and returns them with one more side of
+// the nodes they do not name, if any: Partition([]uint32{1}) isolates
+// node 1 from the rest.
+func completeSides(ids []uint32, sides [][]uint32) ([][]uint32, error) {
+	seen := map[uint32]bool{}
+	out := make([][]uint32, 0, len(sides)+1)
+	for _, sd := range sides {
+		if len(sd) == 0 {
+			return nil, fmt.Errorf("an empty side")
+		}
+		for _, id := range sd {
+			if !slices.Contains(ids, id) {
+				return nil, fmt.Errorf("node %d is not in the cluster (ids %v)", id, ids)
+			}
+			if seen[id] {
+				return nil, fmt.Errorf("node %d is on two sides", id)
+			}
+			seen[id] = true
+		}
+		out = append(out, slices.Clone(sd))
+	}
+	var rest []uint32
+	for _, id := range ids {
+		if !seen[id] {
+			rest = append(rest, id)
+		}
+	}
+	if len(rest) > 0 {
+		out = append(out, rest)
+	}
+	return out, nil
 }
 
 func newLinkState() linkState {

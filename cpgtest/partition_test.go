@@ -72,3 +72,23 @@ func TestPartitionAndHealGiveSymmetricConfchgs(t *testing.T) {
 	}
 	c.Check(t)
 }
+
+// A partition that names one node isolates it from the rest, which stay
+// together; the heal merges them again, and the checker finds nothing.
+func TestPartitionOfOneNodeIsolatesItFromTheRest(t *testing.T) {
+	c := cpgtest.NewCluster(t, 3)
+	p1 := c.NewProbe(t, 1, cpgtest.ProbeOptions{})
+	p3 := c.NewProbe(t, 3, cpgtest.ProbeOptions{})
+	joinAll(t, "g", []uint32{1, 2, 3}, p1, p3)
+	c.Partition([]uint32{1})
+	p1.ExpectConfchg(t, "g", cpgtest.Members(p1), cpgtest.Left(api.ReasonNodeDown, p3))
+	p1.ExpectTotem(t, 1)
+	p3.ExpectConfchg(t, "g", cpgtest.Members(p3), cpgtest.Left(api.ReasonNodeDown, p1))
+	p3.ExpectTotem(t, 2, 3)
+	c.Heal()
+	p1.ExpectConfchg(t, "g", cpgtest.Members(p1, p3), cpgtest.Joined(api.ReasonNodeUp, p3))
+	p3.ExpectConfchg(t, "g", cpgtest.Members(p1, p3), cpgtest.Joined(api.ReasonNodeUp, p1))
+	p1.ExpectTotem(t, 1, 2, 3)
+	p3.ExpectTotem(t, 1, 2, 3)
+	cpgtest.Check(t, c)
+}

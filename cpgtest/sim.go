@@ -97,25 +97,23 @@ func (s *Sim) Now() time.Duration { return s.s.Now() }
 // Run advances simulated time by d.
 func (s *Sim) Run(d time.Duration) { s.s.Run(d) }
 
-// Partition cuts every direction between two sides; the sides must name
-// every node once. It returns once each side's up nodes installed a view
-// of exactly themselves.
+// Partition cuts every direction between two sides; nodes no side names
+// form one more side together (as Cluster.Partition). It returns once
+// each side's up nodes installed a view of exactly themselves.
 func (s *Sim) Partition(sides ...[]uint32) {
 	s.t.Helper()
+	all, err := completeSides(s.ids, sides)
+	if err != nil {
+		s.fatalf("Partition%v: %v", sides, err)
+	}
 	side := map[uint32]int{}
-	for i, sd := range sides {
+	for i, sd := range all {
 		for _, id := range sd {
-			if _, dup := side[id]; dup || !slices.Contains(s.ids, id) {
-				s.fatalf("Partition%v: node %d is not in the cluster or on two sides", sides, id)
-			}
 			side[id] = i
 		}
 	}
-	if len(side) != len(s.ids) {
-		s.fatalf("Partition%v: name every node of %v", sides, s.ids)
-	}
 	s.side = side
-	s.s.Partition(sides...)
+	s.s.Partition(all...)
 	s.waitViews(fmt.Sprintf("Partition%v", sides))
 }
 
