@@ -72,6 +72,7 @@ func (n *Node) serveSession(conn net.Conn, id remote.Identity) {
 		local:   id.Local,
 		handles: make(map[uint64]*actor.PID),
 	}
+	s.sc.SetSpin(n.cfg.SessionSpin) // negative: never
 	if !n.addSession(s) {
 		s.sc.Close()
 		return

@@ -106,6 +106,13 @@ type Config struct {
 	ClientHeartbeat time.Duration
 	// RequestTimeout bounds a call from a client to its node.
 	RequestTimeout time.Duration
+	// SessionSpin is how long the node polls a client's connection (a
+	// Unix or plain TCP socket) for the client's next frame once the
+	// client said it waits in a round trip, before parking the reader: a
+	// round trip then costs no wake-up of a sleeping thread (config file:
+	// limits.session_spin, "off" or a duration such as 50us). 0: the
+	// default, DefaultSessionSpin; negative: never. At most 10 ms.
+	SessionSpin time.Duration
 
 	// CryptoCA, CryptoCert and CryptoKey are PEM files: the cluster CA,
 	// this node's certificate (naming NodeID: actorcpg://node/<id>) and
@@ -155,6 +162,7 @@ func DefaultConfig() Config {
 		ClientTimeout:    2 * time.Second, // PROCDOWN within 2 s of a silent client
 		ClientHeartbeat:  250 * time.Millisecond,
 		RequestTimeout:   10 * time.Second,
+		SessionSpin:      DefaultSessionSpin,
 		Token:            3 * time.Second, // Corosync's default token timeout
 		Heartbeat:        250 * time.Millisecond,
 		Join:             50 * time.Millisecond, // Corosync's totem.join
@@ -204,6 +212,7 @@ func (c *Config) Validate() error {
 	fillTime(&c.ClientTimeout, d.ClientTimeout)
 	fillTime(&c.ClientHeartbeat, d.ClientHeartbeat)
 	fillTime(&c.RequestTimeout, d.RequestTimeout)
+	fillTime(&c.SessionSpin, d.SessionSpin)
 	fillTime(&c.Token, d.Token)
 	if c.NodeID == 0 {
 		return c.errorf("nodeid", "must be > 0")
@@ -216,10 +225,10 @@ func (c *Config) Validate() error {
 		{"token", c.Token}, {"heartbeat", c.Heartbeat}, {"join", c.Join}, {"consensus", c.Consensus},
 		{"sequencer_handoff", c.SequencerHandoff}, {"stall_timeout", c.StallTimeout},
 		{"client_timeout", c.ClientTimeout}, {"client_heartbeat", c.ClientHeartbeat},
-		{"request_timeout", c.RequestTimeout},
+		{"request_timeout", c.RequestTimeout}, {"session_spin", c.SessionSpin},
 	} {
-		if f.v == 0 || f.key == "sequencer_handoff" && f.v < 0 {
-			continue // derived below, or the engine's default; a negative handoff is "never"
+		if f.v == 0 || (f.key == "sequencer_handoff" || f.key == "session_spin") && f.v < 0 {
+			continue // derived below, or the engine's default; a negative handoff or spin is "never"
 		}
 		if err := checkTime(f.key, f.v, fmtDuration(f.v)); err != nil {
 			return c.errorf(f.key, "%v", err)
@@ -346,6 +355,7 @@ var timeBounds = map[string][2]time.Duration{
 	"consensus": {MinTime, MaxConsensus}, "sequencer_handoff": {MinTime, MaxTime},
 	"stall_timeout": {MinTime, MaxTime}, "client_timeout": {MinTime, MaxTime},
 	"client_heartbeat": {MinTime, MaxTime}, "request_timeout": {MinTime, MaxTime},
+	"session_spin": {time.Microsecond, 10 * time.Millisecond},
 }
 
 // sizeBounds gives each size or count setting's bounds, by its key in the

@@ -46,6 +46,7 @@ import (
 //	    client_timeout: 2000        # ms (Config.ClientTimeout)
 //	    client_heartbeat: 250       # ms (Config.ClientHeartbeat)
 //	    request_timeout: 10000      # ms (Config.RequestTimeout)
+//	    session_spin: 50us          # a duration, or off (Config.SessionSpin)
 //	}
 //	nodelist {
 //	    node {
@@ -423,6 +424,12 @@ func (p *cfgParser) apply(field, value string) error {
 		return setTime(&c.ClientHeartbeat, "client_heartbeat", value)
 	case "limits.request_timeout":
 		return setTime(&c.RequestTimeout, "request_timeout", value)
+	case "limits.session_spin":
+		if value == "off" {
+			c.SessionSpin = -1
+			return nil
+		}
+		return setTime(&c.SessionSpin, "session_spin", value)
 
 	case "local.nodeid":
 		return setUint32(&c.NodeID, "", value, "number")
@@ -484,7 +491,7 @@ var knownKeys = map[string]bool{
 	"totem.crypto_ca":         true, "totem.crypto_cert": true, "totem.crypto_key": true,
 	"limits.queue_high_bytes": true, "limits.queue_limit_bytes": true, "limits.stall_timeout": true,
 	"limits.credit_events": true, "limits.credit_bytes": true, "limits.client_timeout": true,
-	"limits.client_heartbeat": true, "limits.request_timeout": true,
+	"limits.client_heartbeat": true, "limits.request_timeout": true, "limits.session_spin": true,
 	"local.nodeid": true, "local.state_dir": true, "local.listen": true,
 	"local.client_socket": true, "uidgid.uid": true, "uidgid.gid": true,
 	"nodelist.node.nodeid": true, "nodelist.node.ring0_addr": true,

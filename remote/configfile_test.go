@@ -36,6 +36,7 @@ limits {
 	client_timeout: 3000
 	client_heartbeat: 500
 	request_timeout: 7000
+	session_spin: 20us
 }
 
 nodelist {
@@ -81,6 +82,7 @@ func TestParseConfigFullFile(t *testing.T) {
 	want.ClientTimeout = 3 * time.Second
 	want.ClientHeartbeat = 500 * time.Millisecond
 	want.RequestTimeout = 7 * time.Second
+	want.SessionSpin = 20 * time.Microsecond
 	want.Nodes = []NodeAddr{{1, "127.0.0.1:7101"}, {2, "[::1]:7102"}}
 	want.NodeID = 2
 	want.StateDir = "/var/lib/actor#cpg"
@@ -356,6 +358,10 @@ func TestParseConfigBounds(t *testing.T) {
 			`c.conf:2: limits.client_heartbeat: "1.5ms" is not a whole number of milliseconds (clients are told it in milliseconds)`},
 		{"client_heartbeat above 1h", "limits {\n client_heartbeat: 3600001\n}\n",
 			`c.conf:2: limits.client_heartbeat: "3600001" is above 1h`},
+		{"session_spin below 1us", "limits {\n session_spin: 999ns\n}\n",
+			`c.conf:2: limits.session_spin: "999ns" is below 1µs`},
+		{"session_spin above 10ms", "limits {\n session_spin: 11\n}\n",
+			`c.conf:2: limits.session_spin: "11" is above 10ms`},
 		{"request_timeout below 1ms", "limits {\n request_timeout: 999us\n}\n",
 			`c.conf:2: limits.request_timeout: "999us" is below 1ms`},
 		{"request_timeout above 1h", "limits {\n request_timeout: 1h0m1s\n}\n",
@@ -413,6 +419,7 @@ func TestParseConfigBoundsAccepted(t *testing.T) {
 	for _, in := range []string{
 		"totem {\n token: 1h\n heartbeat: 20m\n join: 3600000\n consensus: 72m\n}\nlimits {\n client_timeout: 1h\n client_heartbeat: 29m\n request_timeout: 1h\n stall_timeout: 1h\n}\n",
 		"totem {\n token: 1h\n}\n", // consensus derived: 72m
+		"limits {\n session_spin: 1us\n}\n", "limits {\n session_spin: 10ms\n}\n", "limits {\n session_spin: off\n}\n",
 		"totem {\n token: 10ms\n heartbeat: 1ms\n join: 1ms\n consensus: 10ms\n sequencer_handoff: 1ms\n}\nlimits {\n client_timeout: 3ms\n client_heartbeat: 1ms\n request_timeout: 1ms\n stall_timeout: 1ms\n}\n",
 		"totem {\n max_atomic_msgsize: 1024\n max_message_size: 1073741824\n link_fragment: 4096\n group_window: 1099511627776\n send_window: 4294967295\n send_window_bytes: 1099511627776\n}\nlimits {\n credit_events: 4294967295\n credit_bytes: 1099511627776\n queue_high_bytes: 1099511627776\n queue_limit_bytes: 1099511627776\n}\n",
 		"totem {\n link_fragment: 4194304\n max_atomic_msgsize: 1073741824\n max_message_size: 1073741824\n}\n",

@@ -5,9 +5,14 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"net"
+	"runtime"
 	"strconv"
 	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -43,6 +48,24 @@ const clientMagic = ClientMagic
 // (ALPNClient).
 const ClientALPN = ALPNClient
 
+// kindAwait, set in the kind byte of a frame a client sends, says the
+// client waits for the answer to it with nothing else in flight: a round
+// trip (a request, or a multicast it will receive back). Both ends then
+// poll the connection for a while (SessionConn.SetSpin) instead of
+// parking their reader at once: the client for the answer, the node for
+// the client's next frame, which in a round-trip loop follows the answer
+// within microseconds. On a machine where waking a sleeping thread costs
+// tens of microseconds, those two wake-ups are most of a round trip. It
+// is a hint: a node that ignores it answers the same.
+const kindAwait = 0x40
+
+// maxSpinners bounds the session readers of a process that poll at once;
+// the others park at once.
+const maxSpinners = 2
+
+// spinners counts the session readers polling now.
+var spinners atomic.Int32
+
 // sessionHeader is the size of a session frame's header.
 const sessionHeader = 17
 
@@ -74,12 +97,21 @@ type SessionFrame struct {
 // goroutine, never blocking; one goroutine writes with writev).
 type SessionConn struct {
 	conn  net.Conn
+	raw   syscall.RawConn // nil: conn cannot be polled (TLS, in memory)
 	g     *linkGuard
 	kinds *[128]bool
 	r     *frameReader
 	buf   []byte
 	trust int
 	hdr   [sessionHeader]byte
+
+	// spin is how long (ns) to poll for a frame awaited in a round trip
+	// (kindAwait; 0: never); spinUntil the time (unix ns) the reader
+	// polls until.
+	spin      atomic.Int64
+	spinUntil atomic.Int64
+	polled    atomic.Uint64 // reads that found data while polling
+	client    bool
 
 	mu        sync.Mutex
 	q         []sessionOut
@@ -101,6 +133,7 @@ type sessionOut struct {
 	f      *Frame
 	handle uint64
 	corr   uint32
+	await  bool // a request the client waits for (kindAwait)
 }
 
 // NewNodeSession serves the node end of a session on conn for system:
@@ -134,12 +167,85 @@ func newSessionConn(conn net.Conn, g *linkGuard, kinds *[128]bool, maxQueued uin
 	default:
 		bw = bufio.NewWriterSize(conn, 64<<10)
 	}
-	s := &SessionConn{bw: bw,
-		conn: conn, g: g, kinds: kinds, r: newFrameReader(conn, 64<<10),
+	s := &SessionConn{bw: bw, client: kinds == &toClientKinds,
+		conn: conn, g: g, kinds: kinds,
 		maxQueued: maxQueued, wake: make(chan struct{}, 1), done: make(chan struct{}),
 	}
+	if sc, ok := conn.(syscall.Conn); ok {
+		if raw, err := sc.SyscallConn(); err == nil {
+			s.raw = raw
+		}
+	}
+	s.r = newFrameReader(sessionSource{s}, 64<<10)
+	s.spin.Store(int64(DefaultSessionSpin))
 	go s.write()
 	return s
+}
+
+// DefaultSessionSpin is how long a session's reader polls for a frame
+// awaited in a round trip (kindAwait) before it parks, unless SetSpin
+// says otherwise.
+const DefaultSessionSpin = 50 * time.Microsecond
+
+// SetSpin sets how long the session's reader polls for a frame awaited in
+// a round trip before it parks (0: never). Only sockets are polled (Unix
+// and TCP, not TLS), by at most maxSpinners readers of the process at
+// once; polling costs a core for at most d per round trip.
+func (s *SessionConn) SetSpin(d time.Duration) { s.spin.Store(int64(max(d, 0))) }
+
+// awaiting makes the reader poll for the next d (the session's spin).
+func (s *SessionConn) awaiting() {
+	if d := s.spin.Load(); d > 0 && s.raw != nil {
+		s.spinUntil.Store(time.Now().UnixNano() + d)
+	}
+}
+
+// sessionSource is what a session's frameReader reads: the connection,
+// polled (without parking) while a round trip's frame is awaited.
+type sessionSource struct{ s *SessionConn }
+
+func (r sessionSource) Read(p []byte) (int, error) {
+	s := r.s
+	if s.raw == nil || s.spinUntil.Load() <= time.Now().UnixNano() {
+		return s.conn.Read(p)
+	}
+	if spinners.Add(1) > maxSpinners {
+		spinners.Add(-1)
+		return s.conn.Read(p)
+	}
+	defer spinners.Add(-1)
+	var n int
+	var rerr error
+	err := s.raw.Read(func(fd uintptr) bool {
+		for {
+			n, rerr = syscall.Read(int(fd), p)
+			switch {
+			case rerr == syscall.EINTR:
+				continue
+			case rerr != syscall.EAGAIN:
+				if n < 0 {
+					n = 0
+				}
+				if n == 0 && rerr == nil {
+					rerr = io.EOF
+				}
+				return true
+			case s.spinUntil.Load() <= time.Now().UnixNano():
+				return false // park: the runtime calls again once readable
+			}
+			runtime.Gosched() // the process's other goroutines first
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if n > 0 {
+		s.polled.Add(1)
+	}
+	if rerr != nil {
+		return n, &net.OpError{Op: "read", Net: s.conn.LocalAddr().Network(), Addr: s.conn.LocalAddr(), Err: rerr}
+	}
+	return n, nil
 }
 
 func setSocketBuffers(conn net.Conn) {
@@ -169,7 +275,10 @@ func (s *SessionConn) Read() (SessionFrame, error) {
 	}
 	copy(s.hdr[:], hdr)
 	n := binary.LittleEndian.Uint32(s.hdr[:4])
-	kind := int(s.hdr[4] &^ kindDetached)
+	kind := int(s.hdr[4] &^ (kindDetached | kindAwait))
+	if s.hdr[4]&kindAwait != 0 && !s.client {
+		s.awaiting() // the client's next frame follows the answer
+	}
 	if !s.kinds[kind] {
 		return s.refuse(dropKind, "session kind "+strconv.Itoa(int(s.hdr[4])))
 	}
@@ -283,10 +392,14 @@ func (s *SessionConn) Send(handle uint64, corr uint32, f *Frame) bool {
 		s.Close()
 		return false
 	}
-	s.q = append(s.q, sessionOut{f: f, handle: handle, corr: corr})
+	await := s.client && corr != 0
+	s.q = append(s.q, sessionOut{f: f, handle: handle, corr: corr, await: await})
 	s.queued += size
 	first := len(s.q) == 1
 	s.mu.Unlock()
+	if await {
+		s.awaiting()
+	}
 	if first {
 		select {
 		case s.wake <- struct{}{}:
@@ -407,7 +520,11 @@ func encodeSessionFrames(q []sessionOut, bufs net.Buffers, scratch []byte) (net.
 		f := o.f
 		size += uint64(f.size) + sessionHeader
 		scratch = binary.LittleEndian.AppendUint32(scratch, uint32(f.size))
-		scratch = append(scratch, f.wireKind())
+		kind := f.wireKind()
+		if o.await {
+			kind |= kindAwait
+		}
+		scratch = append(scratch, kind)
 		scratch = binary.LittleEndian.AppendUint64(scratch, o.handle)
 		scratch = binary.LittleEndian.AppendUint32(scratch, o.corr)
 		bufs, scratch, start = appendBody(bufs, scratch, start, f)

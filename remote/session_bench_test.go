@@ -60,7 +60,7 @@ func benchSession(b *testing.B, size int, kind string, grow bool) {
 	for sent := 0; sent < b.N; {
 		window <- struct{}{}
 		if kind == "mcast" {
-			sender.SendMcast(1, 0, [][]byte{data})
+			sender.SendMcast(1, 0, [][]byte{data}, false)
 			sent++
 			continue
 		}

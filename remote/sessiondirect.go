@@ -31,9 +31,11 @@ type directWriter struct {
 // SendMcast sends McastRequest{Guarantee: guarantee, Data: the
 // concatenation of iov} about handle, one-way, in order with Send. It
 // writes the frame, behind what is queued, before it returns (waiting for
-// room in the socket): the pieces stay the caller's. It returns false if
-// the session is closed.
-func (s *SessionConn) SendMcast(handle uint64, guarantee uint32, iov [][]byte) bool {
+// room in the socket): the pieces stay the caller's. await says the
+// caller has nothing else in flight and waits for the multicast's
+// delivery (a round trip: kindAwait). It returns false if the session is
+// closed.
+func (s *SessionConn) SendMcast(handle uint64, guarantee uint32, iov [][]byte, await bool) bool {
 	s.wmu.Lock()
 	defer s.wmu.Unlock()
 	d := &s.direct
@@ -48,7 +50,12 @@ func (s *SessionConn) SendMcast(handle uint64, guarantee uint32, iov [][]byte) b
 	}
 	h := d.hdr[:0]
 	h = binary.LittleEndian.AppendUint32(h, uint32(sizeVarint(1, uint64(guarantee))+sizeBytes(2, total)))
-	h = append(h, 12) // McastRequest, plain protobuf (LinkKind)
+	kind := byte(12) // McastRequest, plain protobuf (LinkKind)
+	if await && s.client {
+		kind |= kindAwait
+		s.awaiting()
+	}
+	h = append(h, kind)
 	h = binary.LittleEndian.AppendUint64(h, handle)
 	h = binary.LittleEndian.AppendUint32(h, 0)
 	if guarantee != 0 {

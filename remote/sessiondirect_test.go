@@ -63,7 +63,7 @@ func TestSendMcastDirectKeepsOrderAndBytes(t *testing.T) {
 				handle := uint64(g + 1)
 				if i%2 == 0 {
 					iov := [][]byte{data[:n/3], data[n/3 : n/2], data[n/2:]}
-					if !sender.SendMcast(handle, uint32(i%4), iov) {
+					if !sender.SendMcast(handle, uint32(i%4), iov, i%3 == 0) {
 						t.Errorf("sender %d: session closed", g)
 						return
 					}
@@ -130,7 +130,7 @@ func TestSendMcastWaitsForAFullSocket(t *testing.T) {
 				sender.Send(1, uint32(i), NewFrame(&api.McastRequest{Data: data}))
 				continue
 			}
-			sender.SendMcast(1, 0, [][]byte{data[:len(data)/2], data[len(data)/2:]})
+			sender.SendMcast(1, 0, [][]byte{data[:len(data)/2], data[len(data)/2:]}, false)
 			clear(data)
 		}
 	}()
@@ -165,7 +165,7 @@ func TestSendMcastOnClosedSession(t *testing.T) {
 	defer b.Close()
 	s := newSessionConn(a, clientGuard, &toClientKinds, 0)
 	s.Close()
-	if s.SendMcast(1, 0, [][]byte{[]byte("x")}) {
+	if s.SendMcast(1, 0, [][]byte{[]byte("x")}, false) {
 		t.Fatal("sent on a closed session")
 	}
 }
@@ -182,7 +182,7 @@ func TestSessionReadBufferGrowsAfterLargeFrames(t *testing.T) {
 	sizes := []int{10, 100 << 10, 50, 100 << 10, 300 << 10, 7, 3 << 20, 3 << 20, 64 << 10, 1}
 	go func() {
 		for i, n := range sizes {
-			sender.SendMcast(uint64(i+1), 0, [][]byte{directPayload(i, n)[:0], bytes.Repeat([]byte{byte(i)}, n)})
+			sender.SendMcast(uint64(i+1), 0, [][]byte{directPayload(i, n)[:0], bytes.Repeat([]byte{byte(i)}, n)}, false)
 		}
 	}()
 	start := reader.r.Size()

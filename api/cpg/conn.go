@@ -68,6 +68,44 @@ var (
 	userLogger *zerolog.Logger
 )
 
+// SetSessionSpin sets how long an attached client polls its connection to
+// the node (a Unix or plain TCP socket) for the answer it waits for in a
+// round trip (a request's reply, or its own multicast's delivery when it
+// has no other in flight), before parking its reader; 0 or negative:
+// never. It takes effect for the connections opened after it. The default
+// is remote.DefaultSessionSpin, or ACTORCPG_SESSION_SPIN (a duration such
+// as 50us, or "off"). The node polls for the client's next frame in the
+// same way (its config's limits.session_spin): together they save the
+// two wake-ups of sleeping threads that otherwise make most of a round
+// trip. Polling costs a core for at most that long per round trip.
+func SetSessionSpin(d time.Duration) {
+	loggerMu.Lock()
+	defer loggerMu.Unlock()
+	userSpin = &d
+}
+
+var userSpin *time.Duration // under loggerMu
+
+// sessionSpin is the spin of a new connection: SetSessionSpin's, else
+// ACTORCPG_SESSION_SPIN's, else the default.
+func sessionSpin() time.Duration {
+	loggerMu.Lock()
+	defer loggerMu.Unlock()
+	if userSpin != nil {
+		return *userSpin
+	}
+	switch v := os.Getenv("ACTORCPG_SESSION_SPIN"); v {
+	case "":
+	case "off":
+		return 0
+	default:
+		if d, err := time.ParseDuration(v); err == nil {
+			return d
+		}
+	}
+	return remote.DefaultSessionSpin
+}
+
 // processLogger returns the logger SetLogger gave, or def.
 func processLogger(def func() zerolog.Logger) zerolog.Logger {
 	loggerMu.Lock()
@@ -189,6 +227,7 @@ func attachedConn(addr string, o *options) (*conn, error) {
 		stopHB:   make(chan struct{}),
 	}
 	c.sess = newClientSession(raw)
+	c.sess.sc.SetSpin(sessionSpin())
 	go c.readSession()
 	conns[key] = c
 	return c, nil
@@ -385,9 +424,9 @@ func (c *conn) send(h *Handle, msg proto.Message) {
 // and direct, written from iov before it returns
 // (remote.SessionConn.SendMcast); else copied (the caller may reuse iov
 // once McastJoined returns) and sent in order with the rest.
-func (c *conn) sendMcast(h *Handle, guarantee uint32, iov [][]byte, direct bool) {
+func (c *conn) sendMcast(h *Handle, guarantee uint32, iov [][]byte, direct, await bool) {
 	if c.attached && direct {
-		c.sess.sc.SendMcast(h.id, guarantee, iov)
+		c.sess.sc.SendMcast(h.id, guarantee, iov, await)
 		return
 	}
 	m := &api.McastRequest{Guarantee: guarantee, Data: bytes.Join(iov, nil)} // not zeroed first

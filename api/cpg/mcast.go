@@ -99,7 +99,7 @@ func (h *Handle) McastJoined(guarantee api.Guarantee, iov ...[]byte) error {
 		data := bytes.Join(iov, nil) // a copy of its own, not zeroed first
 		return h.sendLarge(guarantee, data)
 	}
-	h.conn.sendMcast(h, uint32(guarantee), iov, alone || total >= directMin)
+	h.conn.sendMcast(h, uint32(guarantee), iov, alone || total >= directMin, alone)
 	return nil
 }
 
