@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 	"google.golang.org/protobuf/proto"
@@ -72,7 +73,7 @@ func (n *Node) serveSession(conn net.Conn, id remote.Identity) {
 		local:   id.Local,
 		handles: make(map[uint64]*actor.PID),
 	}
-	s.sc.SetSpin(n.cfg.SessionSpin) // negative: never
+	s.sc.SetSpin(sessionSpin(n.cfg))
 	if !n.addSession(s) {
 		s.sc.Close()
 		return
@@ -351,3 +352,19 @@ func (r replyTo) send(ctx actor.SenderContext, m proto.Message) {
 
 // none: nobody waits for the answer (the node itself asked).
 func (r replyTo) none() bool { return r.sess == nil && r.pid == nil }
+
+// sessionSpin is how long the node's session readers poll for a client's
+// awaited frame: the config's (negative: never), and never with a token
+// below spinMinToken. A polling reader holds off the process's other
+// connections, the links to the other nodes among them, for up to 10 ms
+// at worst (remote.SessionConn.SetSpin): a heartbeat that late must not
+// cost a view change.
+func sessionSpin(cfg remote.Config) time.Duration {
+	if cfg.Token < spinMinToken {
+		return 0
+	}
+	return max(cfg.SessionSpin, 0)
+}
+
+// spinMinToken is the shortest token with which session readers poll.
+const spinMinToken = 100 * time.Millisecond

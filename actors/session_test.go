@@ -2,10 +2,12 @@ package actors
 
 import (
 	"testing"
+	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
 
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/remote"
 )
 
 // A session's resources are bounded: requests awaiting their answer (beyond
@@ -41,5 +43,25 @@ func TestHostileSessionBounds(t *testing.T) {
 	}
 	if c := s.reserve(0); c != api.CodeInvalidParam {
 		t.Errorf("handle id 0: %v", c)
+	}
+}
+
+// Session readers poll as configured, never with a token below 100 ms
+// (a polling reader may hold off the links for up to 10 ms) nor with a
+// negative spin.
+func TestSessionSpinFollowsTheConfigAndTheToken(t *testing.T) {
+	cfg := remote.DefaultConfig()
+	cfg.Token = time.Second
+	for spin, want := range map[time.Duration]time.Duration{
+		remote.DefaultSessionSpin: remote.DefaultSessionSpin, 20 * time.Microsecond: 20 * time.Microsecond, -1: 0,
+	} {
+		cfg.SessionSpin = spin
+		if got := sessionSpin(cfg); got != want {
+			t.Errorf("spin %v, token 1s: %v, want %v", spin, got, want)
+		}
+	}
+	cfg.SessionSpin, cfg.Token = remote.DefaultSessionSpin, 99*time.Millisecond
+	if got := sessionSpin(cfg); got != 0 {
+		t.Errorf("token 99ms: spin %v, want 0", got)
 	}
 }

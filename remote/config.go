@@ -111,7 +111,9 @@ type Config struct {
 	// client said it waits in a round trip, before parking the reader: a
 	// round trip then costs no wake-up of a sleeping thread (config file:
 	// limits.session_spin, "off" or a duration such as 50us). 0: the
-	// default, DefaultSessionSpin; negative: never. At most 10 ms.
+	// default, DefaultSessionSpin; negative: never. At most 10 ms. Off
+	// with a Token below 100 ms: while a reader polls, the process's other
+	// connections (the links among them) may wait up to 10 ms.
 	SessionSpin time.Duration
 
 	// CryptoCA, CryptoCert and CryptoKey are PEM files: the cluster CA,
