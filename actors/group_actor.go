@@ -95,10 +95,13 @@ type (
 		got  uint64
 	}
 	// groupDrained is a group machine's news that it is drained (see
-	// cluster.Drained); got as in groupAnswer.
+	// cluster.Drained); got as in groupAnswer; from the group actor that
+	// sends it (a later actor of the group must not be stopped on an
+	// earlier one's news).
 	groupDrained struct {
-		d   cluster.Drained
-		got uint64
+		d    cluster.Drained
+		got  uint64
+		from *actor.PID
 	}
 	// groupAcks are a group's acknowledgements, for the node's next
 	// wire.Ack to each node of the view.
@@ -277,7 +280,7 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 		ctx.Send(a.nodePID, &groupAnswer{name: a.name, msg: m, got: a.got})
 	}
 	if rd.Drained != nil {
-		ctx.Send(a.nodePID, &groupDrained{d: *rd.Drained, got: a.got})
+		ctx.Send(a.nodePID, &groupDrained{d: *rd.Drained, got: a.got, from: ctx.Self()})
 	}
 	if rd.Flush {
 		if a.held {

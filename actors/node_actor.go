@@ -347,8 +347,12 @@ func (a *nodeActor) answered(ctx actor.Context, m *groupAnswer) {
 // still on its way to it. A later message of the group starts a new one,
 // resumed where this one ended.
 func (a *nodeActor) drained(ctx actor.Context, m *groupDrained) {
+	// The news must be the current actor's: a group actor reports drained
+	// at every tick while it is, and a later actor of the group (started
+	// by a join or a peer's message after the stop) may have taken as
+	// many of the node's messages as the stopped one had.
 	g, ok := a.groups[string(m.d.Group)]
-	if !ok || g.sent != m.got || !a.host.Drop(m.d) {
+	if !ok || !g.pid.Equal(m.from) || g.sent != m.got || !a.host.Drop(m.d) {
 		return
 	}
 	a.node.setGroupActor(m.d.Group, nil)

@@ -268,6 +268,10 @@ type local struct {
 	// fromNode: sent by the node's side (routes, the view machine's
 	// messages, joins), counted for reaping (slot.sent).
 	fromNode bool
+	// box, with a group's drained news, is the mailbox of the machine
+	// that sent it: a later machine of the same group is not dropped on
+	// an earlier one's news.
+	box Mailbox
 }
 
 // New returns the engine of node cfg.NodeID, alone in its first view.

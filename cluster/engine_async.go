@@ -182,7 +182,11 @@ func (e *Engine) runNode(m local) {
 	case opDrained:
 		// A drained group is dropped if the host agrees and nothing the
 		// node sent it since is on its way (the node actor's drained).
-		if s, ok := e.groups[m.group]; ok && s.sent == m.got && e.h.Drop(*m.drained) {
+		// The news must be the current machine's: a machine reports
+		// drained at every tick while it is, and a later machine of the
+		// group (started by a join or a peer's message after the drop) may
+		// have taken as many of the node's messages as the dropped one had.
+		if s, ok := e.groups[m.group]; ok && s.box.id == m.box && s.sent == m.got && e.h.Drop(*m.drained) {
 			e.dropGroup(s)
 		}
 	case opInput:
@@ -294,7 +298,7 @@ func (e *Engine) takeAsync(s *slot) {
 	}
 	if rd.Drained != nil {
 		d := *rd.Drained
-		e.postNode(local{op: opDrained, group: s.key, drained: &d, got: s.got})
+		e.postNode(local{op: opDrained, group: s.key, drained: &d, got: s.got, box: s.box.id})
 	}
 	if rd.Flush {
 		if s.held {
