@@ -252,17 +252,15 @@ var regressions = []regression{
 	},
 	{
 		name: "join-lost-at-an-idle-local-sequencer",
-		bug: "cluster (open): g2 is empty on node 1, which orders it, in ring 1.10; node 3's JOIN submission is lost " +
-			"and its later multicasts wait for it (per-origin order). At 2730.86 ms 1/1019#2 joins g2 on node 1 and " +
-			"gets CS_OK, but its JOIN is never ordered: no Ordered g2 leaves node 1 before the view change at 2775, " +
-			"and node 1's state for the new ring (1.11) lists g2 with node 3's member only. The join is lost between " +
-			"the group machine and its local sequencer (a drained or stopped sequencer around the group's idle " +
-			"spell is the suspect; not root-caused). The handle waits forever for its own JOIN confchg (the sim's " +
-			"not-settled check) and never delivers its message. Node 3's restarted JOIN (2760.64) is not ordered in " +
-			"ring 1.10 either: node 1's sequencer for g2 had drained (its answers were empty Ordered, stable=0 high=0) " +
-			"and nothing started it again. Only with Interleave (the asynchronous engine, the actors' mailboxes); the " +
-			"synchronous engine runs the seed clean. Found by a 3,000-seed soak (seeds 5000-7999) at the end of the " +
-			"session of 2026-12-07.",
+		bug: "cluster, actors: g2 is empty on node 1, which orders it; node 3's JOIN submission is lost and its later " +
+			"multicasts keep starting g2's machine on node 1, which drains again and reports it at every tick. One " +
+			"machine's reports were still on their way when it was dropped and a new machine took 1/1019#2's JOIN " +
+			"(CS_OK): a stale report matched the new machine by its count of the node's messages (1 each) and dropped " +
+			"it with the JOIN pending, which was never ordered (the sim's not-settled check; the handle never saw its " +
+			"own JOIN confchg). The group actor's drained news (groupDrained) had the same flaw. Found by a 3,000-seed " +
+			"soak (seeds 5000-7999). Fixed: drained news names the machine (mailbox) or actor that sent it, and only " +
+			"the current one is dropped.",
+		fixed:   "0d5f04c",
 		seed:    6114,
 		symptom: hasProblem("never saw its own JOIN confchg"),
 	},
