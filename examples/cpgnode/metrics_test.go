@@ -20,19 +20,7 @@ import (
 // views, view-change durations, link bytes), protoactor's actor metrics
 // and the Go runtime's, and the counters move with traffic.
 func TestMetricsEndpointServesTheListedSeries(t *testing.T) {
-	logger := zerolog.Nop()
-	m := newMetricsServer()
-	cfg := remote.DefaultConfig()
-	cfg.Listen = ""
-	node, err := actors.Start(cfg, actors.WithLogger(logger), actors.WithActorSystem(m.actorSystem(logger)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Stop()
-	addr, err := m.serve("127.0.0.1:0", node, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	node, addr := metricsNode(t)
 	h, err := cpg.Initialize(&cpg.Callbacks{}, cpg.WithNode(node))
 	if err != nil {
 		t.Fatal(err)
@@ -80,6 +68,26 @@ func TestMetricsEndpointServesTheListedSeries(t *testing.T) {
 	}
 }
 
+// metricsNode starts an embedded node as cpgnode -metrics does, serving
+// /metrics on a free loopback port; the test's cleanup stops it.
+func metricsNode(t *testing.T, opts ...actors.Option) (*actors.Node, string) {
+	t.Helper()
+	logger := zerolog.Nop()
+	m := newMetricsServer()
+	cfg := remote.DefaultConfig()
+	cfg.Listen = ""
+	node, err := actors.Start(cfg, append([]actors.Option{actors.WithLogger(logger), actors.WithActorSystem(m.actorSystem(logger))}, opts...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(node.Stop)
+	addr, err := m.serve("127.0.0.1:0", node, logger)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return node, addr
+}
+
 func scrape(t *testing.T, url string) string {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -108,19 +116,7 @@ func grepCPG(body string) string {
 // group's series under its name and sums the next ones under "_other";
 // a name that is not printable UTF-8 would be labelled in hex.
 func TestMetricsGroupsAreOptInAndBounded(t *testing.T) {
-	logger := zerolog.Nop()
-	m := newMetricsServer()
-	cfg := remote.DefaultConfig()
-	cfg.Listen = ""
-	node, err := actors.Start(cfg, actors.WithLogger(logger), actors.WithActorSystem(m.actorSystem(logger)), actors.WithGroupMetrics(1))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer node.Stop()
-	addr, err := m.serve("127.0.0.1:0", node, logger)
-	if err != nil {
-		t.Fatal(err)
-	}
+	node, addr := metricsNode(t, actors.WithGroupMetrics(1))
 	for i, g := range []string{"first", "second", "third"} {
 		h, err := cpg.Initialize(&cpg.Callbacks{}, cpg.WithNode(node))
 		if err != nil {
