@@ -3,7 +3,6 @@ package bench
 import (
 	"errors"
 	"fmt"
-	"net"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
+	"github.com/actorcpg/actorcpg/internal/testport"
 	"github.com/actorcpg/actorcpg/remote"
 )
 
@@ -31,12 +31,11 @@ func BenchmarkThreeNodeMcast(b *testing.B) {
 }
 
 func freeAddr(b *testing.B) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testport.Free()
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 func startThree(b *testing.B) []*actors.Node {

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"net"
 	"os"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
 	"github.com/actorcpg/actorcpg/api/cpg"
+	"github.com/actorcpg/actorcpg/internal/testport"
 	"github.com/actorcpg/actorcpg/remote"
 	"github.com/actorcpg/actorcpg/tests/checker"
 )
@@ -160,15 +160,16 @@ type testCluster struct {
 	members []*member
 }
 
-// freeAddr returns a free 127.0.0.1 port.
+// freeAddr returns a free 127.0.0.1 port (testport: below the ephemeral
+// range, so that no node's outgoing connection takes it before its node
+// binds it).
 func freeAddr(t *testing.T) string {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := testport.Free()
 	if err != nil {
-		t.Fatalf("listen: %v", err)
+		t.Fatalf("free port: %v", err)
 	}
-	defer l.Close()
-	return l.Addr().String()
+	return addr
 }
 
 // newCluster configures nodes 1..n (not started). mutate may change each

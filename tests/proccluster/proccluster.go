@@ -49,6 +49,7 @@ import (
 
 	"github.com/actorcpg/actorcpg/actors"
 	"github.com/actorcpg/actorcpg/api"
+	"github.com/actorcpg/actorcpg/internal/testport"
 	"github.com/actorcpg/actorcpg/internal/wire"
 	"github.com/actorcpg/actorcpg/remote/remoting"
 	"github.com/actorcpg/actorcpg/tests/checker"
@@ -208,17 +209,14 @@ func New(t testing.TB, n int, o Options) *Cluster {
 	c.stop = filepath.Join(c.dir, "stop")
 	c.end = filepath.Join(c.dir, "end")
 	t.Cleanup(c.shutdown)
-	var ls []net.Listener
 	for i := 0; i < n; i++ {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
+		// Below the ephemeral range: an outgoing connection of a node
+		// started first cannot take a later node's port (testport).
+		addr, err := testport.Free()
 		if err != nil {
 			t.Fatal(err)
 		}
-		ls = append(ls, l)
-		c.addrs = append(c.addrs, l.Addr().String())
-	}
-	for _, l := range ls {
-		l.Close()
+		c.addrs = append(c.addrs, addr)
 	}
 	for k := 1; k <= n; k++ {
 		c.StartNode(k)
