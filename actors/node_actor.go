@@ -3,11 +3,11 @@ package actors
 import (
 	"bytes"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/asynkron/protoactor-go/actor"
-	"github.com/asynkron/protoactor-go/scheduler"
 	"github.com/rs/zerolog"
 	"google.golang.org/protobuf/proto"
 
@@ -67,7 +67,7 @@ type nodeActor struct {
 	byActor    map[string]groups.HandleID
 	clients    map[*session]*clientLease
 	peers      map[uint32]*actor.PID
-	stopTicker scheduler.CancelFunc
+	stopTicker func()
 	lastLease  time.Time
 	syncing    bool      // as last told the handles
 	syncStart  time.Time // when the view change under way started (Metrics.ViewChange)
@@ -125,8 +125,7 @@ func (a *nodeActor) Receive(ctx actor.Context) {
 	}
 	switch m := ctx.Message().(type) {
 	case *actor.Started:
-		every := a.node.tickEvery()
-		a.stopTicker = scheduler.NewTimerScheduler(ctx).SendRepeatedly(every, every, ctx.Self(), &wire.Tick{})
+		a.stopTicker = startTicker(ctx.ActorSystem(), ctx.Self(), a.node.tickEvery())
 		a.tick(ctx)
 		a.publishRoute()
 	case *actor.Stopping:
@@ -683,4 +682,26 @@ func isViewMessage(m any) bool {
 		return true
 	}
 	return false
+}
+
+// startTicker sends self a wire.Tick every interval until the returned
+// func is called. (protoactor's scheduler reads its cancel flag without
+// synchronization, a data race the race detector reports when a node
+// stops while a tick is due.)
+func startTicker(sys *actor.ActorSystem, self *actor.PID, every time.Duration) func() {
+	stop := make(chan struct{})
+	go func() {
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				sys.Root.Send(self, &wire.Tick{})
+			case <-stop:
+				return
+			}
+		}
+	}()
+	var once sync.Once
+	return func() { once.Do(func() { close(stop) }) }
 }
