@@ -195,7 +195,7 @@ func (a *groupActor) Receive(ctx actor.Context) {
 	case *wire.Congestion:
 		a.gm.Step(cluster.CongestionReq{Handle: groups.HandleID(m.HandleId), Congested: m.Congested})
 	case *actor.Stopped:
-		if a.stats != nil && a.stats != &a.node.groupStats.other {
+		if a.stats.ownGroup() {
 			// Reaped: the group has no members; a new actor for it
 			// publishes them again.
 			a.stats.members.Store(0)
@@ -234,14 +234,14 @@ func (a *groupActor) carryOut(ctx actor.Context) {
 		// the member list that includes it.
 		members := gm.Members()
 		a.node.setGroupMembers(a.name, members)
-		if a.stats != nil && a.stats != &a.node.groupStats.other {
+		if a.stats.ownGroup() {
 			a.stats.members.Store(int64(len(members)))
 		}
 	}
 	if o := gm.Owner(); o != a.owner {
 		a.owner = o
 		a.node.setGroupSequencer(a.name, o)
-		if a.stats != nil && a.stats != &a.node.groupStats.other {
+		if a.stats.ownGroup() {
 			a.stats.orders.Store(o == a.node.cfg.NodeID)
 		}
 	}

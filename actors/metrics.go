@@ -145,7 +145,13 @@ type groupCounters struct {
 	delivMsgs, delivBytes atomic.Uint64
 	members               atomic.Int64
 	orders                atomic.Bool
+	// own: the counters of one group (members and orders kept), not
+	// Other's sum.
+	own bool
 }
+
+// ownGroup reports whether c are one group's own counters.
+func (c *groupCounters) ownGroup() bool { return c != nil && c.own }
 
 // groupStatsTable holds the counters of the groups WithGroupMetrics
 // keeps. A group's entry outlives its actor (counters stay monotone when
@@ -174,7 +180,7 @@ func (t *groupStatsTable) countersFor(name []byte) *groupCounters {
 	if t.byKey == nil {
 		t.byKey = make(map[string]*groupCounters)
 	}
-	c := &groupCounters{}
+	c := &groupCounters{own: true}
 	t.byKey[string(name)] = c
 	return c
 }

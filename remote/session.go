@@ -206,8 +206,8 @@ type sessionSource struct{ s *SessionConn }
 
 func (r sessionSource) Read(p []byte) (int, error) {
 	s := r.s
-	if s.raw == nil || s.spinUntil.Load() <= time.Now().UnixNano() {
-		return s.conn.Read(p)
+	if until := s.spinUntil.Load(); s.raw == nil || until == 0 || until <= time.Now().UnixNano() {
+		return s.conn.Read(p) // never awaited (no clock read), or no longer
 	}
 	if spinners.Add(1) > maxSpinners {
 		spinners.Add(-1)

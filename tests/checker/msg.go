@@ -32,13 +32,7 @@ func EncodeMsg(from Proc, seq uint64, size int) []byte {
 	if size < HeaderSize {
 		size = HeaderSize
 	}
-	b := make([]byte, size)
-	binary.LittleEndian.PutUint32(b[0:], msgMagic)
-	binary.LittleEndian.PutUint32(b[4:], from.Node)
-	binary.LittleEndian.PutUint32(b[8:], from.Pid)
-	binary.LittleEndian.PutUint32(b[12:], uint32(size))
-	binary.LittleEndian.PutUint64(b[16:], from.Inc)
-	binary.LittleEndian.PutUint64(b[24:], seq)
+	b := newMsg(from, seq, size)
 	x := uint64(from.Node)<<32 ^ uint64(from.Pid) ^ from.Inc*0x9e3779b97f4a7c15 ^ seq*0xbf58476d1ce4e5b9
 	fill := b[HeaderSize:]
 	for len(fill) >= 8 {
@@ -54,18 +48,25 @@ func EncodeMsg(from Proc, seq uint64, size int) []byte {
 	return b
 }
 
+// newMsg returns a size-byte message with its header written but for the
+// CRC (size is at least HeaderSize).
+func newMsg(from Proc, seq uint64, size int) []byte {
+	b := make([]byte, size)
+	binary.LittleEndian.PutUint32(b[0:], msgMagic)
+	binary.LittleEndian.PutUint32(b[4:], from.Node)
+	binary.LittleEndian.PutUint32(b[8:], from.Pid)
+	binary.LittleEndian.PutUint32(b[12:], uint32(size))
+	binary.LittleEndian.PutUint64(b[16:], from.Inc)
+	binary.LittleEndian.PutUint64(b[24:], seq)
+	return b
+}
+
 // EncodeMsgPayload builds the test message seq of process from that
 // carries payload after the header, in place of EncodeMsg's filler (a
 // test kit's messages carry the test's own bytes). DecodeMsg reads and
 // verifies it like any other; the payload is b[HeaderSize:].
 func EncodeMsgPayload(from Proc, seq uint64, payload []byte) []byte {
-	b := make([]byte, HeaderSize+len(payload))
-	binary.LittleEndian.PutUint32(b[0:], msgMagic)
-	binary.LittleEndian.PutUint32(b[4:], from.Node)
-	binary.LittleEndian.PutUint32(b[8:], from.Pid)
-	binary.LittleEndian.PutUint32(b[12:], uint32(len(b)))
-	binary.LittleEndian.PutUint64(b[16:], from.Inc)
-	binary.LittleEndian.PutUint64(b[24:], seq)
+	b := newMsg(from, seq, HeaderSize+len(payload))
 	copy(b[HeaderSize:], payload)
 	binary.LittleEndian.PutUint32(b[32:], msgCRC(b))
 	return b
